@@ -1,0 +1,164 @@
+"""Raw run files -> tidy frames, in the target's own time base.
+
+All LLM metric definitions live here, once (README "Metric definitions"):
+  ttft_s   send -> first content-bearing chunk (reasoning or answer)
+  ttfa_s   send -> first chunk of the answer proper (after the reasoning ends)
+  e2e_s    send -> last content-bearing chunk (usage trailer and [DONE] excluded); failed requests: send -> failure
+  tpot_s   (e2e_s - ttft_s) / (output_tokens - 1), vLLM's formula; undefined for one token
+  itl      gaps between consecutive content-bearing chunks
+With the simulator's --time-scale, every duration is multiplied back by the scale and every timestamp is
+mapped onto the profile's time base, so reported numbers are what the simulated deployment would show.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from llmload.errors import UsageError
+from llmload.records import StepMark, iter_record_dicts, read_steps
+
+RECORD_COLUMNS = [
+    "request_id",
+    "user_id",
+    "worker",
+    "ok",
+    "error_kind",
+    "error",
+    "http_status",
+    "send_s",
+    "end_s",
+    "ttft_s",
+    "ttfa_s",
+    "e2e_s",
+    "tpot_s",
+    "prompt_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "token_source",
+    "finish_reason",
+    "tp",
+    "fp",
+    "fn",
+    "intended_send_s",
+    "queue_s",
+]
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    meta: dict[str, Any]
+    requests: pd.DataFrame  # one row per request, times relative to t0, in the target's time base
+    steps: list[StepMark]  # relative to t0, target time base
+    itl_s: dict[str, np.ndarray]  # request_id -> inter-chunk gaps (target time base)
+    time_scale: float
+    t0_s: float  # epoch seconds (wall) of time 0
+
+
+def load_run(run_dir: Path) -> RunData:
+    run_dir = Path(run_dir)
+    records_path = run_dir / "records.jsonl"
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: not a run directory")
+    if not records_path.exists():
+        raise UsageError(f"{run_dir}: no records.jsonl (not an llmload run directory?)")
+    meta = _read_meta(run_dir / "meta.json")
+    scale = float((meta.get("target") or {}).get("time_scale") or 1.0)
+    raw_steps = read_steps(run_dir / "steps.jsonl") if (run_dir / "steps.jsonl").exists() else []
+    dicts = list(iter_record_dicts(records_path))
+    t0 = _time_zero(raw_steps, dicts)
+    requests, itl = _requests_frame(dicts, t0, scale)
+    steps = [_scale_step(s, t0, scale, requests) for s in raw_steps]
+    return RunData(run_dir, meta, requests, steps, itl, scale, t0)
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _time_zero(steps: list[StepMark], dicts: list[dict[str, Any]]) -> float:
+    if steps:
+        return steps[0].start_s
+    if dicts:
+        return min(float(d["send_s"]) for d in dicts)
+    return 0.0
+
+
+def _scale_step(step: StepMark, t0: float, scale: float, requests: pd.DataFrame) -> StepMark:
+    end = step.end_s
+    if end is None:  # the run was killed during this step: it ends at the last thing we saw
+        end = float(requests["end_s"].max()) / scale + t0 if len(requests) else step.start_s
+    return StepMark(step.index, step.users, (step.start_s - t0) * scale, (end - t0) * scale, step.rate_rps)
+
+
+def _rel(value: Any, t0: float, scale: float) -> float:
+    return np.nan if value is None else (float(value) - t0) * scale
+
+
+def _requests_frame(
+    dicts: list[dict[str, Any]], t0: float, scale: float
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    rows = []
+    itl: dict[str, np.ndarray] = {}
+    for d in dicts:
+        send = _rel(d.get("send_s"), t0, scale)
+        end = _rel(d.get("end_s"), t0, scale)
+        first = _rel(d.get("first_token_s"), t0, scale)
+        last = _rel(d.get("last_token_s"), t0, scale)
+        ok = bool(d.get("ok"))
+        out_tokens = d.get("output_tokens")
+        ttft = first - send
+        e2e = (last - send) if ok and not np.isnan(last) else end - send
+        tpot = (
+            (e2e - ttft) / (out_tokens - 1)
+            if ok and isinstance(out_tokens, int) and out_tokens > 1
+            else np.nan
+        )
+        expected, found = set(d.get("plates_expected") or []), set(d.get("plates_found") or [])
+        intended = _rel(d.get("intended_send_s"), t0, scale)
+        chunks = d.get("chunk_s") or []
+        if ok and len(chunks) > 1:
+            itl[str(d.get("request_id"))] = np.diff(np.asarray(chunks, dtype=float)) * scale
+        rows.append(
+            (
+                d.get("request_id"),
+                d.get("user_id"),
+                d.get("worker", ""),
+                ok,
+                d.get("error_kind"),
+                d.get("error"),
+                d.get("http_status"),
+                send,
+                end,
+                ttft,
+                _rel(d.get("first_answer_s"), t0, scale) - send,
+                e2e,
+                tpot,
+                d.get("prompt_tokens"),
+                out_tokens,
+                d.get("reasoning_tokens"),
+                d.get("token_source", "usage"),
+                d.get("finish_reason"),
+                len(expected & found),
+                len(found - expected),
+                len(expected - found),
+                intended,
+                send - intended,
+            )
+        )
+    frame = pd.DataFrame.from_records(rows, columns=RECORD_COLUMNS)
+    for column in ("prompt_tokens", "output_tokens", "reasoning_tokens"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame, itl

@@ -1,0 +1,135 @@
+"""Per-step statistics over each step's steady window.
+
+Attribution rule (README "Steady window"): a request belongs to the step in which it was SENT.
+Its latencies count in that step's statistics only if it was sent after the step's warm-up and finished
+before the step ended; requests straddling a boundary stay in the records and in the step's error count,
+but not in its latency percentiles. Throughput (TPS, tokens/s) counts completions whose END falls inside
+the window [start + warm-up, end), divided by the window's length. Warm-up "auto" is the longer of
+WARMUP_MIN_S and the median E2E of the requests sent in the step.
+Percentiles are exact (linear interpolation between order statistics, numpy's default), never bucketed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from llmload.analysis.frame import RunData
+from llmload.records import StepMark
+
+WARMUP_MIN_S = 5.0
+PERCENTILES = (50, 90, 95, 99)
+LATENCY_METRICS = ("ttft_s", "ttfa_s", "e2e_s", "tpot_s")
+
+
+@dataclass
+class StepWindow:
+    step: StepMark
+    warmup_s: float
+
+    @property
+    def start_s(self) -> float:
+        return self.step.start_s + self.warmup_s
+
+    @property
+    def end_s(self) -> float:
+        return float(self.step.end_s if self.step.end_s is not None else self.step.start_s)
+
+    @property
+    def length_s(self) -> float:
+        return max(0.0, self.end_s - self.start_s)
+
+
+def distribution(values: pd.Series | np.ndarray) -> dict[str, float | None]:
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return {"n": 0, "mean": None, "min": None, "max": None, **{f"p{p}": None for p in PERCENTILES}}
+    qs = np.percentile(arr, PERCENTILES)
+    out: dict[str, float | None] = {
+        "n": int(arr.size),
+        "mean": float(arr.mean()),
+        "min": float(arr.min()),
+        "max": float(arr.max()),
+    }
+    out.update({f"p{p}": float(q) for p, q in zip(PERCENTILES, qs, strict=True)})
+    return out
+
+
+def step_window(step: StepMark, sent: pd.DataFrame, warmup: str | float) -> StepWindow:
+    if warmup != "auto":
+        return StepWindow(step, float(warmup))
+    ok = sent.loc[sent["ok"], "e2e_s"]
+    median = float(ok.median()) if len(ok) else 0.0
+    return StepWindow(step, max(WARMUP_MIN_S, median))
+
+
+def step_rows(run: RunData, warmup: str | float = "auto") -> list[dict[str, Any]]:
+    req = run.requests
+    rows = []
+    for step in run.steps:
+        end = step.end_s if step.end_s is not None else step.start_s
+        sent = req[(req["send_s"] >= step.start_s) & (req["send_s"] < end)]
+        window = step_window(step, sent, warmup)
+        rows.append(_step_row(run, window, sent))
+    return rows
+
+
+def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame) -> dict[str, Any]:
+    req = run.requests
+    steady = sent[(sent["send_s"] >= window.start_s) & (sent["end_s"] <= window.end_s)]
+    steady_ok = steady[steady["ok"]]
+    done = req[(req["end_s"] >= window.start_s) & (req["end_s"] < window.end_s)]
+    done_ok = done[done["ok"]]
+    length = window.length_s
+    ended = sent[sent["end_s"] <= window.end_s]
+    failed = int((~ended["ok"]).sum())
+    itl = [run.itl_s[rid] for rid in steady_ok["request_id"] if rid in run.itl_s]
+    row: dict[str, Any] = {
+        "index": window.step.index,
+        "users": window.step.users,
+        "start_s": window.step.start_s,
+        "end_s": window.end_s,
+        "warmup_s": window.warmup_s,
+        "window_s": length,
+        "requests_sent": int(len(sent)),
+        "requests_ok": int(len(steady_ok)),
+        "requests_failed": failed,
+        "error_rate": failed / len(ended) if len(ended) else 0.0,
+        "completed_in_window": int(len(done_ok)),
+        "rps": len(done_ok) / length if length > 0 else math.nan,
+        "output_tokens_per_s": float(done_ok["output_tokens"].sum()) / length if length > 0 else math.nan,
+        "prompt_tokens_mean": _mean(steady_ok["prompt_tokens"]),
+        "output_tokens_mean": _mean(steady_ok["output_tokens"]),
+        "itl_s": distribution(np.concatenate(itl) if itl else np.array([])),
+        "errors_by_kind": {
+            str(k): int(v) for k, v in ended.loc[~ended["ok"], "error_kind"].value_counts().items()
+        },
+        "accuracy": accuracy(steady_ok),
+    }
+    for metric in LATENCY_METRICS:
+        row[metric] = distribution(steady_ok[metric])
+    row["output_tokens_per_s_per_user"] = (
+        row["output_tokens_per_s"] / window.step.users if window.step.users else math.nan
+    )
+    return row
+
+
+def _mean(series: pd.Series) -> float | None:
+    values = series.dropna()
+    return float(values.mean()) if len(values) else None
+
+
+def accuracy(ok_requests: pd.DataFrame) -> dict[str, float | int | None]:
+    """Micro-averaged plate detection over successful requests."""
+    tp, fp, fn = (int(ok_requests[c].sum()) for c in ("tp", "fp", "fn"))
+    precision = tp / (tp + fp) if tp + fp else (1.0 if len(ok_requests) else None)
+    recall = tp / (tp + fn) if tp + fn else (1.0 if len(ok_requests) else None)
+    f1 = None
+    if precision is not None and recall is not None:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}

@@ -1,0 +1,61 @@
+"""summary.json: the stable, versioned, machine-readable result of a run (schema llmload.summary/1)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from llmload.analysis.frame import RunData
+from llmload.analysis.knee import find_knee
+from llmload.analysis.metrics import accuracy, step_rows
+
+SUMMARY_SCHEMA = "llmload.summary/1"
+
+
+def build_summary(run: RunData) -> dict[str, Any]:
+    warmup = (run.meta.get("options") or {}).get("warmup", "auto")
+    steps = step_rows(run, warmup if warmup == "auto" else _seconds(warmup) * 1.0)
+    knee = find_knee(steps)
+    req = run.requests
+    target = run.meta.get("target") or {}
+    summary: dict[str, Any] = {
+        "schema": SUMMARY_SCHEMA,
+        "run_id": run.meta.get("run_id"),
+        "run_dir": str(run.run_dir),
+        "complete": "ended_s" in run.meta,
+        "target": {
+            "host": target.get("host"),
+            "models": target.get("models"),
+            "simulated": bool(target.get("simulated")),
+            "time_scale": run.time_scale,
+            "profile": (target.get("sim") or {}).get("profile"),
+        },
+        "model": (run.meta.get("options") or {}).get("model"),
+        "requests": {"total": int(len(req)), "ok": int(req["ok"].sum()), "failed": int((~req["ok"]).sum())},
+        "steps": [_clean(s) for s in steps],
+        "knee": _clean(knee.get("knee")),
+        "limit": _clean(knee.get("limit")),
+        "knee_signals": _clean(knee.get("signals")),
+        "knee_reason": knee.get("reason"),
+        "accuracy": accuracy(req[req["ok"]]),
+    }
+    return summary
+
+
+def _seconds(text: str) -> float:
+    from llmload.steps import parse_duration_s
+
+    return parse_duration_s(text, "warmup")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN -> None, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

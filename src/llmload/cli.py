@@ -1,0 +1,187 @@
+"""llmload command line: thin; parses arguments and calls the library.
+
+Exit codes: 0 success; 1 SLO or regression failure; 2 usage or input error; 3 target unreachable;
+4 the load generator failed (Locust exited abnormally).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from llmload import __version__
+from llmload.errors import UsageError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_GENERATOR = 0, 1, 2, 3, 4
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host", required=True, help="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000"
+    )
+    p.add_argument("--model", default="", help="Model name (default: the server's first model)")
+    p.add_argument(
+        "--users", default="1:40:1", help="User levels: 1,2,4,8 or start:stop:step (default 1:40:1)"
+    )
+    p.add_argument("--step-duration", default="60s", help="Duration of each step: 30, 30s, 2m (default 60s)")
+    p.add_argument("--out", default="", help="Run directory (default reports/<run-id>)")
+    p.add_argument("--dataset", default="datasets/plate_comments.jsonl", help="Comments dataset (JSONL)")
+    p.add_argument("--batch-size", type=int, default=100, help="Comments per request (default 100)")
+    p.add_argument("--max-tokens", type=int, default=4096, help="max_tokens per request (default 4096)")
+    p.add_argument("--ignore-eos", action="store_true", help="vLLM: always generate max_tokens tokens")
+    p.add_argument("--temperature", type=float, default=0.0, help="Sampling temperature (default 0)")
+    p.add_argument("--api-key", default="", help="API key (default: $OPENAI_API_KEY); never written to disk")
+    p.add_argument("--warmup", default="auto", help="Warm-up per step: seconds or auto (default auto)")
+    p.add_argument("--connect-timeout", default="10s", help="Connect timeout (default 10s)")
+    p.add_argument("--first-token-timeout", default="600s", help="First-token timeout (default 600s)")
+    p.add_argument("--request-timeout", default="1800s", help="Whole-request timeout (default 1800s)")
+    p.add_argument("--slo", default="", help='SLO, e.g. "ttft_p95<=2s,e2e_p95<=60s,error_rate<=1%%"')
+    p.add_argument("--no-score", action="store_true", help="Do not parse answers for plates")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="llmload", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"llmload {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="Headless step-load against a server; writes a run directory and report")
+    add_run_options(run)
+    run.set_defaults(func=_cmd_run)
+
+    report = sub.add_parser(
+        "report", help="Rebuild summary.json, steps.csv and report.html from a run's raw records"
+    )
+    report.add_argument("run_dir", help="Run directory")
+    report.set_defaults(func=_cmd_report)
+
+    sim = sub.add_parser("sim", help="Serve a simulated vLLM (OpenAI API) on loopback until stopped")
+    sim.add_argument("--profile", default="qwen3-32b-awq-2x4090", help="Profile name or TOML path")
+    sim.add_argument("--host", default="127.0.0.1", help="Bind address (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8000, help="Port (default 8000)")
+    sim.add_argument(
+        "--time-scale", type=float, default=None, help="Compress time by this factor (default: profile's)"
+    )
+    sim.add_argument("--seed", type=int, default=0, help="Random seed")
+    sim.set_defaults(func=_cmd_sim)
+
+    demo = sub.add_parser(
+        "demo", help="Step-load 1..40 users against the built-in simulator and print the verdict"
+    )
+    demo.add_argument("--profile", default="qwen3-32b-awq-2x4090", help="Simulator profile")
+    demo.add_argument("--users", default="1:40:1", help="User levels (default 1:40:1)")
+    demo.add_argument("--step-duration", default="4s", help="Wall-clock duration of each step (default 4s)")
+    demo.add_argument(
+        "--time-scale", type=float, default=None, help="Simulator time scale (default: profile's)"
+    )
+    demo.add_argument("--out", default="", help="Run directory (default reports/demo-<time>)")
+    demo.set_defaults(func=_cmd_demo)
+
+    dataset = sub.add_parser("dataset", help="Dataset tools")
+    dsub = dataset.add_subparsers(dest="dataset_command", required=True, parser_class=_Parser)
+    gen = dsub.add_parser(
+        "generate", help="Generate the synthetic comments dataset (seeded) or ask a server for one"
+    )
+    gen.add_argument("--seed", type=int, default=20260114, help="Random seed (default 20260114)")
+    gen.add_argument("--count", type=int, default=100, help="Number of comments (default 100)")
+    gen.add_argument("--out", default="datasets/plate_comments.jsonl", help="Output JSONL")
+    gen.add_argument(
+        "--via-llm", action="store_true", help="Ask an OpenAI-compatible server to write the comments"
+    )
+    gen.add_argument("--host", default="", help="Server base URL (with --via-llm)")
+    gen.add_argument("--model", default="", help="Model (with --via-llm; default: first served)")
+    gen.add_argument("--api-key", default="", help="API key (default: $OPENAI_API_KEY)")
+    gen.set_defaults(func=_cmd_dataset_generate)
+    validate = dsub.add_parser("validate", help="Validate a dataset file")
+    validate.add_argument("path")
+    validate.set_defaults(func=_cmd_dataset_validate)
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from llmload.load.launch import run_headless
+
+    return run_headless(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llmload.report.build import build_report
+    from llmload.report.text import print_verdict
+
+    result = build_report(Path(args.run_dir))
+    print_verdict(result.summary, sys.stdout)
+    print(f"report: {result.html_path}")
+    return EXIT_OK
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from llmload.sim.server import serve_sim
+
+    serve_sim(args.profile, host=args.host, port=args.port, time_scale=args.time_scale, seed=args.seed)
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from llmload.load.launch import run_demo
+
+    return run_demo(args)
+
+
+def _cmd_dataset_generate(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from llmload.datasets.schema import write_jsonl
+
+    if args.count < 1:
+        raise UsageError(f"--count: {args.count} must be at least 1")
+    if args.via_llm:
+        if not args.host:
+            raise UsageError("--via-llm needs --host URL")
+        from llmload.datasets.via_llm import generate_via_llm
+
+        key = args.api_key or os.environ.get("OPENAI_API_KEY") or None
+        rows = generate_via_llm(args.host, args.model, args.count, key, args.seed)
+    else:
+        from llmload.datasets.generator import generate_comments
+
+        rows = generate_comments(args.seed, args.count)
+    write_jsonl(rows, Path(args.out))
+    with_plates = sum(1 for r in rows if r.plates)
+    print(f"wrote {len(rows)} comments ({with_plates} with a plate) to {args.out}")
+    return EXIT_OK
+
+
+def _cmd_dataset_validate(args: argparse.Namespace) -> int:
+    from llmload.datasets.schema import load_dataset
+
+    rows = load_dataset(args.path)
+    print(f"{args.path}: {len(rows)} valid rows, {sum(1 for r in rows if r.plates)} with a plate")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except UsageError as exc:
+        print(f"llmload: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("llmload: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

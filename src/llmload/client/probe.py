@@ -1,0 +1,50 @@
+"""Small blocking JSON/text GETs for preflight and target discovery (not on the measuring hot path)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class TargetUnreachable(Exception):
+    """The target could not be reached at all (exit code 3 in the CLI)."""
+
+
+def http_get(url: str, timeout_s: float = 5.0, api_key: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - user-given target
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TargetUnreachable(f"cannot reach {url}: {reason}") from None
+
+
+def get_json(url: str, timeout_s: float = 5.0, api_key: str | None = None) -> tuple[int, Any]:
+    status, body = http_get(url, timeout_s, api_key)
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
+def list_models(base_url: str, api_key: str | None = None, timeout_s: float = 10.0) -> list[str]:
+    status, data = get_json(base_url.rstrip("/") + "/v1/models", timeout_s, api_key)
+    if status != 200 or not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise TargetUnreachable(f"{base_url}/v1/models answered HTTP {status}, not a model list")
+    return [str(m.get("id")) for m in data["data"] if isinstance(m, dict) and m.get("id")]
+
+
+def simulator_info(base_url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
+    """The llmload simulator describes itself (profile, time scale); any other server returns None."""
+    try:
+        status, data = get_json(base_url.rstrip("/") + "/llmload/sim", timeout_s)
+    except TargetUnreachable:
+        return None
+    if status == 200 and isinstance(data, dict) and data.get("simulated") is True:
+        return data
+    return None

@@ -1,0 +1,221 @@
+"""Blocking, gevent-safe streaming client for OpenAI-compatible /v1/chat/completions.
+
+Built on geventhttpclient (Locust's fast HTTP client family). The body is read with one `recv` of
+whatever bytes are available, timestamped the moment `recv` returns and before any parsing; Locust's
+`iter_content(n)`/`iter_lines()` are avoided on purpose (they buffer ~1 KB and add ~100 ms to TTFT).
+This reads two internals of geventhttpclient's response (`_sock`, `_body_buffer`), hence the pinned version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from geventhttpclient import HTTPClient
+
+from llmload.client.clock import Clock, wall_clock
+from llmload.client.sse import MalformedStream, SseSplitter, StreamAccumulator, StreamFacts
+
+RECV_BYTES = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. Documented defaults: connect 10 s, first token 600 s, whole request 1800 s."""
+
+    connect_s: float = 10.0
+    first_token_s: float = 600.0
+    total_s: float = 1800.0
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    send_s: float
+    end_s: float
+    headers_s: float | None
+    http_status: int | None
+    facts: StreamFacts
+    error_kind: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None
+
+
+class StreamError(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def consume_stream(recv: Callable[[], bytes], clock: Clock, accumulator: StreamAccumulator) -> None:
+    """Pure read loop: calls `recv` until it returns b"" (end of body), stamping each piece before parsing.
+
+    `recv` raises StreamError for timeouts/disconnects; this function never touches a socket itself,
+    so tests drive it with scripted byte pieces and a scripted clock.
+    """
+    splitter = SseSplitter()
+    while True:
+        data = recv()
+        arrival_s = clock()
+        if not data:
+            break
+        payloads = splitter.feed(data)
+        if payloads:
+            accumulator.add(arrival_s, payloads)
+        if accumulator.facts.done:
+            break
+
+
+class ChatStreamClient:
+    """One keep-alive connection to one server, used by one (gevent) user at a time."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeouts: Timeouts | None = None,
+        clock: Clock = wall_clock,
+    ) -> None:
+        parts = urlsplit(base_url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self.timeouts = timeouts or Timeouts()
+        self.clock = clock
+        self.path_prefix = parts.path
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = HTTPClient(
+            parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 80),
+            ssl=parts.scheme == "https",
+            headers=headers,
+            connection_timeout=self.timeouts.connect_s,
+            network_timeout=self.timeouts.first_token_s,
+            concurrency=1,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def chat_stream(self, body: dict[str, Any], keep_text: bool = True) -> StreamOutcome:
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        accumulator = StreamAccumulator(keep_text=keep_text)
+        send_s = self.clock()
+        outcome = StreamOutcome(
+            send_s=send_s, end_s=send_s, headers_s=None, http_status=None, facts=accumulator.facts
+        )
+        response = None
+        try:
+            response = self._http.request("POST", self.path_prefix + "/v1/chat/completions", body=payload)
+            outcome.headers_s = self.clock()
+            outcome.http_status = response.status_code
+            if response.status_code >= 400:
+                raise StreamError(
+                    "http_status", f"HTTP {response.status_code}: {_error_text(response.read())}"
+                )
+            consume_stream(_Reader(response, self, send_s, accumulator.facts).recv, self.clock, accumulator)
+            outcome.facts = accumulator.finish()
+            if not outcome.facts.done:
+                raise StreamError("incomplete", "stream ended without [DONE]")
+        except StreamError as exc:
+            outcome.error_kind, outcome.error = exc.kind, str(exc)
+        except MalformedStream as exc:
+            outcome.error_kind, outcome.error = "malformed", str(exc)
+        except (ConnectionRefusedError, socket.gaierror) as exc:
+            outcome.error_kind, outcome.error = "connect", f"{type(exc).__name__}: {exc}"
+        except TimeoutError as exc:  # socket.timeout: while connecting or waiting for headers
+            kind = (
+                "connect"
+                if outcome.headers_s is None and "connect" in str(exc).lower()
+                else "first_token_timeout"
+            )
+            outcome.error_kind, outcome.error = kind, f"timeout: {exc}"
+        except OSError as exc:
+            outcome.error_kind, outcome.error = "disconnect", f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a record must be written whatever happened
+            outcome.error_kind, outcome.error = _classify_other(exc)
+        finally:
+            outcome.end_s = self.clock()
+            if response is not None and outcome.error_kind is not None:
+                _discard(response)
+        return outcome
+
+
+class _Reader:
+    """recv() over a geventhttpclient response: returns decoded (de-chunked) body bytes as they come."""
+
+    def __init__(self, response: Any, client: ChatStreamClient, send_s: float, facts: StreamFacts) -> None:
+        self.response = response
+        self.client = client
+        self.send_s = send_s
+        self.facts = facts
+
+    def recv(self) -> bytes:
+        response = self.response
+        buffer = response._body_buffer
+        while not buffer:
+            sock = response._sock
+            if response.message_complete or sock is None:
+                return b""
+            sock.settimeout(self._timeout_s())
+            try:
+                data = sock.recv(RECV_BYTES)
+            except TimeoutError:
+                kind = "first_token_timeout" if self.facts.first_token_s is None else "total_timeout"
+                raise StreamError(kind, f"no data within the {kind.replace('_', ' ')}") from None
+            if not data:
+                raise StreamError("disconnect", "connection closed mid-stream")
+            response.feed(data)
+        data = bytes(buffer)
+        del buffer[:]
+        return data
+
+    def _timeout_s(self) -> float:
+        timeouts = self.client.timeouts
+        elapsed = self.client.clock() - self.send_s
+        left = timeouts.total_s - elapsed
+        if self.facts.first_token_s is None:
+            left = min(left, timeouts.first_token_s - elapsed)
+        if left <= 0:
+            kind = "first_token_timeout" if self.facts.first_token_s is None else "total_timeout"
+            raise StreamError(kind, f"{kind.replace('_', ' ')} exceeded")
+        return left
+
+
+def _error_text(body: bytes) -> str:
+    text = body[:300].decode("utf-8", "replace").strip()
+    try:
+        obj = json.loads(body)
+        if isinstance(obj, dict):
+            err = obj.get("error", obj.get("message", obj))
+            if isinstance(err, dict):
+                err = err.get("message", err)
+            text = str(err)[:300]
+    except ValueError:
+        pass
+    return text.replace("\n", " ")
+
+
+def _classify_other(exc: Exception) -> tuple[str, str]:
+    name = type(exc).__name__
+    if "ParseError" in name or "HTTPConnectionClosed" in name:
+        return "disconnect", f"{name}: {exc}"
+    return "client", f"{name}: {exc}"
+
+
+def _discard(response: Any) -> None:
+    """Closes the connection of a failed request so the pool never reuses a half-read socket."""
+    sock = response._sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
+    response._sock = None
+    response._pool = None

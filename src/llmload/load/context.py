@@ -1,0 +1,151 @@
+"""The state of one test run inside a Locust process: settings, target facts, scenario, recorder.
+
+Created lazily on the first use of a run (the shape's first tick or test_start, whichever comes first)
+and dropped at test_stop, so each run started from the web UI gets its own run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from llmload import __version__
+from llmload.client.clock import wall_clock
+from llmload.client.probe import list_models, simulator_info
+from llmload.load.options import LoadSettings, settings_from_options
+from llmload.load.recorder import RunRecorder
+from llmload.load.scenario import PlateScenario
+
+META_SCHEMA = "llmload.meta/1"
+
+
+@dataclass
+class RunContext:
+    settings: LoadSettings
+    scenario: PlateScenario
+    recorder: RunRecorder | None  # None on distributed workers: they forward records to the master
+    target: dict[str, Any]
+    run_id: str
+    worker_tag: str
+    _user_ids: Any = field(default_factory=count)
+
+    @property
+    def time_scale(self) -> float:
+        return float(self.target.get("time_scale") or 1.0)
+
+    def next_user_index(self) -> int:
+        return int(next(self._user_ids))
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime()) + f"-{os.getpid() % 10000:04d}"
+
+
+def discover_target(settings: LoadSettings) -> tuple[LoadSettings, dict[str, Any]]:
+    """Asks the server for its models (and, for llmload's simulator, its profile and time scale)."""
+    models = list_models(settings.host, settings.api_key)
+    if not settings.model:
+        if not models:
+            raise RuntimeError(f"{settings.host} serves no model")
+        settings = _replace_model(settings, models[0])
+    sim = simulator_info(settings.host)
+    target: dict[str, Any] = {
+        "host": settings.host,
+        "models": models,
+        "simulated": sim is not None,
+        "time_scale": float(sim["time_scale"]) if sim else 1.0,
+    }
+    if sim:
+        target["sim"] = sim
+    return settings, target
+
+
+def _replace_model(settings: LoadSettings, model: str) -> LoadSettings:
+    from dataclasses import replace
+
+    return replace(settings, model=model)
+
+
+def create_context(options: Any, host: str, is_worker: bool) -> RunContext:
+    run_id = new_run_id()
+    settings = settings_from_options(options, host, run_id)
+    settings, target = discover_target(settings)
+    scenario = PlateScenario.from_path(settings.dataset, settings.batch_size)
+    recorder = None
+    if not is_worker:
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        recorder = RunRecorder(settings.run_dir, time_scale=float(target["time_scale"]))
+        recorder.total_steps = len(settings.levels)
+        recorder.step_duration_s = settings.step_duration_s
+        write_meta(settings, target, run_id)
+    tag = f"{socket.gethostname()}:{os.getpid()}"
+    return RunContext(settings, scenario, recorder, target, run_id, tag)
+
+
+def write_meta(settings: LoadSettings, target: dict[str, Any], run_id: str, **extra: Any) -> None:
+    path = settings.run_dir / "meta.json"
+    meta: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    meta.update(
+        {
+            "schema": META_SCHEMA,
+            "run_id": run_id,
+            "llmload_version": __version__,
+            "git_commit": _git_commit(),
+            "command": _redacted_argv(sys.argv, settings.api_key),
+            "started_s": meta.get("started_s", wall_clock()),
+            "options": settings.public_dict(),
+            "target": target,
+            "dataset": _dataset_facts(settings),
+        }
+    )
+    meta.update(extra)
+    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+
+
+def _dataset_facts(settings: LoadSettings) -> dict[str, Any]:
+    from llmload.datasets.schema import dataset_sha256
+
+    path = settings.dataset
+    if not path.exists():
+        return {"path": str(path), "builtin": True}
+    return {"path": str(path), "sha256": dataset_sha256(path)}
+
+
+def _redacted_argv(argv: list[str], api_key: str | None) -> list[str]:
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+        elif arg == "--api-key":
+            out.append(arg)
+            hide_next = True
+        elif arg.startswith("--api-key="):
+            out.append("--api-key=***")
+        else:
+            out.append(arg.replace(api_key, "***") if api_key else arg)
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None

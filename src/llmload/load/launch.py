@@ -1,0 +1,211 @@
+"""Starts Locust the way Locust runs (`locust -f ... --headless`) for `llmload run` and `llmload demo`,
+then reads back the run directory. Locust is a subprocess: this module never imports it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from llmload.client.probe import TargetUnreachable, list_models
+from llmload.errors import UsageError
+from llmload.steps import parse_duration_s, parse_levels
+
+LOCUSTFILE = Path(__file__).with_name("plate_detection.py")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_GENERATOR = 0, 1, 2, 3, 4
+
+
+def validate_run_args(args: argparse.Namespace) -> None:
+    parse_levels(args.users, "--users")
+    parse_duration_s(args.step_duration, "--step-duration")
+    for name in ("connect_timeout", "first_token_timeout", "request_timeout"):
+        parse_duration_s(getattr(args, name), "--" + name.replace("_", "-"))
+    if args.warmup != "auto":
+        parse_duration_s(args.warmup, "--warmup")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size: {args.batch_size} must be at least 1")
+    if args.max_tokens < 1:
+        raise UsageError(f"--max-tokens: {args.max_tokens} must be at least 1")
+    dataset = Path(args.dataset)
+    if not dataset.exists() and args.dataset != "datasets/plate_comments.jsonl":
+        raise UsageError(f"--dataset: {args.dataset}: no such file")
+    if dataset.exists():
+        from llmload.datasets.schema import load_dataset
+
+        load_dataset(dataset)
+
+
+def locust_argv(args: argparse.Namespace, run_dir: Path) -> list[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        args.host,
+        "--llm-model",
+        args.model,
+        "--step-users",
+        args.users,
+        "--step-duration",
+        args.step_duration,
+        "--run-dir",
+        str(run_dir),
+        "--dataset",
+        args.dataset,
+        "--batch-size",
+        str(args.batch_size),
+        "--max-tokens",
+        str(args.max_tokens),
+        "--temperature",
+        str(args.temperature),
+        "--warmup",
+        args.warmup,
+        "--connect-timeout",
+        args.connect_timeout,
+        "--first-token-timeout",
+        args.first_token_timeout,
+        "--request-timeout",
+        args.request_timeout,
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    if args.slo:
+        argv += ["--slo", args.slo]
+    if args.ignore_eos:
+        argv.append("--ignore-eos")
+    if args.no_score:
+        argv.append("--no-score")
+    return argv
+
+
+def default_run_dir(prefix: str = "") -> Path:
+    return Path("reports") / (prefix + time.strftime("%Y%m%d-%H%M%S"))
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    validate_run_args(args)
+    api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or ""
+    try:
+        models = list_models(args.host, api_key or None)
+    except TargetUnreachable as exc:
+        print(f"llmload: target unreachable: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if args.model and args.model not in models:
+        raise UsageError(
+            f"--model: {args.model!r} is not served by {args.host} (it serves: {', '.join(models)})"
+        )
+    run_dir = Path(args.out) if args.out else default_run_dir()
+    if run_dir.exists() and (run_dir / "records.jsonl").exists():
+        raise UsageError(f"--out: {run_dir} already holds a run; choose a new directory")
+    env = dict(os.environ)
+    if api_key:
+        env["OPENAI_API_KEY"] = api_key  # through the environment: never on a command line or in a file
+    print(
+        f"llmload: {len(parse_levels(args.users))} steps of {args.step_duration} against {args.host} -> {run_dir}"
+    )
+    proc = subprocess.run(locust_argv(args, run_dir), env=env, check=False)
+    return finish(run_dir, proc.returncode)
+
+
+def finish(run_dir: Path, locust_rc: int) -> int:
+    from llmload.report.build import build_report
+    from llmload.report.text import print_verdict
+
+    if not (run_dir / "records.jsonl").exists():
+        print(f"llmload: the load generator wrote no records (locust exit {locust_rc})", file=sys.stderr)
+        return EXIT_GENERATOR
+    result = build_report(run_dir)
+    print_verdict(result.summary, sys.stdout)
+    print(f"report: {result.html_path}")
+    if locust_rc not in (0, 1):  # Locust exits 1 when any request failed; our verdict decides
+        return EXIT_GENERATOR
+    return EXIT_OK
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_simulator(profile: str, time_scale: float | None, log_path: Path) -> Iterator[str]:
+    port = free_port()
+    argv = [sys.executable, "-m", "llmload.cli", "sim", "--profile", profile, "--port", str(port)]
+    if time_scale is not None:
+        argv += ["--time-scale", str(time_scale)]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log_path)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_s: float = 30.0) -> None:
+    from llmload.client.probe import http_get
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise UsageError(f"the simulator exited early: {log_path.read_text()[-500:].strip()}")
+        try:
+            if http_get(url + "/health", 1.0)[0] == 200:
+                return
+        except TargetUnreachable:
+            pass
+        time.sleep(0.1)
+    raise UsageError(f"the simulator did not become healthy within {timeout_s:.0f} s (log: {log_path})")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    run_dir = Path(args.out) if args.out else default_run_dir("demo-")
+    print(
+        f"llmload demo: simulator profile {args.profile}, users {args.users}, {args.step_duration} per step"
+    )
+    with running_simulator(args.profile, args.time_scale, run_dir / "sim.log") as url:
+        run_args = argparse.Namespace(
+            host=url,
+            model="",
+            users=args.users,
+            step_duration=args.step_duration,
+            out=str(run_dir),
+            dataset="datasets/plate_comments.jsonl",
+            batch_size=100,
+            max_tokens=4096,
+            ignore_eos=False,
+            temperature=0.0,
+            api_key="",
+            warmup="auto",
+            connect_timeout="10s",
+            first_token_timeout="600s",
+            request_timeout="1800s",
+            slo="",
+            no_score=False,
+        )
+        return run_headless(run_args)
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
+    return data

@@ -1,0 +1,44 @@
+"""The plate-detection load test as a Locust module: `locust -f` this file (or locustfiles/plate_detection.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locust import events
+
+from llmload.load import options, runtime, shape, user
+
+# Modules, not classes, are imported: Locust takes every User/LoadTestShape class it finds in this namespace.
+
+
+class PlateDetectionUser(user.LlmUser):
+    """A comment-patrol client: sends batches of comments and scores the plates in each answer."""
+
+
+class PlateStepShape(shape.StepLoadShape):
+    """Steps through --step-users, --step-duration each."""
+
+
+def _add_arguments(parser: Any) -> None:
+    options.add_locust_arguments(parser)
+
+
+def _on_init(environment: Any, **_: Any) -> None:
+    runtime.register_messages(environment)
+
+
+def _on_test_start(environment: Any, **_: Any) -> None:
+    runtime.get_context(environment)
+
+
+def _on_test_stop(environment: Any, **_: Any) -> None:
+    runtime.finish_run(environment)
+
+
+__all__ = ["PlateDetectionUser", "PlateStepShape"]
+
+
+events.init_command_line_parser.add_listener(_add_arguments)
+events.init.add_listener(_on_init)
+events.test_start.add_listener(_on_test_start)
+events.test_stop.add_listener(_on_test_stop)

@@ -1,0 +1,89 @@
+"""Writes records and step marks to the run directory as they happen, and prints a line per step."""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from llmload.records import Record, RecordWriter, StepMark
+
+
+@dataclass(slots=True)
+class _StepTally:
+    mark: StepMark
+    e2e_s: list[float] = field(default_factory=list)
+    failed: int = 0
+
+
+class RunRecorder:
+    def __init__(self, run_dir: Path, time_scale: float = 1.0, out: TextIO = sys.stdout) -> None:
+        self.run_dir = run_dir
+        self.time_scale = time_scale
+        self.out = out
+        self.records = RecordWriter(run_dir / "records.jsonl")
+        self.steps = RecordWriter(run_dir / "steps.jsonl")
+        self._tally: _StepTally | None = None
+        self.total_steps = 0
+        self.step_duration_s = 0.0
+
+    def record(self, record: Record) -> None:
+        self.records.write(record)
+        self.count(record)
+
+    def record_line(self, line: str, record: Record) -> None:
+        """A record already serialised (by a worker): written verbatim, counted for progress."""
+        self.records.write_line(line)
+        self.count(record)
+
+    def count(self, record: Record) -> None:
+        tally = self._tally
+        if tally is None or record.end_s < tally.mark.start_s:
+            return
+        if record.ok:
+            tally.e2e_s.append(record.end_s - record.send_s)
+        else:
+            tally.failed += 1
+
+    def start_step(self, index: int, users: int, now_s: float) -> None:
+        self.end_step(now_s)
+        mark = StepMark(index=index, users=users, start_s=now_s)
+        self.steps.write_line(mark.to_json())
+        self._tally = _StepTally(mark)
+
+    def end_step(self, now_s: float) -> None:
+        tally = self._tally
+        if tally is None:
+            return
+        tally.mark.end_s = now_s
+        self.steps.write_line(tally.mark.to_json())
+        self._tally = None
+        self._print_progress(tally, now_s)
+
+    def _print_progress(self, tally: _StepTally, now_s: float) -> None:
+        mark = tally.mark
+        wall_s = max(1e-9, now_s - mark.start_s)
+        scale = self.time_scale
+        rps = len(tally.e2e_s) / (wall_s * scale)
+        p95 = _p95(tally.e2e_s) * scale
+        left_s = max(0, self.total_steps - mark.index - 1) * self.step_duration_s
+        self.out.write(
+            f"step {mark.index + 1:>3}/{self.total_steps}  users {mark.users:>4}  "
+            f"ok {len(tally.e2e_s):>5}  failed {tally.failed:>4}  TPS {rps:8.3f}/s  "
+            f"p95 E2E {p95:8.2f} s  left {left_s:6.0f} s\n"
+        )
+        self.out.flush()
+
+    def close(self, now_s: float) -> None:
+        self.end_step(now_s)
+        self.records.close()
+        self.steps.close()
+
+
+def _p95(values: list[float]) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]

@@ -1,0 +1,96 @@
+"""Glue between Locust's runners/events and the run context: one place that knows whether this
+process is local, master or worker, where records go, and what happens when a test ends."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import gevent
+from locust.runners import MasterRunner, WorkerRunner
+
+from llmload.client.clock import wall_clock
+from llmload.load.context import RunContext, create_context, write_meta
+from llmload.records import Record
+
+log = logging.getLogger("llmload")
+RECORDS_MESSAGE = "llmload_records"
+FORWARD_EVERY_S = 0.5
+
+
+def get_context(environment: Any) -> RunContext:
+    ctx: RunContext | None = getattr(environment, "llmload", None)
+    if ctx is None:
+        is_worker = isinstance(environment.runner, WorkerRunner)
+        ctx = create_context(environment.parsed_options, environment.host or "", is_worker)
+        environment.llmload = ctx
+        if is_worker:
+            environment.llmload_outbox = []
+            gevent.spawn(_forward_loop, environment)
+        else:
+            log.info("llmload run directory: %s", ctx.settings.run_dir)
+    return ctx
+
+
+def submit_record(environment: Any, record: Record) -> None:
+    ctx = get_context(environment)
+    if ctx.recorder is not None:
+        ctx.recorder.record(record)
+    else:
+        environment.llmload_outbox.append(record.to_json())
+
+
+def _forward_loop(environment: Any) -> None:
+    while getattr(environment, "llmload", None) is not None:
+        gevent.sleep(FORWARD_EVERY_S)
+        flush_outbox(environment)
+
+
+def flush_outbox(environment: Any) -> None:
+    outbox: list[str] = getattr(environment, "llmload_outbox", [])
+    if outbox:
+        lines = outbox[:]
+        del outbox[:]
+        environment.runner.send_message(RECORDS_MESSAGE, lines)
+
+
+def on_records_message(environment: Any, msg: Any, **_: Any) -> None:
+    """Master: records forwarded by a worker are written exactly once, as they arrive."""
+    ctx = get_context(environment)
+    assert ctx.recorder is not None
+    for line in msg.data:
+        ctx.recorder.record_line(line, Record.from_dict(json.loads(line)))
+
+
+def register_messages(environment: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message(
+            RECORDS_MESSAGE, lambda msg, **kw: on_records_message(environment, msg)
+        )
+
+
+def finish_run(environment: Any) -> None:
+    """test_stop: close files, rebuild the report from the raw records, drop the context."""
+    ctx: RunContext | None = getattr(environment, "llmload", None)
+    if ctx is None:
+        return
+    if ctx.recorder is None:
+        flush_outbox(environment)
+        environment.llmload = None
+        return
+    if isinstance(environment.runner, MasterRunner):
+        gevent.sleep(FORWARD_EVERY_S * 2)  # let the workers' last batches arrive
+    ended_s = wall_clock()
+    ctx.recorder.close(ended_s)
+    write_meta(ctx.settings, ctx.target, ctx.run_id, ended_s=ended_s, records=ctx.recorder.records.count)
+    environment.llmload = None
+    environment.llmload_last_run_dir = ctx.settings.run_dir
+    try:
+        from llmload.report.build import build_report
+
+        result = build_report(ctx.settings.run_dir)
+        print(f"llmload report: {result.html_path}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - the raw records are safe; say why the report failed
+        log.error("report failed (rebuild with `llmload report %s`): %s", ctx.settings.run_dir, exc)

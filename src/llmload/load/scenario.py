@@ -1,0 +1,52 @@
+"""The plate-detection scenario as the load side sees it: which rows a request carries, its messages,
+and how its answer is scored. Pure; the dataset module does the real work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmload.datasets.generator import generate_comments
+from llmload.datasets.plates import plates_in_reply
+from llmload.datasets.prompt import build_messages
+from llmload.datasets.schema import CommentRow, load_dataset
+
+DEFAULT_SEED = 20260114
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioRequest:
+    messages: list[dict[str, str]]
+    batch_ids: list[str]
+    plates_expected: list[str]
+
+
+class PlateScenario:
+    def __init__(self, rows: Sequence[CommentRow], batch_size: int) -> None:
+        if not rows:
+            raise ValueError("the dataset has no rows")
+        self.rows = list(rows)
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_path(cls, path: Path, batch_size: int) -> PlateScenario:
+        """Loads the dataset; the default path falls back to the built-in generated set when absent."""
+        if not path.exists() and str(path) == "datasets/plate_comments.jsonl":
+            return cls(generate_comments(DEFAULT_SEED, 100), batch_size)
+        return cls(load_dataset(path), batch_size)
+
+    def request(self, user_index: int, iteration: int) -> ScenarioRequest:
+        """Each user walks the dataset from its own offset, batch after batch, wrapping around."""
+        n = len(self.rows)
+        start = (user_index * self.batch_size + iteration * self.batch_size) % n
+        batch = [self.rows[(start + i) % n] for i in range(self.batch_size)]
+        return ScenarioRequest(
+            messages=build_messages(batch),
+            batch_ids=[row.id for row in batch],
+            plates_expected=sorted({p for row in batch for p in row.plates}),
+        )
+
+    @staticmethod
+    def plates_found(answer_text: str) -> list[str]:
+        return sorted(plates_in_reply(answer_text))

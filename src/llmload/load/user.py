@@ -1,0 +1,88 @@
+"""The Locust user: one closed-loop LLM client that streams chat completions back to back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locust import User, constant, task
+
+from llmload.client.stream import ChatStreamClient, StreamOutcome
+from llmload.load.runtime import get_context, submit_record
+from llmload.load.scenario import ScenarioRequest
+from llmload.records import Record
+
+REQUEST_NAME = "chat/completions"
+
+
+class LlmUser(User):
+    """Zero think time, as JMeter's thread groups in the seed: each user sends its next request the
+    moment the previous one ends, so the user count is the concurrency."""
+
+    abstract = True
+    wait_time = constant(0)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.ctx = get_context(environment)
+        self.user_index = self.ctx.next_user_index()
+        self.iteration = 0
+        settings = self.ctx.settings
+        self.llm = ChatStreamClient(settings.host, settings.api_key, settings.timeouts)
+
+    def on_stop(self) -> None:
+        self.llm.close()
+
+    @task
+    def chat(self) -> None:
+        request = self.ctx.scenario.request(self.user_index, self.iteration)
+        self.iteration += 1
+        body = self.ctx.settings.request_body(request.messages)
+        outcome = self.llm.chat_stream(body, keep_text=self.ctx.settings.score)
+        record = self._record(request, outcome)
+        submit_record(self.environment, record)
+        self._fire_locust_event(record, outcome)
+
+    def _record(self, request: ScenarioRequest, outcome: StreamOutcome) -> Record:
+        facts = outcome.facts
+        found = (
+            self.ctx.scenario.plates_found(facts.answer_text)
+            if outcome.ok and self.ctx.settings.score
+            else []
+        )
+        return Record(
+            request_id=f"{self.ctx.worker_tag}-{self.user_index}-{self.iteration}",
+            user_id=self.user_index,
+            send_s=outcome.send_s,
+            end_s=outcome.end_s,
+            ok=outcome.ok,
+            headers_s=outcome.headers_s,
+            first_token_s=facts.first_token_s,
+            first_answer_s=facts.first_answer_s,
+            last_token_s=facts.last_token_s,
+            chunk_s=facts.chunk_s,
+            prompt_tokens=facts.prompt_tokens,
+            output_tokens=facts.output_tokens,
+            reasoning_tokens=facts.reasoning_tokens,
+            token_source=facts.token_source,
+            finish_reason=facts.finish_reason,
+            http_status=outcome.http_status,
+            error_kind=outcome.error_kind,
+            error=outcome.error,
+            batch_ids=request.batch_ids,
+            plates_expected=request.plates_expected,
+            plates_found=found,
+            worker=self.ctx.worker_tag,
+        )
+
+    def _fire_locust_event(self, record: Record, outcome: StreamOutcome) -> None:
+        self.environment.events.request.fire(
+            request_type="LLM",
+            name=REQUEST_NAME,
+            response_time=(record.end_s - record.send_s) * 1000.0,
+            response_length=record.output_tokens or 0,
+            exception=None if outcome.ok else RuntimeError(f"{outcome.error_kind}: {outcome.error}"),
+            context={
+                "ttft_s": None if record.first_token_s is None else record.first_token_s - record.send_s
+            },
+            url=self.ctx.settings.host,
+        )

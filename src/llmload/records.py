@@ -1,0 +1,144 @@
+"""The per-request record: raw timestamps and counts. THE contract between the load side and analysis.
+
+One record is written per LLM request, as one JSON line, the moment the request ends. Only raw facts are
+stored: wall-clock times (epoch seconds, taken from one monotonic clock anchored once per process) and the
+counts the server reported. Everything derived (TTFT, TPOT, percentiles, steps) is recomputed from these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+RECORD_SCHEMA = "llmload.record/1"
+
+# Failure categories (Record.error_kind). "ok" records carry None.
+ERROR_KINDS = (
+    "http_status",  # the server answered with a non-2xx status
+    "connect",  # could not connect / connection refused / DNS
+    "first_token_timeout",  # no content-bearing token within the first-token timeout
+    "total_timeout",  # the whole request exceeded the total timeout
+    "disconnect",  # the connection closed mid-stream
+    "malformed",  # an SSE event was not valid JSON or not a chat completion chunk
+    "incomplete",  # the stream ended without [DONE] / finish_reason
+    "client",  # an exception inside the client (a bug or a local resource problem)
+)
+
+
+@dataclass(slots=True)
+class Record:
+    """One LLM request, as measured by the client. Times are epoch seconds (float)."""
+
+    request_id: str
+    user_id: int
+    send_s: float  # when the request bytes were handed to the socket
+    end_s: float  # when the client finished with the request (stream closed or error)
+    ok: bool
+    intended_send_s: float | None = None  # open-loop: when it should have left (coordinated omission)
+    headers_s: float | None = None  # response status line + headers received
+    first_token_s: float | None = None  # first content-bearing chunk (reasoning or answer)
+    first_answer_s: float | None = None  # first chunk of the answer proper (after reasoning)
+    last_token_s: float | None = None  # last content-bearing chunk; usage trailer and [DONE] excluded
+    chunk_s: list[float] = field(default_factory=list)  # arrival times of content-bearing chunks
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    token_source: str = "usage"  # "usage" (server's count) or "chunks" (fallback: one token per chunk)
+    finish_reason: str | None = None
+    http_status: int | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    # scenario facts (plate detection): dataset rows in the batch and the scoring of the answer
+    batch_ids: list[str] = field(default_factory=list)
+    plates_expected: list[str] = field(default_factory=list)
+    plates_found: list[str] = field(default_factory=list)
+    worker: str = ""  # which load-generator process made the request
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+class RecordWriter:
+    """Appends records to a JSONL file, flushed line by line so a killed run keeps what finished."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self.count = 0
+
+    def write(self, record: Record) -> None:
+        self.write_line(record.to_json())
+
+    def write_line(self, line: str) -> None:
+        self._file.write(line + "\n")
+        self._file.flush()
+        self.count += 1
+
+    def fsync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self.fsync()
+            self._file.close()
+
+
+def iter_record_dicts(path: Path) -> Iterator[dict[str, Any]]:
+    """Yields each record as a dict. A truncated or corrupt LAST line (a killed writer) is skipped;
+    a corrupt line elsewhere is an error naming file and line."""
+    with path.open("r", encoding="utf-8", errors="replace") as f:
+        lines = f.readlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                return  # the writer was killed mid-line: the request was in flight
+            from llmload.errors import UsageError
+
+            raise UsageError(f"{path}:{number}: corrupt record ({exc.msg})") from None
+        if isinstance(data, dict):
+            yield data
+
+
+def read_records(path: Path) -> list[Record]:
+    return [Record.from_dict(d) for d in iter_record_dicts(path)]
+
+
+STEP_SCHEMA = "llmload.step/1"
+
+
+@dataclass(slots=True)
+class StepMark:
+    """A step of the load plan as it really happened: `users` target from start_s to end_s (epoch s)."""
+
+    index: int
+    users: int
+    start_s: float
+    end_s: float | None = None
+    rate_rps: float | None = None  # open-loop steps: the arrival rate instead of a user count
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+def read_steps(path: Path) -> list[StepMark]:
+    """Step marks; a step written twice (start, then end) keeps its last line."""
+    by_index: dict[int, StepMark] = {}
+    for data in iter_record_dicts(path):
+        mark = StepMark(**{k: data[k] for k in StepMark.__dataclass_fields__ if k in data})
+        by_index[mark.index] = mark
+    return [by_index[i] for i in sorted(by_index)]

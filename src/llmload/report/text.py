@@ -1,0 +1,35 @@
+"""The short terminal summary printed at the end of a run."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
+    target = summary.get("target") or {}
+    where = (
+        f"simulator {target.get('profile')} (x{target.get('time_scale')})"
+        if target.get("simulated")
+        else target.get("host")
+    )
+    out.write(f"\nllmload verdict — model {summary.get('model')} on {where}\n")
+    out.write(f"{'':22}{'users':>7}{'p50 E2E s':>12}{'p95 E2E s':>12}{'TPS/s':>10}{'out tok/s':>11}\n")
+    for key, label in (("knee", "optimal concurrency"), ("limit", "limit concurrency")):
+        p = summary.get(key)
+        if not p:
+            out.write(f"{label:22}  not determined: {summary.get('knee_reason')}\n")
+            continue
+        out.write(
+            f"{label:22}{p['users']:>7}{_f(p['e2e_p50_s']):>12}{_f(p['e2e_p95_s']):>12}"
+            f"{_f(p['rps'], 3):>10}{_f(p['output_tokens_per_s'], 1):>11}\n"
+        )
+    acc = summary.get("accuracy") or {}
+    req = summary.get("requests") or {}
+    out.write(
+        f"requests {req.get('total')} ({req.get('failed')} failed); plate detection precision "
+        f"{_f(acc.get('precision'), 3)} recall {_f(acc.get('recall'), 3)}\n"
+    )
