@@ -5,7 +5,7 @@ Its latencies count in that step's statistics only if it was sent after the step
 before the step ended; requests straddling a boundary stay in the records and in the step's error count,
 but not in its latency percentiles. Throughput (TPS, tokens/s) counts completions whose END falls inside
 the window [start + warm-up, end), divided by the window's length. Warm-up "auto" is the longer of
-WARMUP_MIN_S and the median E2E of the requests sent in the step.
+WARMUP_MIN_S and the median E2E of the requests sent in the step (see auto_warmup_s for short steps).
 Percentiles are exact (linear interpolation between order statistics, numpy's default), never bucketed.
 """
 
@@ -65,7 +65,15 @@ def step_window(step: StepMark, sent: pd.DataFrame, warmup: str | float) -> Step
         return StepWindow(step, float(warmup))
     ok = sent.loc[sent["ok"], "e2e_s"]
     median = float(ok.median()) if len(ok) else 0.0
-    return StepWindow(step, max(WARMUP_MIN_S, median))
+    length = float(step.end_s if step.end_s is not None else step.start_s) - step.start_s
+    return StepWindow(step, auto_warmup_s(length, median))
+
+
+def auto_warmup_s(step_length_s: float, median_e2e_s: float) -> float:
+    """The longer of WARMUP_MIN_S and one median E2E; in steps shorter than 4 x WARMUP_MIN_S the fixed
+    part shrinks to a quarter of the step, and the warm-up never takes more than half the step."""
+    fixed = min(WARMUP_MIN_S, step_length_s / 4)
+    return min(max(fixed, median_e2e_s), step_length_s / 2)
 
 
 def step_rows(run: RunData, warmup: str | float = "auto") -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ DEFAULT_STEP_DURATION = "60s"
 
 
 def add_locust_arguments(parser: Any) -> None:
-    group = parser.add_argument_group("llmload", "LLM load test (llmload)")
+    group = parser  # Locust's own parser: is_secret and the web UI form work only on top-level arguments
     group.add_argument(
         "--llm-model", default="", help="Model name sent in requests (default: the server's first model)"
     )

@@ -8,7 +8,7 @@ from locust import LoadTestShape
 from llmload.client.clock import wall_clock
 from llmload.load.runtime import get_context
 
-SPAWN_RATE = 10_000.0  # users per second: a step starts at once, like JMeter's thread groups
+SPAWN_RATE = 100.0  # users per second: a step starts at once (Locust warns above 100)
 
 
 class StepLoadShape(LoadTestShape):

@@ -1,0 +1,41 @@
+# llmload — everything a fresh machine needs is installed from here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: install demo demo-vllm test lint unit integration browser-deps test-vllm clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+## demo: step-load 1..40 users against the built-in simulator of the seed deployment; prints the verdict
+demo: $(STAMP)
+	$(BIN)/llmload demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy --strict src
+
+unit: $(STAMP)
+	$(PYTEST) -q tests/unit
+
+integration: $(STAMP) browser-deps
+	$(PYTEST) -q tests/integration
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+-include mk/vllm.mk
+
+## test: every test — lint, unit, integration (simulator, Locust, Chromium), real vLLM (CPU build)
+test: lint unit integration test-vllm
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
