@@ -17,24 +17,48 @@ def write_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "steps.jsonl").write_text("".join(s.to_json() + "\n" for s in steps))
     (run_dir / "records.jsonl").write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
-    base = {"run_id": "test", "options": {"model": "m", "warmup": "auto"}, "target": {"time_scale": 1.0}, "ended_s": T0}
+    base = {
+        "run_id": "test",
+        "options": {"model": "m", "warmup": "auto"},
+        "target": {"time_scale": 1.0},
+        "ended_s": T0,
+    }
     (run_dir / "meta.json").write_text(json.dumps({**base, **(meta or {})}))
     return run_dir
 
 
-def rec(i: int, send: float, e2e: float, ttft: float = 0.1, tokens: int = 11, ok: bool = True, **kw: Any) -> Record:
+def rec(
+    i: int,
+    send: float,
+    e2e: float,
+    ttft: float = 0.1,
+    tokens: int = 11,
+    ok: bool = True,
+    user: int = 0,
+    **kw: Any,
+) -> Record:
     """A request sent at T0+send that streamed `tokens` chunks evenly from ttft to e2e."""
     first = T0 + send + ttft
     last = T0 + send + e2e
     chunks = [first + (last - first) * k / (tokens - 1) for k in range(tokens)] if ok and tokens > 1 else []
     return Record(
-        request_id=f"r{i}", user_id=i % 7, send_s=T0 + send, end_s=last + 0.001, ok=ok,
-        first_token_s=first if ok else None, last_token_s=last if ok else None, chunk_s=chunks,
-        prompt_tokens=100, output_tokens=tokens if ok else None, **kw,
+        request_id=f"r{i}",
+        user_id=user,
+        send_s=T0 + send,
+        end_s=last + 0.001,
+        ok=ok,
+        first_token_s=first if ok else None,
+        last_token_s=last if ok else None,
+        chunk_s=chunks,
+        prompt_tokens=100,
+        output_tokens=tokens if ok else None,
+        **kw,
     )
 
 
-def closed_loop(users_levels: list[int], step_s: float, e2e_for: dict[int, float], tokens: int = 11) -> tuple[list[StepMark], list[Record]]:
+def closed_loop(
+    users_levels: list[int], step_s: float, e2e_for: dict[int, float], tokens: int = 11
+) -> tuple[list[StepMark], list[Record]]:
     """Users send back to back with a fixed E2E per level: the exact closed-loop answers are known."""
     steps: list[StepMark] = []
     records: list[Record] = []
@@ -47,7 +71,7 @@ def closed_loop(users_levels: list[int], step_s: float, e2e_for: dict[int, float
         for u in range(users):
             t = start + u * e2e / users  # users staggered evenly
             while t + e2e <= end:
-                records.append(rec(n, t, e2e, tokens=tokens))
+                records.append(rec(n, t, e2e, tokens=tokens, user=u))
                 n += 1
                 t += e2e
     return steps, records

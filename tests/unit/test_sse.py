@@ -17,12 +17,20 @@ def chunk(content: str | None = None, reasoning: str | None = None, finish: str 
         delta["content"] = content
     if reasoning is not None:
         delta["reasoning_content"] = reasoning
-    body = {"id": "x", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    body = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
 
 
 def usage(prompt: int, completion: int, reasoning: int | None = None) -> bytes:
-    u: dict[str, object] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    u: dict[str, object] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
     if reasoning is not None:
         u["completion_tokens_details"] = {"reasoning_tokens": reasoning}
     return b"data: " + json.dumps({"id": "x", "choices": [], "usage": u}).encode() + b"\n\n"
@@ -106,7 +114,12 @@ def test_think_section_is_reasoning_and_first_answer_is_after_it() -> None:
 
 
 def test_reasoning_content_field_counts_as_first_token_but_not_answer() -> None:
-    pieces = [(0.3, chunk(reasoning="思考")), (0.9, chunk("粤B12345")), (1.0, usage(5, 2, reasoning=1)), (1.1, DONE)]
+    pieces = [
+        (0.3, chunk(reasoning="思考")),
+        (0.9, chunk("粤B12345")),
+        (1.0, usage(5, 2, reasoning=1)),
+        (1.1, DONE),
+    ]
     facts = run(pieces).finish()
     assert (facts.first_token_s, facts.first_answer_s) == (0.3, 0.9)
     assert facts.reasoning_tokens == 1
@@ -130,7 +143,9 @@ def test_malformed_json_is_detected_when_text_is_decoded() -> None:
 
 
 def test_fast_mode_skips_text_but_keeps_timing() -> None:
-    facts = run([(0.1, chunk("a")), (0.2, chunk("b")), (0.3, usage(1, 2)), (0.4, DONE)], keep_text=False).finish()
+    facts = run(
+        [(0.1, chunk("a")), (0.2, chunk("b")), (0.3, usage(1, 2)), (0.4, DONE)], keep_text=False
+    ).finish()
     assert facts.chunk_s == [0.1, 0.2]
     assert facts.answer_text == ""
     assert facts.output_tokens == 2

@@ -35,7 +35,9 @@ def test_single_step_exact_numbers(tmp_path: Path) -> None:
 def test_percentiles_are_exact_not_bucketed(tmp_path: Path) -> None:
     e2es = [1.0 + 0.01 * k for k in range(101)]  # 1.00 .. 2.00
     records = [rec(k, send=10.0 + 0.5 * k, e2e=e) for k, e in enumerate(e2es)]
-    run = load_run(write_run(tmp_path, [StepMark(0, 4, T0, T0 + 200)], records, meta={"options": {"warmup": "5"}}))
+    run = load_run(
+        write_run(tmp_path, [StepMark(0, 4, T0, T0 + 200)], records, meta={"options": {"warmup": "5"}})
+    )
     row = step_rows(run, warmup=5.0)[0]
     assert row["e2e_s"]["p50"] == pytest.approx(1.50)
     assert row["e2e_s"]["p99"] == pytest.approx(1.99)
@@ -43,7 +45,10 @@ def test_percentiles_are_exact_not_bucketed(tmp_path: Path) -> None:
 
 
 def test_failures_count_and_error_rate(tmp_path: Path) -> None:
-    records = [rec(i, send=float(10 + i), e2e=1.0, ok=(i % 4 != 0), error_kind=None if i % 4 else "http_status") for i in range(40)]
+    records = [
+        rec(i, send=float(10 + i), e2e=1.0, ok=(i % 4 != 0), error_kind=None if i % 4 else "http_status")
+        for i in range(40)
+    ]
     run = load_run(write_run(tmp_path, [StepMark(0, 1, T0, T0 + 60)], records))
     row = step_rows(run)[0]
     assert row["requests_failed"] == 10

@@ -47,6 +47,7 @@ RECORD_COLUMNS = [
     "fn",
     "intended_send_s",
     "queue_s",
+    "client_s",
 ]
 
 
@@ -59,6 +60,9 @@ class RunData:
     itl_s: dict[str, np.ndarray]  # request_id -> inter-chunk gaps (target time base)
     time_scale: float
     t0_s: float  # epoch seconds (wall) of time 0
+    generator: (
+        pd.DataFrame
+    )  # load-generator health samples: t_s (target time base), worker, cpu_percent, lags (wall s)
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -75,7 +79,28 @@ def load_run(run_dir: Path) -> RunData:
     t0 = _time_zero(raw_steps, dicts)
     requests, itl = _requests_frame(dicts, t0, scale)
     steps = [_scale_step(s, t0, scale, requests) for s in raw_steps]
-    return RunData(run_dir, meta, requests, steps, itl, scale, t0)
+    generator = _generator_frame(run_dir / "generator.jsonl", t0, scale)
+    return RunData(run_dir, meta, requests, steps, itl, scale, t0, generator)
+
+
+GENERATOR_COLUMNS = ["t_s", "worker", "cpu_percent", "loop_lag_max_s", "loop_lag_mean_s", "cpu_warning"]
+
+
+def _generator_frame(path: Path, t0: float, scale: float) -> pd.DataFrame:
+    rows = []
+    if path.exists():
+        for d in iter_record_dicts(path):
+            rows.append(
+                (
+                    _rel(d.get("t_s"), t0, scale),
+                    d.get("worker", ""),
+                    d.get("cpu_percent"),
+                    d.get("loop_lag_max_s"),
+                    d.get("loop_lag_mean_s"),
+                    bool(d.get("cpu_warning", False)),
+                )
+            )
+    return pd.DataFrame.from_records(rows, columns=GENERATOR_COLUMNS)
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -156,6 +181,7 @@ def _requests_frame(
                 len(expected - found),
                 intended,
                 send - intended,
+                end - send,
             )
         )
     frame = pd.DataFrame.from_records(rows, columns=RECORD_COLUMNS)

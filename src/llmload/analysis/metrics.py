@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.stats import bootstrap_percentile_ci
+from llmload.analysis.validity import gap_stats, generator_health, littles_law, scheduling_gaps
 from llmload.records import StepMark
 
 WARMUP_MIN_S = 5.0
@@ -78,16 +80,17 @@ def auto_warmup_s(step_length_s: float, median_e2e_s: float) -> float:
 
 def step_rows(run: RunData, warmup: str | float = "auto") -> list[dict[str, Any]]:
     req = run.requests
+    gaps = scheduling_gaps(req) if len(req) else pd.Series(dtype=float)
     rows = []
     for step in run.steps:
         end = step.end_s if step.end_s is not None else step.start_s
         sent = req[(req["send_s"] >= step.start_s) & (req["send_s"] < end)]
         window = step_window(step, sent, warmup)
-        rows.append(_step_row(run, window, sent))
+        rows.append(_step_row(run, window, sent, gaps))
     return rows
 
 
-def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame) -> dict[str, Any]:
+def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Series) -> dict[str, Any]:
     req = run.requests
     steady = sent[(sent["send_s"] >= window.start_s) & (sent["end_s"] <= window.end_s)]
     steady_ok = steady[steady["ok"]]
@@ -121,6 +124,18 @@ def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame) -> dict[str,
     }
     for metric in LATENCY_METRICS:
         row[metric] = distribution(steady_ok[metric])
+    for metric in ("ttft_s", "e2e_s"):
+        row[metric]["ci95"] = bootstrap_percentile_ci(
+            steady_ok[metric].to_numpy(dtype=float), seed=window.step.index
+        )
+    health = generator_health(run, window.step.start_s, window.end_s)
+    row["validity"] = {
+        "generator": health,
+        "littles_law": littles_law(window.step.users, row["rps"], steady_ok, gaps),
+        "scheduling_lag_wall": gap_stats(gaps, steady_ok.index, run.time_scale),
+    }
+    row["excluded"] = health["saturated"]
+    row["excluded_reasons"] = list(health["reasons"])
     row["output_tokens_per_s_per_user"] = (
         row["output_tokens_per_s"] / window.step.users if window.step.users else math.nan
     )

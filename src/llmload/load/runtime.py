@@ -13,10 +13,12 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from llmload.client.clock import wall_clock
 from llmload.load.context import RunContext, create_context, write_meta
-from llmload.records import Record
+from llmload.load.health import HealthSampler
+from llmload.records import Record, RecordWriter
 
 log = logging.getLogger("llmload")
 RECORDS_MESSAGE = "llmload_records"
+HEALTH_MESSAGE = "llmload_health"
 FORWARD_EVERY_S = 0.5
 
 
@@ -28,10 +30,27 @@ def get_context(environment: Any) -> RunContext:
         environment.llmload = ctx
         if is_worker:
             environment.llmload_outbox = []
+            environment.llmload_health_outbox = []
             gevent.spawn(_forward_loop, environment)
+            sink = environment.llmload_health_outbox.append
         else:
             log.info("llmload run directory: %s", ctx.settings.run_dir)
+            environment.llmload_health = RecordWriter(ctx.settings.run_dir / "generator.jsonl")
+            sink = environment.llmload_health.write_line
+        if not isinstance(environment.runner, MasterRunner):  # the master sends no requests
+            environment.llmload_sampler = HealthSampler(sink, ctx.worker_tag)
+            environment.llmload_sampler.start()
     return ctx
+
+
+def on_cpu_warning(environment: Any, cpu_usage: float, **_: Any) -> None:
+    """Locust's own CPU warning (>90% of a core) is kept beside our samples."""
+    writer = getattr(environment, "llmload_health", None)
+    line = json.dumps({"t_s": wall_clock(), "cpu_warning": True, "cpu_percent": cpu_usage})
+    if writer is not None:
+        writer.write_line(line)
+    elif getattr(environment, "llmload_health_outbox", None) is not None:
+        environment.llmload_health_outbox.append(line)
 
 
 def submit_record(environment: Any, record: Record) -> None:
@@ -49,11 +68,15 @@ def _forward_loop(environment: Any) -> None:
 
 
 def flush_outbox(environment: Any) -> None:
-    outbox: list[str] = getattr(environment, "llmload_outbox", [])
-    if outbox:
-        lines = outbox[:]
-        del outbox[:]
-        environment.runner.send_message(RECORDS_MESSAGE, lines)
+    for attribute, message in (
+        ("llmload_outbox", RECORDS_MESSAGE),
+        ("llmload_health_outbox", HEALTH_MESSAGE),
+    ):
+        outbox: list[str] = getattr(environment, attribute, [])
+        if outbox:
+            lines = outbox[:]
+            del outbox[:]
+            environment.runner.send_message(message, lines)
 
 
 def on_records_message(environment: Any, msg: Any, **_: Any) -> None:
@@ -76,6 +99,9 @@ def finish_run(environment: Any) -> None:
     ctx: RunContext | None = getattr(environment, "llmload", None)
     if ctx is None:
         return
+    sampler = getattr(environment, "llmload_sampler", None)
+    if sampler is not None:
+        sampler.stop()
     if ctx.recorder is None:
         flush_outbox(environment)
         environment.llmload = None
@@ -84,6 +110,7 @@ def finish_run(environment: Any) -> None:
         gevent.sleep(FORWARD_EVERY_S * 2)  # let the workers' last batches arrive
     ended_s = wall_clock()
     ctx.recorder.close(ended_s)
+    environment.llmload_health.close()
     write_meta(ctx.settings, ctx.target, ctx.run_id, ended_s=ended_s, records=ctx.recorder.records.count)
     environment.llmload = None
     environment.llmload_last_run_dir = ctx.settings.run_dir
