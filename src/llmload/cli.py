@@ -30,6 +30,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--users", default="1:40:1", help="User levels: 1,2,4,8 or start:stop:step (default 1:40:1)"
     )
     p.add_argument("--step-duration", default="60s", help="Duration of each step: 30, 30s, 2m (default 60s)")
+    p.add_argument("--rate", default="", help="Open loop instead of users: arrival rates in req/s per step (0.5,1,2 or 1:10:1)")
+    p.add_argument("--arrival", default="constant", choices=("constant", "poisson"), help="Open-loop arrivals (default constant)")
+    p.add_argument("--max-users", type=int, default=256, help="Open loop: most requests in flight at once (default 256)")
     p.add_argument("--out", default="", help="Run directory (default reports/<run-id>)")
     p.add_argument("--dataset", default="datasets/plate_comments.jsonl", help="Comments dataset (JSONL)")
     p.add_argument("--batch-size", type=int, default=100, help="Comments per request (default 100)")

@@ -59,3 +59,30 @@ def _positive_int(piece: str, text: str, what: str) -> int:
     if value < 1 or value > MAX_USERS:
         raise UsageError(f"{what}: {value} in {text!r} must be between 1 and {MAX_USERS}")
     return value
+
+
+def parse_rates(text: str, what: str = "--rate") -> list[float]:
+    """Open-loop arrival rates in requests/s: `0.5,1,2` or `1:10:1` (start:stop:step, stop included)."""
+    rates: list[float] = []
+    for part in str(text).split(","):
+        pieces = [p.strip() for p in part.split(":")]
+        try:
+            values = [float(p) for p in pieces]
+        except ValueError:
+            raise UsageError(f"{what}: {part.strip()!r} in {text!r} is not a rate in requests/s") from None
+        if any(v <= 0 or v != v for v in values):
+            raise UsageError(f"{what}: rates in {text!r} must be greater than zero")
+        if len(values) == 1:
+            rates.append(values[0])
+        elif len(values) in (2, 3):
+            start, stop = values[0], values[1]
+            step = values[2] if len(values) == 3 else 1.0
+            if stop < start:
+                raise UsageError(f"{what}: range {part.strip()!r} goes down")
+            count = int((stop - start) / step + 1e-9) + 1
+            rates.extend(round(start + k * step, 9) for k in range(count))
+        else:
+            raise UsageError(f"{what}: {part.strip()!r} must be a rate or start:stop[:step]")
+    if len(rates) > 10_000:
+        raise UsageError(f"{what}: too many rates (at most 10000)")
+    return rates

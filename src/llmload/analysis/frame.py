@@ -5,6 +5,8 @@ All LLM metric definitions live here, once (README "Metric definitions"):
   ttfa_s   send -> first chunk of the answer proper (after the reasoning ends)
   e2e_s    send -> last content-bearing chunk (usage trailer and [DONE] excluded); failed requests: send -> failure
   tpot_s   (e2e_s - ttft_s) / (output_tokens - 1), vLLM's formula; undefined for one token
+  open loop: ttft/ttfa/e2e are measured from the INTENDED send time (no coordinated omission);
+           queue_s = send - intended is the client queue time
   itl      gaps between consecutive content-bearing chunks
 With the simulator's --time-scale, every duration is multiplied back by the scale and every timestamp is
 mapped onto the profile's time base, so reported numbers are what the simulated deployment would show.
@@ -144,15 +146,16 @@ def _requests_frame(
         last = _rel(d.get("last_token_s"), t0, scale)
         ok = bool(d.get("ok"))
         out_tokens = d.get("output_tokens")
-        ttft = first - send
-        e2e = (last - send) if ok and not np.isnan(last) else end - send
+        intended = _rel(d.get("intended_send_s"), t0, scale)
+        origin = send if np.isnan(intended) else intended  # open loop: from the intended send time
+        ttft = first - origin
+        e2e = (last - origin) if ok and not np.isnan(last) else end - origin
         tpot = (
             (e2e - ttft) / (out_tokens - 1)
             if ok and isinstance(out_tokens, int) and out_tokens > 1
             else np.nan
         )
         expected, found = set(d.get("plates_expected") or []), set(d.get("plates_found") or [])
-        intended = _rel(d.get("intended_send_s"), t0, scale)
         chunks = d.get("chunk_s") or []
         if ok and len(chunks) > 1:
             itl[str(d.get("request_id"))] = np.diff(np.asarray(chunks, dtype=float)) * scale
@@ -168,7 +171,7 @@ def _requests_frame(
                 send,
                 end,
                 ttft,
-                _rel(d.get("first_answer_s"), t0, scale) - send,
+                _rel(d.get("first_answer_s"), t0, scale) - origin,
                 e2e,
                 tpot,
                 d.get("prompt_tokens"),

@@ -131,11 +131,15 @@ def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Ser
     health = generator_health(run, window.step.start_s, window.end_s)
     row["validity"] = {
         "generator": health,
-        "littles_law": littles_law(window.step.users, row["rps"], steady_ok, gaps),
+        "littles_law": littles_law(window.step.users, row["rps"], steady_ok, gaps)
+        if window.step.rate_rps is None
+        else {"ok": True, "applicable": False},
         "scheduling_lag_wall": gap_stats(gaps, steady_ok.index, run.time_scale),
     }
     row["excluded"] = health["saturated"]
     row["excluded_reasons"] = list(health["reasons"])
+    row["offered_rps"] = window.step.rate_rps
+    row["queue_s"] = distribution(steady["queue_s"])
     row["output_tokens_per_s_per_user"] = (
         row["output_tokens_per_s"] / window.step.users if window.step.users else math.nan
     )

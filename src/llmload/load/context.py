@@ -20,6 +20,8 @@ from typing import Any
 from llmload import __version__
 from llmload.client.clock import wall_clock
 from llmload.client.probe import list_models, simulator_info
+from llmload.load.arrivals import ArrivalSchedule
+from llmload.load.dispatcher import ArrivalDispatcher
 from llmload.load.options import LoadSettings, settings_from_options
 from llmload.load.recorder import RunRecorder
 from llmload.load.scenario import PlateScenario
@@ -36,6 +38,13 @@ class RunContext:
     run_id: str
     worker_tag: str
     _user_ids: Any = field(default_factory=count)
+    arrivals: ArrivalSchedule = field(default_factory=ArrivalSchedule)
+    _dispatcher: ArrivalDispatcher | None = None
+
+    def dispatcher(self) -> ArrivalDispatcher:
+        if self._dispatcher is None:
+            self._dispatcher = ArrivalDispatcher(self.arrivals, wall_clock)
+        return self._dispatcher
 
     @property
     def time_scale(self) -> float:
@@ -83,11 +92,13 @@ def create_context(options: Any, host: str, is_worker: bool) -> RunContext:
     if not is_worker:
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         recorder = RunRecorder(settings.run_dir, time_scale=float(target["time_scale"]))
-        recorder.total_steps = len(settings.levels)
+        recorder.total_steps = settings.step_count
         recorder.step_duration_s = settings.step_duration_s
         write_meta(settings, target, run_id)
     tag = f"{socket.gethostname()}:{os.getpid()}"
-    return RunContext(settings, scenario, recorder, target, run_id, tag)
+    ctx = RunContext(settings, scenario, recorder, target, run_id, tag)
+    ctx.arrivals = ArrivalSchedule(settings.arrival, seed=os.getpid())
+    return ctx
 
 
 def write_meta(settings: LoadSettings, target: dict[str, Any], run_id: str, **extra: Any) -> None:

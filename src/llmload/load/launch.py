@@ -17,7 +17,7 @@ from typing import Any
 
 from llmload.client.probe import TargetUnreachable, list_models
 from llmload.errors import UsageError
-from llmload.steps import parse_duration_s, parse_levels
+from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
 LOCUSTFILE = Path(__file__).with_name("plate_detection.py")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_GENERATOR = 0, 1, 2, 3, 4
@@ -25,6 +25,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_GENERATOR = 0, 1, 2, 3,
 
 def validate_run_args(args: argparse.Namespace) -> None:
     parse_levels(args.users, "--users")
+    if args.rate:
+        parse_rates(args.rate, "--rate")
+    if args.max_users < 1:
+        raise UsageError(f"--max-users: {args.max_users} must be at least 1")
     parse_duration_s(args.step_duration, "--step-duration")
     for name in ("connect_timeout", "first_token_timeout", "request_timeout"):
         parse_duration_s(getattr(args, name), "--" + name.replace("_", "-"))
@@ -83,6 +87,8 @@ def locust_argv(args: argparse.Namespace, run_dir: Path) -> list[str]:
     ]
     if args.slo:
         argv += ["--slo", args.slo]
+    if args.rate:
+        argv += ["--step-rates", args.rate, "--arrival", args.arrival, "--max-users", str(args.max_users)]
     if args.ignore_eos:
         argv.append("--ignore-eos")
     if args.no_score:
@@ -113,7 +119,8 @@ def run_headless(args: argparse.Namespace) -> int:
     if api_key:
         env["OPENAI_API_KEY"] = api_key  # through the environment: never on a command line or in a file
     print(
-        f"llmload: {len(parse_levels(args.users))} steps of {args.step_duration} against {args.host} -> {run_dir}"
+        f"llmload: {len(parse_rates(args.rate) if args.rate else parse_levels(args.users))} steps of "
+        f"{args.step_duration} against {args.host} -> {run_dir}"
     )
     proc = subprocess.run(locust_argv(args, run_dir), env=env, check=False)
     return finish(run_dir, proc.returncode)
@@ -184,25 +191,20 @@ def run_demo(args: argparse.Namespace) -> int:
         f"llmload demo: simulator profile {args.profile}, users {args.users}, {args.step_duration} per step"
     )
     with running_simulator(args.profile, args.time_scale, run_dir / "sim.log") as url:
-        run_args = argparse.Namespace(
-            host=url,
-            model="",
-            users=args.users,
-            step_duration=args.step_duration,
-            out=str(run_dir),
-            dataset="datasets/plate_comments.jsonl",
-            batch_size=100,
-            max_tokens=4096,
-            ignore_eos=False,
-            temperature=0.0,
-            api_key="",
-            warmup="auto",
-            connect_timeout="10s",
-            first_token_timeout="600s",
-            request_timeout="1800s",
-            slo="",
-            no_score=False,
-        )
+        from llmload.cli import build_parser  # the demo is `llmload run` with its documented defaults
+
+        argv = [
+            "run",
+            "--host",
+            url,
+            "--users",
+            args.users,
+            "--step-duration",
+            args.step_duration,
+            "--out",
+            str(run_dir),
+        ]
+        run_args = build_parser().parse_args(argv)
         return run_headless(run_args)
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from llmload.client.stream import Timeouts
-from llmload.steps import parse_duration_s, parse_levels
+from llmload.load.arrivals import ARRIVAL_KINDS
+from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
 DEFAULT_DATASET = "datasets/plate_comments.jsonl"
 DEFAULT_LEVELS = "1:40:1"
@@ -36,6 +37,15 @@ def add_locust_arguments(parser: Any) -> None:
     group.add_argument("--step-users", default=DEFAULT_LEVELS, help="User levels: 1,2,4,8 or start:stop:step")
     group.add_argument(
         "--step-duration", default=DEFAULT_STEP_DURATION, help="Duration of each step (30, 30s, 2m)"
+    )
+    group.add_argument(
+        "--step-rates", default="", help="Open loop: arrival rates in req/s per step (0.5,1,2 or 1:10:1)"
+    )
+    group.add_argument(
+        "--arrival", default="constant", choices=ARRIVAL_KINDS, help="Open loop: constant or poisson"
+    )
+    group.add_argument(
+        "--max-users", type=int, default=256, help="Open loop: most requests in flight at once"
     )
     group.add_argument(
         "--warmup", default="auto", help="Warm-up per step excluded from statistics (seconds, or auto)"
@@ -65,6 +75,9 @@ class LoadSettings:
     ignore_eos: bool
     temperature: float
     levels: tuple[int, ...]
+    rates: tuple[float, ...]  # open loop when non-empty: one arrival rate per step
+    arrival: str
+    max_users: int
     step_duration_s: float
     warmup: str
     run_dir: Path
@@ -72,6 +85,14 @@ class LoadSettings:
     timeouts: Timeouts
     slo: str
     score: bool
+
+    @property
+    def open_loop(self) -> bool:
+        return bool(self.rates)
+
+    @property
+    def step_count(self) -> int:
+        return len(self.rates) if self.rates else len(self.levels)
 
     def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -97,6 +118,9 @@ class LoadSettings:
             "ignore_eos": self.ignore_eos,
             "temperature": self.temperature,
             "levels": list(self.levels),
+            "rates_rps": list(self.rates),
+            "arrival": self.arrival,
+            "max_users": self.max_users,
             "step_duration_s": self.step_duration_s,
             "warmup": self.warmup,
             "timeouts_s": {
@@ -116,6 +140,8 @@ def settings_from_options(options: Any, host: str, run_id: str) -> LoadSettings:
         raise UsageError(f"--batch-size: {options.batch_size} must be at least 1")
     if options.max_tokens < 1:
         raise UsageError(f"--max-tokens: {options.max_tokens} must be at least 1")
+    if options.max_users < 1:
+        raise UsageError(f"--max-users: {options.max_users} must be at least 1")
     if options.warmup != "auto":
         parse_duration_s(options.warmup, "--warmup")
     return LoadSettings(
@@ -127,6 +153,9 @@ def settings_from_options(options: Any, host: str, run_id: str) -> LoadSettings:
         ignore_eos=bool(options.ignore_eos),
         temperature=options.temperature,
         levels=tuple(parse_levels(options.step_users, "--step-users")),
+        rates=tuple(parse_rates(options.step_rates, "--step-rates")) if options.step_rates else (),
+        arrival=options.arrival,
+        max_users=options.max_users,
         step_duration_s=parse_duration_s(options.step_duration, "--step-duration"),
         warmup=options.warmup,
         run_dir=Path(options.run_dir) if options.run_dir else Path("reports") / run_id,

@@ -47,9 +47,9 @@ class RunRecorder:
         else:
             tally.failed += 1
 
-    def start_step(self, index: int, users: int, now_s: float) -> None:
+    def start_step(self, index: int, users: int, now_s: float, rate_rps: float | None = None) -> None:
         self.end_step(now_s)
-        mark = StepMark(index=index, users=users, start_s=now_s)
+        mark = StepMark(index=index, users=users, start_s=now_s, rate_rps=rate_rps)
         self.steps.write_line(mark.to_json())
         self._tally = _StepTally(mark)
 
@@ -70,7 +70,7 @@ class RunRecorder:
         p95 = _p95(tally.e2e_s) * scale
         left_s = max(0, self.total_steps - mark.index - 1) * self.step_duration_s
         self.out.write(
-            f"step {mark.index + 1:>3}/{self.total_steps}  users {mark.users:>4}  "
+            f"step {mark.index + 1:>3}/{self.total_steps}  {_load(mark)}  "
             f"ok {len(tally.e2e_s):>5}  failed {tally.failed:>4}  TPS {rps:8.3f}/s  "
             f"p95 E2E {p95:8.2f} s  left {left_s:6.0f} s\n"
         )
@@ -87,3 +87,7 @@ def _p95(values: list[float]) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def _load(mark: StepMark) -> str:
+    return f"rate {mark.rate_rps:7.3f}/s" if mark.rate_rps is not None else f"users {mark.users:>4}"

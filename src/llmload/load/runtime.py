@@ -19,6 +19,7 @@ from llmload.records import Record, RecordWriter
 log = logging.getLogger("llmload")
 RECORDS_MESSAGE = "llmload_records"
 HEALTH_MESSAGE = "llmload_health"
+RATE_MESSAGE = "llmload_rate"
 FORWARD_EVERY_S = 0.5
 
 
@@ -87,7 +88,23 @@ def on_records_message(environment: Any, msg: Any, **_: Any) -> None:
         ctx.recorder.record_line(line, Record.from_dict(json.loads(line)))
 
 
+def set_arrival_rate(environment: Any, rate_rps: float, now_s: float) -> None:
+    """Open loop: the step's rate, split evenly across the processes that send requests."""
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        workers = max(1, runner.worker_count)
+        runner.send_message(RATE_MESSAGE, {"rate_rps": rate_rps / workers, "at_s": now_s})
+    else:
+        get_context(environment).arrivals.set_rate(rate_rps, now_s)
+
+
+def on_rate_message(environment: Any, msg: Any, **_: Any) -> None:
+    get_context(environment).arrivals.set_rate(float(msg.data["rate_rps"]), float(msg.data["at_s"]))
+
+
 def register_messages(environment: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message(RATE_MESSAGE, lambda msg, **kw: on_rate_message(environment, msg))
     if isinstance(environment.runner, MasterRunner):
         environment.runner.register_message(
             RECORDS_MESSAGE, lambda msg, **kw: on_records_message(environment, msg)
@@ -102,6 +119,7 @@ def finish_run(environment: Any) -> None:
     sampler = getattr(environment, "llmload_sampler", None)
     if sampler is not None:
         sampler.stop()
+    ctx.dispatcher().stop()
     if ctx.recorder is None:
         flush_outbox(environment)
         environment.llmload = None

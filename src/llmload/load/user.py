@@ -37,10 +37,16 @@ class LlmUser(User):
         request = self.ctx.scenario.request(self.user_index, self.iteration)
         self.iteration += 1
         body = self.ctx.settings.request_body(request.messages)
+        intended = self._wait_for_arrival() if self.ctx.settings.open_loop else None
         outcome = self.llm.chat_stream(body, keep_text=self.ctx.settings.score)
         record = self._record(request, outcome)
+        record.intended_send_s = intended
         submit_record(self.environment, record)
         self._fire_locust_event(record, outcome)
+
+    def _wait_for_arrival(self) -> float:
+        """Open loop: sleep until this request's intended send time (at once if already late)."""
+        return self.ctx.dispatcher().next_arrival()
 
     def _record(self, request: ScenarioRequest, outcome: StreamOutcome) -> Record:
         facts = outcome.facts
