@@ -1,0 +1,50 @@
+"""Plausible answer text for the plate scenario, as a list of token pieces (one piece = one token).
+
+The answer is a ``<think>`` section of filler, then the plates found in the user message. Filler pads the
+think section so the piece count equals the requested token count exactly; shorter counts truncate.
+Prompt tokens are estimated from characters: ceil(tokens_per_char * chars) + tokens_per_message * messages.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from itertools import cycle, islice
+
+# Chinese licence plate: province abbreviation + letter + 5 (normal) or 6 (new energy) letters/digits.
+PLATE_RE = re.compile(
+    "[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][A-Z0-9]{5,6}(?![A-Z0-9])"
+)
+FILLER = ("嗯", "，", "我", "来", "逐", "条", "看", "这些", "评论", "，", "找出", "其中", "提到", "的", "车牌",
+          "号码", "。", "注意", "格式", "：", "省份", "简称", "加", "字母", "和", "数字", "。", "\n")
+
+
+def extract_plates(text: str) -> list[str]:
+    """Plates in order of first appearance, without duplicates."""
+    seen: dict[str, None] = {}
+    for match in PLATE_RE.finditer(text):
+        seen.setdefault(match.group(0), None)
+    return list(seen)
+
+
+def answer_pieces(plates: list[str]) -> list[str]:
+    if not plates:
+        return ["未", "找到", "车牌", "。"]
+    pieces = ["找到", "的", "车牌", "：", "\n"]
+    for number, plate in enumerate(plates, start=1):
+        pieces += [f"{number}", ". ", plate[:2], plate[2:], "\n"]
+    return pieces
+
+
+def completion_pieces(user_text: str, n_tokens: int) -> list[str]:
+    """Exactly ``n_tokens`` pieces: <think> filler </think> answer (truncated when n_tokens is small)."""
+    answer = answer_pieces(extract_plates(user_text))
+    head, tail = ["<think>", "\n"], ["\n", "</think>", "\n\n"]
+    filler_n = max(0, n_tokens - len(head) - len(tail) - len(answer))
+    pieces = head + list(islice(cycle(FILLER), filler_n)) + tail + answer
+    return pieces[:n_tokens]
+
+
+def estimate_prompt_tokens(message_texts: list[str], tokens_per_char: float, tokens_per_message: int) -> int:
+    chars = sum(len(t) for t in message_texts)
+    return max(1, math.ceil(tokens_per_char * chars) + tokens_per_message * len(message_texts))

@@ -1,0 +1,143 @@
+"""Real-time shell around a virtual-time engine: virtual = (wall - t0) * time_scale.
+
+A single driver task sleeps until the next token is due (never waking more often than the profile's
+``stream_min_interval_wall_s`` except for first tokens), advances the engine to virtual-now and hands the due
+tokens to per-request streams. Handlers then write all pending tokens of a stream as one chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+
+from llmload.sim.events import Engine, FinishedRecord
+from llmload.sim.predict import make_engine
+from llmload.sim.profile import SimProfile
+
+TTFT_BUCKETS_S = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+                  20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
+E2E_BUCKETS_S = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
+                 480.0, 960.0, 1920.0, 7680.0)
+
+
+@dataclass
+class Histogram:
+    buckets: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)
+    sum: float = 0.0
+    count: int = 0
+
+    def observe(self, value: float) -> None:
+        if not self.counts:
+            self.counts = [0] * len(self.buckets)
+        for i, le in enumerate(self.buckets):
+            if value <= le:
+                self.counts[i] += 1
+                break
+        self.sum += value
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        counts = self.counts or [0] * len(self.buckets)
+        out = [(str(le), float(c)) for le, c in zip(self.buckets, itertools.accumulate(counts), strict=True)]
+        return [*out, ("+Inf", float(self.count))]
+
+
+@dataclass
+class Stream:
+    """Tokens due for one request and not yet written."""
+
+    output_tokens: int
+    finish_reason: str
+    pending: int = 0
+    due: int = 0
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class SimRuntime:
+    def __init__(self, profile: SimProfile, time_scale: float) -> None:
+        self.profile = profile
+        self.time_scale = time_scale
+        self.engine: Engine = make_engine(profile)
+        self.loop = asyncio.get_running_loop()
+        self.t0 = self.loop.time()
+        self.streams: dict[str, Stream] = {}
+        self.ttft_wall = Histogram(TTFT_BUCKETS_S)
+        self.e2e_wall = Histogram(E2E_BUCKETS_S)
+        self.success: dict[str, int] = {"length": 0, "stop": 0}
+        self._reasons: dict[str, str] = {}
+        self._ids = itertools.count(1)
+        self._waiter: asyncio.Future[None] | None = None
+        self.lag_sum_wall_s = 0.0  # how late token events were handed to streams (wall seconds)
+        self.lag_max_wall_s = 0.0
+        self.lag_count = 0
+
+    def virtual_now(self) -> float:
+        return (self.loop.time() - self.t0) * self.time_scale
+
+    def submit(self, prompt_tokens: int, output_tokens: int, finish_reason: str) -> tuple[str, Stream]:
+        """Add a request to the engine now; raises ValueError if it can never fit."""
+        req_id = f"{next(self._ids)}"
+        self.engine.add_request(req_id, prompt_tokens, output_tokens, self.virtual_now())
+        stream = Stream(output_tokens, finish_reason)
+        self.streams[req_id] = stream
+        self._reasons[req_id] = finish_reason
+        self.wake()
+        return req_id, stream
+
+    def release(self, req_id: str) -> None:
+        """The handler is done with the request; abort it in the engine if unfinished (disconnect)."""
+        stream = self.streams.pop(req_id, None)
+        if stream is not None and stream.due < stream.output_tokens:
+            self.engine.abort(req_id)
+            self._reasons.pop(req_id, None)
+
+    def wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _dispatch(self) -> None:
+        now = self.loop.time()
+        for ev in self.engine.advance((now - self.t0) * self.time_scale):
+            stream = self.streams.get(ev.req_id)
+            if stream is not None:
+                lag = now - (self.t0 + ev.t_s / self.time_scale)
+                self.lag_sum_wall_s += lag
+                self.lag_max_wall_s = max(self.lag_max_wall_s, lag)
+                self.lag_count += 1
+                stream.pending += ev.n_tokens
+                stream.due += ev.n_tokens
+                stream.event.set()
+        for rec in self.engine.drain_finished():
+            self._record(rec)
+
+    def _record(self, rec: FinishedRecord) -> None:
+        self.ttft_wall.observe(rec.ttft_s / self.time_scale)
+        self.e2e_wall.observe(rec.e2e_s / self.time_scale)
+        reason = self._reasons.pop(rec.req_id, "length")
+        self.success[reason] = self.success.get(reason, 0) + 1
+
+    def _delay_s(self, woke_at: float) -> float | None:
+        nxt = self.engine.next_token_s()
+        if nxt is None:
+            return None
+        now = self.loop.time()
+        delay = max(0.0, self.t0 + nxt / self.time_scale - now)
+        if not self.engine.next_token_is_first():
+            delay = max(delay, self.profile.stream_min_interval_wall_s - (now - woke_at))
+        return delay
+
+    async def run(self) -> None:
+        """The driver task (runs until cancelled)."""
+        while True:
+            woke_at = self.loop.time()
+            self._dispatch()
+            delay = self._delay_s(woke_at)
+            self._waiter = self.loop.create_future()
+            handle = None if delay is None else self.loop.call_later(delay, self.wake)
+            try:
+                await self._waiter
+            finally:
+                if handle is not None:
+                    handle.cancel()

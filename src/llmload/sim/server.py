@@ -1,0 +1,166 @@
+"""aiohttp app speaking vLLM's OpenAI API on top of a simulated engine (binds 127.0.0.1 by default)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from llmload.sim.content import completion_pieces, estimate_prompt_tokens
+from llmload.sim.predict import sample_output_tokens
+from llmload.sim.profile import SimProfile
+from llmload.sim.runtime import SimRuntime
+
+RUNTIME_KEY: web.AppKey[SimRuntime] = web.AppKey("runtime", SimRuntime)
+RNG_KEY: web.AppKey[random.Random] = web.AppKey("rng", random.Random)
+SIM_VERSION = "0.0.0-llmload-sim"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.status, self.kind = status, kind
+
+
+def error_response(status: int, message: str, kind: str) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": status}}
+    return web.json_response(body, status=status)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    stream: bool
+    include_usage: bool
+    prompt_tokens: int
+    output_tokens: int
+    max_tokens: int
+    finish_reason: str
+    user_text: str
+
+
+def _message_texts(messages: Any) -> list[str]:
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "messages must be a non-empty list", "BadRequestError")
+    texts: list[str] = []
+    for msg in messages:
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        texts.append(content if isinstance(content, str) else "")
+    return texts
+
+
+def parse_chat(body: Any, profile: SimProfile, rng: random.Random) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object", "BadRequestError")
+    if body.get("model") != profile.model:
+        raise ApiError(404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
+    texts = _message_texts(body.get("messages"))
+    prompt = estimate_prompt_tokens(texts, profile.tokens_per_char, profile.tokens_per_message)
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is None:
+        max_tokens = profile.max_model_len - prompt
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise ApiError(400, "max_tokens must be an integer >= 1", "BadRequestError")
+    if prompt + max_tokens > profile.max_model_len:
+        raise ApiError(400, f"This model's maximum context length is {profile.max_model_len} tokens. However, you "
+                       f"requested {prompt + max_tokens} tokens ({prompt} in the messages, {max_tokens} in the "
+                       "completion).", "BadRequestError")
+    out = max_tokens if body.get("ignore_eos") else sample_output_tokens(profile, rng, max_tokens)
+    options = body.get("stream_options") or {}
+    stream = bool(body.get("stream", False))
+    user_text = "\n".join(t for m, t in zip(body["messages"], texts, strict=True)
+                          if isinstance(m, dict) and m.get("role") == "user")
+    return ChatRequest(stream, stream and bool(options.get("include_usage")), prompt, out, max_tokens,
+                       "length" if out >= max_tokens else "stop", user_text)
+
+
+class ChunkWriter:
+    """Pre-rendered SSE chunks in vLLM's chat.completion.chunk format."""
+
+    def __init__(self, model: str) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        head = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model}
+        self.prefix = "data: " + json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1] + ',"choices":[{"index":0,"delta":'
+
+    def role(self) -> str:
+        return self.prefix + '{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
+
+    def content(self, text: str, finish_reason: str | None) -> str:
+        reason = "null" if finish_reason is None else f'"{finish_reason}"'
+        return (self.prefix + '{"content":' + json.dumps(text, ensure_ascii=False)
+                + f'}},"logprobs":null,"finish_reason":{reason}}}]}}\n\n')
+
+    def usage(self, model: str, prompt: int, completion: int) -> str:
+        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model,
+                "choices": [], "usage": {"prompt_tokens": prompt, "total_tokens": prompt + completion,
+                                         "completion_tokens": completion}}
+        return "data: " + json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n\n"
+
+
+async def _stream_tokens(request: web.Request, runtime: SimRuntime, chat: ChatRequest) -> web.StreamResponse:
+    pieces = completion_pieces(chat.user_text, chat.output_tokens)
+    writer = ChunkWriter(runtime.profile.model)
+    req_id, stream = runtime.submit(chat.prompt_tokens, chat.output_tokens, chat.finish_reason)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    try:
+        await resp.prepare(request)
+        sent = 0
+        while sent < chat.output_tokens:
+            await stream.event.wait()
+            stream.event.clear()
+            n, stream.pending = stream.pending, 0
+            parts = [writer.role()] if sent == 0 else []
+            done = sent + n >= chat.output_tokens
+            parts.append(writer.content("".join(pieces[sent:sent + n]), chat.finish_reason if done else None))
+            sent += n
+            await resp.write("".join(parts).encode())
+        if chat.include_usage:
+            await resp.write(writer.usage(runtime.profile.model, chat.prompt_tokens, sent).encode())
+        await resp.write(b"data: [DONE]\n\n")
+    finally:
+        runtime.release(req_id)
+    return resp
+
+
+async def _complete(runtime: SimRuntime, chat: ChatRequest) -> web.Response:
+    req_id, stream = runtime.submit(chat.prompt_tokens, chat.output_tokens, chat.finish_reason)
+    try:
+        while stream.due < chat.output_tokens:
+            await stream.event.wait()
+            stream.event.clear()
+    finally:
+        runtime.release(req_id)
+    text = "".join(completion_pieces(chat.user_text, chat.output_tokens))
+    body = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+            "model": runtime.profile.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "reasoning_content": None,
+                                                 "tool_calls": []},
+                         "logprobs": None, "finish_reason": chat.finish_reason, "stop_reason": None}],
+            "usage": {"prompt_tokens": chat.prompt_tokens, "completion_tokens": chat.output_tokens,
+                      "total_tokens": chat.prompt_tokens + chat.output_tokens, "prompt_tokens_details": None},
+            "prompt_logprobs": None}
+    return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME_KEY]
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error_response(400, "request body is not valid JSON", "BadRequestError")
+    try:
+        chat = parse_chat(body, runtime.profile, request.app[RNG_KEY])
+        if chat.stream:
+            return await _stream_tokens(request, runtime, chat)
+        return await _complete(runtime, chat)
+    except ApiError as exc:
+        return error_response(exc.status, str(exc), exc.kind)
+    except ValueError as exc:  # the engine can never fit the request
+        return error_response(400, str(exc), "BadRequestError")
