@@ -127,7 +127,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
-    from llmload.sim.server import serve_sim
+    from llmload.sim.app import serve_sim
 
     serve_sim(args.profile, host=args.host, port=args.port, time_scale=args.time_scale, seed=args.seed)
     return EXIT_OK

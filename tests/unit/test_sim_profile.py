@@ -55,4 +55,6 @@ def test_completion_pieces_are_exact_and_list_plates() -> None:
     assert joined.startswith("<think>") and "</think>" in joined
     assert joined.endswith("1. 京A12345\n2. 粤B1234D\n")
     assert len(completion_pieces(text, 3)) == 3
-    assert estimate_prompt_tokens(["abcdefghij", "xyz"], 0.7, 4) == 10 + 8  # ceil(0.7*13)=10
+    # the dataset module's estimator: 0.3 per ASCII char, the profile's rate per CJK char, per-message + primer
+    assert estimate_prompt_tokens(["abcdefghij", "xyz"], 0.7, 4) == 15  # 13*0.3 + 2*4 + 3 = 14.9
+    assert estimate_prompt_tokens(["评论巡查员"], 0.6, 5) == 11  # 5*0.6 + 5 + 3

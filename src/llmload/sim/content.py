@@ -7,9 +7,10 @@ Prompt tokens are estimated from characters: ceil(tokens_per_char * chars) + tok
 
 from __future__ import annotations
 
-import math
 import re
 from itertools import cycle, islice
+
+from llmload.datasets.prompt import TOKENS_REPLY_PRIMER, estimate_text_tokens
 
 # Chinese licence plate: province abbreviation + letter + 5 (normal) or 6 (new energy) letters/digits.
 PLATE_RE = re.compile(
@@ -46,5 +47,6 @@ def completion_pieces(user_text: str, n_tokens: int) -> list[str]:
 
 
 def estimate_prompt_tokens(message_texts: list[str], tokens_per_char: float, tokens_per_message: int) -> int:
-    chars = sum(len(t) for t in message_texts)
-    return max(1, math.ceil(tokens_per_char * chars) + tokens_per_message * len(message_texts))
+    """The dataset module's estimator (one way to count), with the profile's rate for CJK characters."""
+    body = sum(estimate_text_tokens(t, tokens_per_cjk_char=tokens_per_char) for t in message_texts)
+    return max(1, round(body + tokens_per_message * len(message_texts) + TOKENS_REPLY_PRIMER))
