@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import T0, closed_loop, rec, write_run
 
+from helpers import T0, closed_loop, rec, write_run
 from llmload.analysis.frame import load_run
 from llmload.analysis.knee import find_knee
 from llmload.analysis.metrics import step_rows
