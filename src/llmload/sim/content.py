@@ -7,25 +7,13 @@ Prompt tokens are estimated from characters: ceil(tokens_per_char * chars) + tok
 
 from __future__ import annotations
 
-import re
 from itertools import cycle, islice
 
+from llmload.datasets.plates import extract_plates  # the project's one plate matcher
 from llmload.datasets.prompt import TOKENS_REPLY_PRIMER, estimate_text_tokens
 
-# Chinese licence plate: province abbreviation + letter + 5 (normal) or 6 (new energy) letters/digits.
-PLATE_RE = re.compile(
-    "[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][A-Z0-9]{5,6}(?![A-Z0-9])"
-)
 FILLER = ("嗯", "，", "我", "来", "逐", "条", "看", "这些", "评论", "，", "找出", "其中", "提到", "的", "车牌",
           "号码", "。", "注意", "格式", "：", "省份", "简称", "加", "字母", "和", "数字", "。", "\n")
-
-
-def extract_plates(text: str) -> list[str]:
-    """Plates in order of first appearance, without duplicates."""
-    seen: dict[str, None] = {}
-    for match in PLATE_RE.finditer(text):
-        seen.setdefault(match.group(0), None)
-    return list(seen)
 
 
 def answer_pieces(plates: list[str]) -> list[str]:
