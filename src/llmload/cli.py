@@ -36,7 +36,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="", help="Run directory (default reports/<run-id>)")
     p.add_argument("--dataset", default="datasets/plate_comments.jsonl", help="Comments dataset (JSONL)")
     p.add_argument("--batch-size", type=int, default=100, help="Comments per request (default 100)")
-    p.add_argument("--max-tokens", type=int, default=4096, help="max_tokens per request (default 4096)")
+    p.add_argument("--max-tokens", type=int, default=0, help="max_tokens per request (default 0: not sent, the server decides)")
     p.add_argument("--ignore-eos", action="store_true", help="vLLM: always generate max_tokens tokens")
     p.add_argument("--temperature", type=float, default=0.0, help="Sampling temperature (default 0)")
     p.add_argument("--api-key", default="", help="API key (default: $OPENAI_API_KEY); never written to disk")

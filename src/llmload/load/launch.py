@@ -17,6 +17,7 @@ from typing import Any
 
 from llmload.client.probe import TargetUnreachable, list_models
 from llmload.errors import UsageError
+from llmload.load.options import check_max_tokens
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
 LOCUSTFILE = Path(__file__).with_name("plate_detection.py")
@@ -36,8 +37,7 @@ def validate_run_args(args: argparse.Namespace) -> None:
         parse_duration_s(args.warmup, "--warmup")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size: {args.batch_size} must be at least 1")
-    if args.max_tokens < 1:
-        raise UsageError(f"--max-tokens: {args.max_tokens} must be at least 1")
+    check_max_tokens(args.max_tokens, args.ignore_eos)
     dataset = Path(args.dataset)
     if not dataset.exists() and args.dataset != "datasets/plate_comments.jsonl":
         raise UsageError(f"--dataset: {args.dataset}: no such file")

@@ -29,7 +29,12 @@ def add_locust_arguments(parser: Any) -> None:
         default=100,
         help="Comments per request (100 ≈ the seed's 1.3k-token prompt)",
     )
-    group.add_argument("--max-tokens", type=int, default=4096, help="max_tokens of each request")
+    group.add_argument(
+        "--max-tokens",
+        type=int,
+        default=0,
+        help="max_tokens of each request (0: not sent, the server decides)",
+    )
     group.add_argument(
         "--ignore-eos", action="store_true", default=False, help="vLLM: generate exactly max_tokens"
     )
@@ -100,9 +105,10 @@ class LoadSettings:
             "messages": messages,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "max_tokens": self.max_tokens,
             "temperature": self.temperature,
         }
+        if self.max_tokens:
+            body["max_tokens"] = self.max_tokens
         if self.ignore_eos:
             body["ignore_eos"] = True
         return body
@@ -138,8 +144,7 @@ def settings_from_options(options: Any, host: str, run_id: str) -> LoadSettings:
 
     if options.batch_size < 1:
         raise UsageError(f"--batch-size: {options.batch_size} must be at least 1")
-    if options.max_tokens < 1:
-        raise UsageError(f"--max-tokens: {options.max_tokens} must be at least 1")
+    check_max_tokens(options.max_tokens, bool(options.ignore_eos))
     if options.max_users < 1:
         raise UsageError(f"--max-users: {options.max_users} must be at least 1")
     if options.warmup != "auto":
@@ -168,3 +173,12 @@ def settings_from_options(options: Any, host: str, run_id: str) -> LoadSettings:
         slo=options.slo,
         score=not options.no_score,
     )
+
+
+def check_max_tokens(max_tokens: int, ignore_eos: bool) -> None:
+    from llmload.errors import UsageError
+
+    if max_tokens < 0:
+        raise UsageError(f"--max-tokens: {max_tokens} must be 0 (not sent) or a positive number")
+    if ignore_eos and not max_tokens:
+        raise UsageError("--ignore-eos needs --max-tokens N (the fixed output length)")
