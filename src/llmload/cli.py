@@ -27,7 +27,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--model", default="", help="Model name (default: the server's first model)")
     p.add_argument(
-        "--users", default="1:40:1", help="User levels: 1,2,4,8 or start:stop:step (default 1:40:1)"
+        "--users", default="1:40:1", help="User levels: 1,2,4,8 or start:stop:step, or auto: adaptive knee search (default 1:40:1)"
     )
     p.add_argument("--step-duration", default="60s", help="Duration of each step: 30, 30s, 2m (default 60s)")
     p.add_argument("--rate", default="", help="Open loop instead of users: arrival rates in req/s per step (0.5,1,2 or 1:10:1)")
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="Step-load 1..40 users against the built-in simulator and print the verdict"
     )
     demo.add_argument("--profile", default="qwen3-32b-awq-2x4090", help="Simulator profile")
-    demo.add_argument("--users", default="1:40:1", help="User levels (default 1:40:1)")
+    demo.add_argument("--users", default="1:40:1", help="User levels, or auto (default 1:40:1)")
     demo.add_argument("--step-duration", default="4s", help="Wall-clock duration of each step (default 4s)")
     demo.add_argument(
         "--time-scale", type=float, default=None, help="Simulator time scale (default: profile's)"

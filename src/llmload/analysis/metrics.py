@@ -22,8 +22,8 @@ from llmload.analysis.frame import RunData
 from llmload.analysis.stats import bootstrap_percentile_ci
 from llmload.analysis.validity import gap_stats, generator_health, littles_law, scheduling_gaps
 from llmload.records import StepMark
+from llmload.steps import auto_warmup_s
 
-WARMUP_MIN_S = 5.0
 PERCENTILES = (50, 90, 95, 99)
 LATENCY_METRICS = ("ttft_s", "ttfa_s", "e2e_s", "tpot_s")
 
@@ -69,13 +69,6 @@ def step_window(step: StepMark, sent: pd.DataFrame, warmup: str | float) -> Step
     median = float(ok.median()) if len(ok) else 0.0
     length = float(step.end_s if step.end_s is not None else step.start_s) - step.start_s
     return StepWindow(step, auto_warmup_s(length, median))
-
-
-def auto_warmup_s(step_length_s: float, median_e2e_s: float) -> float:
-    """The longer of WARMUP_MIN_S and one median E2E; in steps shorter than 4 x WARMUP_MIN_S the fixed
-    part shrinks to a quarter of the step, and the warm-up never takes more than half the step."""
-    fixed = min(WARMUP_MIN_S, step_length_s / 4)
-    return min(max(fixed, median_e2e_s), step_length_s / 2)
 
 
 def step_rows(run: RunData, warmup: str | float = "auto") -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from llmload.client.probe import TargetUnreachable, list_models
 from llmload.errors import UsageError
-from llmload.load.options import check_max_tokens
+from llmload.load.options import check_max_tokens, is_auto
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
 LOCUSTFILE = Path(__file__).with_name("plate_detection.py")
@@ -25,7 +25,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_GENERATOR = 0, 1, 2, 3,
 
 
 def validate_run_args(args: argparse.Namespace) -> None:
-    parse_levels(args.users, "--users")
+    if not is_auto(args.users):
+        parse_levels(args.users, "--users")
     if args.rate:
         parse_rates(args.rate, "--rate")
     if args.max_users < 1:
@@ -82,6 +83,8 @@ def locust_argv(args: argparse.Namespace, run_dir: Path) -> list[str]:
         "--request-timeout",
         args.request_timeout,
         "--only-summary",
+        "--stop-timeout",  # users being stopped (a step down, the end) finish the request they are in
+        "120",
         "--loglevel",
         "WARNING",
     ]
@@ -119,7 +122,7 @@ def run_headless(args: argparse.Namespace) -> int:
     if api_key:
         env["OPENAI_API_KEY"] = api_key  # through the environment: never on a command line or in a file
     print(
-        f"llmload: {len(parse_rates(args.rate) if args.rate else parse_levels(args.users))} steps of "
+        f"llmload: {_step_count(args)} steps of "
         f"{args.step_duration} against {args.host} -> {run_dir}"
     )
     proc = subprocess.run(locust_argv(args, run_dir), env=env, check=False)
@@ -211,3 +214,9 @@ def run_demo(args: argparse.Namespace) -> int:
 def read_summary(run_dir: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
     return data
+
+
+def _step_count(args: argparse.Namespace) -> str:
+    if args.rate:
+        return str(len(parse_rates(args.rate)))
+    return "adaptive" if is_auto(args.users) else str(len(parse_levels(args.users)))

@@ -39,7 +39,7 @@ def add_locust_arguments(parser: Any) -> None:
         "--ignore-eos", action="store_true", default=False, help="vLLM: generate exactly max_tokens"
     )
     group.add_argument("--temperature", type=float, default=0.0, help="Sampling temperature")
-    group.add_argument("--step-users", default=DEFAULT_LEVELS, help="User levels: 1,2,4,8 or start:stop:step")
+    group.add_argument("--step-users", default=DEFAULT_LEVELS, help="User levels: 1,2,4,8 or start:stop:step, or auto (adaptive search for the knee)")
     group.add_argument(
         "--step-duration", default=DEFAULT_STEP_DURATION, help="Duration of each step (30, 30s, 2m)"
     )
@@ -94,6 +94,11 @@ class LoadSettings:
     @property
     def open_loop(self) -> bool:
         return bool(self.rates)
+
+    @property
+    def adaptive(self) -> bool:
+        """`--users auto`: the plan is chosen while the test runs (load.adaptive)."""
+        return not self.rates and not self.levels
 
     @property
     def step_count(self) -> int:
@@ -157,7 +162,7 @@ def settings_from_options(options: Any, host: str, run_id: str) -> LoadSettings:
         max_tokens=options.max_tokens,
         ignore_eos=bool(options.ignore_eos),
         temperature=options.temperature,
-        levels=tuple(parse_levels(options.step_users, "--step-users")),
+        levels=() if is_auto(options.step_users) else tuple(parse_levels(options.step_users, "--step-users")),
         rates=tuple(parse_rates(options.step_rates, "--step-rates")) if options.step_rates else (),
         arrival=options.arrival,
         max_users=options.max_users,
@@ -182,3 +187,7 @@ def check_max_tokens(max_tokens: int, ignore_eos: bool) -> None:
         raise UsageError(f"--max-tokens: {max_tokens} must be 0 (not sent) or a positive number")
     if ignore_eos and not max_tokens:
         raise UsageError("--ignore-eos needs --max-tokens N (the fixed output length)")
+
+
+def is_auto(levels: str) -> bool:
+    return levels.strip().lower() == "auto"

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from llmload.load.adaptive import Measurement
 from llmload.records import Record, RecordWriter, StepMark
+from llmload.steps import auto_warmup_s
 
 
 @dataclass(slots=True)
@@ -16,6 +18,7 @@ class _StepTally:
     mark: StepMark
     e2e_s: list[float] = field(default_factory=list)
     failed: int = 0
+    ok_spans: list[tuple[float, float]] = field(default_factory=list)  # (send_s, end_s) of ok requests
 
 
 class RunRecorder:
@@ -44,6 +47,7 @@ class RunRecorder:
             return
         if record.ok:
             tally.e2e_s.append(record.end_s - record.send_s)
+            tally.ok_spans.append((record.send_s, record.end_s))
         else:
             tally.failed += 1
 
@@ -52,6 +56,13 @@ class RunRecorder:
         mark = StepMark(index=index, users=users, start_s=now_s, rate_rps=rate_rps)
         self.steps.write_line(mark.to_json())
         self._tally = _StepTally(mark)
+
+    def measure(self, now_s: float) -> Measurement | None:
+        """The current step so far, by the analysis' steady-window rules, in the target's time base."""
+        tally = self._tally
+        if tally is None:
+            return None
+        return measure_step(tally.mark.users, tally.mark.start_s, now_s, tally.ok_spans, self.time_scale)
 
     def end_step(self, now_s: float) -> None:
         tally = self._tally
@@ -69,8 +80,9 @@ class RunRecorder:
         rps = len(tally.e2e_s) / (wall_s * scale)
         p95 = _p95(tally.e2e_s) * scale
         left_s = max(0, self.total_steps - mark.index - 1) * self.step_duration_s
+        total = str(self.total_steps) if self.total_steps else "?"
         self.out.write(
-            f"step {mark.index + 1:>3}/{self.total_steps}  {_load(mark)}  "
+            f"step {mark.index + 1:>3}/{total}  {_load(mark)}  "
             f"ok {len(tally.e2e_s):>5}  failed {tally.failed:>4}  TPS {rps:8.3f}/s  "
             f"p95 E2E {p95:8.2f} s  left {left_s:6.0f} s\n"
         )
@@ -91,3 +103,20 @@ def _p95(values: list[float]) -> float:
 
 def _load(mark: StepMark) -> str:
     return f"rate {mark.rate_rps:7.3f}/s" if mark.rate_rps is not None else f"users {mark.users:>4}"
+
+
+def measure_step(
+    users: int, start_s: float, end_s: float, ok_spans: list[tuple[float, float]], scale: float
+) -> Measurement | None:
+    """Throughput of completions in [start + warm-up, end) and the median E2E of requests sent after the
+    warm-up that finished in the step (warm-up `auto`, as analysis.metrics); None without data."""
+    sent = sorted(e - s for s, e in ok_spans if s >= start_s)
+    median = sent[len(sent) // 2] * scale if sent else 0.0
+    length = (end_s - start_s) * scale
+    warm_start = start_s + auto_warmup_s(length, median) / scale
+    done = sum(1 for _, e in ok_spans if warm_start <= e < end_s)
+    steady = sorted(e - s for s, e in ok_spans if s >= warm_start and e <= end_s)
+    window = (end_s - warm_start) * scale
+    if not steady or window <= 0:
+        return None
+    return Measurement(users, done / window, steady[len(steady) // 2] * scale)

@@ -6,23 +6,34 @@ from __future__ import annotations
 from locust import LoadTestShape
 
 from llmload.client.clock import wall_clock
+from llmload.load.adaptive import AdaptivePlan, Measurement, Plan
+from llmload.load.context import RunContext
 from llmload.load.runtime import get_context, set_arrival_rate
 
 SPAWN_RATE = 100.0  # users per second: a step starts at once (Locust warns above 100)
 
 
+MAX_STEP_EXTENSION = 3.0  # an adaptive step without a finished request runs up to 3 x its duration
+
+
 class StepLoadShape(LoadTestShape):
     _index = -1
+    _plan: Plan | None = None
+    _level: int | None = None
+    _step_started_s = 0.0
 
     def reset_time(self) -> None:
         super().reset_time()
         self._index = -1
+        self._plan = None
 
     def tick(self) -> tuple[int, float] | None:
         assert self.runner is not None
         environment = self.runner.environment
         ctx = get_context(environment)
         settings = ctx.settings
+        if settings.adaptive:
+            return self._adaptive_tick(ctx)
         index = int(self.get_run_time() // settings.step_duration_s)
         if index != self._index and ctx.recorder is not None:
             now = wall_clock()
@@ -38,3 +49,28 @@ class StepLoadShape(LoadTestShape):
         if index >= settings.step_count:
             return None
         return (settings.max_users if settings.open_loop else settings.levels[index]), SPAWN_RATE
+
+    def _adaptive_tick(self, ctx: RunContext) -> tuple[int, float] | None:
+        """`--users auto`: run each level for the step duration, then ask the plan for the next one."""
+        recorder = ctx.recorder
+        assert recorder is not None
+        run_time, now = self.get_run_time(), wall_clock()
+        duration = ctx.settings.step_duration_s
+        if self._plan is None:
+            self._plan = AdaptivePlan(max_users=ctx.settings.max_users).steps()
+            self._level, self._index, self._step_started_s = next(self._plan), 0, run_time
+            recorder.start_step(0, self._level, now)
+        elif self._level is not None and run_time - self._step_started_s >= duration:
+            measurement = recorder.measure(now)
+            if measurement is None and run_time - self._step_started_s < MAX_STEP_EXTENSION * duration:
+                return self._level, SPAWN_RATE  # nothing finished yet: let the step run longer
+            try:
+                self._level = self._plan.send(measurement or Measurement(self._level, 0.0, float("inf")))
+            except StopIteration:
+                self._level = None
+                recorder.end_step(now)
+                return None
+            self._index += 1
+            self._step_started_s = run_time
+            recorder.start_step(self._index, self._level, now)
+        return (self._level, SPAWN_RATE) if self._level is not None else None

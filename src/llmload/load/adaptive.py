@@ -1,0 +1,149 @@
+"""`--users auto`: an adaptive step plan that finds the knee and the limit in few steps (pure; no Locust).
+
+The plan is a generator: it yields the next user level, receives that step's measurement, and returns
+when it has bracketed both numbers to one user.
+
+1. Climb: 1, 2, 4, ... (x GROWTH) until a step is saturated: it gained less than MARGINAL of the throughput
+   a proportional increase would have given (or throughput fell).
+2. Peak: golden-section search for the throughput maximum between the last unsaturated level and the
+   saturated one (closed-loop throughput is unimodal in users: it rises, flattens, and falls once a
+   server thrashes).
+3. Knee: binary search below the peak for the smallest level within the plateau tolerance of the peak
+   throughput (the same rule `analysis.knee` applies to a full sweep).
+4. Limit: binary search above the knee for the largest level whose median E2E is within the limit factor
+   of the knee's, climbing further first if no measured level exceeds it yet.
+Every level is measured at most once; decisions use all measurements so far.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+
+GROWTH = 2.0
+MARGINAL = 0.5
+PLATEAU_TOLERANCE = 0.03  # keep equal to analysis.knee.PLATEAU_TOLERANCE
+LIMIT_LATENCY_FACTOR = 1.5  # keep equal to analysis.knee.LIMIT_LATENCY_FACTOR
+GOLDEN = (1 + 5**0.5) / 2
+
+
+@dataclass(frozen=True)
+class Measurement:
+    users: int
+    rps: float
+    e2e_p50_s: float
+
+
+Plan = Generator[int, Measurement, None]
+
+
+class _OutOfSteps(Exception):
+    """The step budget ran out before both numbers were bracketed."""
+
+
+class AdaptivePlan:
+    def __init__(self, start: int = 1, max_users: int = 1024, max_steps: int = 40) -> None:
+        self.start = max(1, start)
+        self.max_users = max(self.start, max_users)
+        self.max_steps = max_steps
+        self.measured: dict[int, Measurement] = {}
+        self.knee: int | None = None
+        self.limit: int | None = None
+
+    def steps(self) -> Plan:
+        """Yields levels to run; send() each step's Measurement back."""
+        try:
+            bracket = yield from self._climb()
+            if bracket is None:
+                return
+            peak = yield from self._peak(*bracket)
+            self.knee = yield from self._knee(peak)
+            self.limit = yield from self._limit(self.knee)
+        except _OutOfSteps:
+            return
+
+    def _measure(self, users: int) -> Generator[int, Measurement, Measurement]:
+        if users not in self.measured:
+            if len(self.measured) >= self.max_steps:
+                raise _OutOfSteps
+            self.measured[users] = yield users
+        return self.measured[users]
+
+    def _climb(self) -> Generator[int, Measurement, tuple[int, int] | None]:
+        users = self.start
+        previous = yield from self._measure(users)
+        while users < self.max_users:
+            users = min(self.max_users, max(users + 1, math.ceil(users * GROWTH)))
+            current = yield from self._measure(users)
+            if _saturated(previous, current):
+                return previous.users, current.users
+            previous = current
+        return None  # never saturated within max_users: no knee to find
+
+    def _rps(self, users: int) -> Generator[int, Measurement, float]:
+        return (yield from self._measure(users)).rps
+
+    def _peak(self, low: int, high: int) -> Generator[int, Measurement, int]:
+        a, b = low, high
+        while b - a > 2:
+            step = round((b - a) / GOLDEN)
+            c, d = b - step, a + step
+            if c >= d:
+                c, d = (a + b) // 2, (a + b) // 2 + 1
+            rps_c, rps_d = (yield from self._rps(c)), (yield from self._rps(d))
+            if min(rps_c, rps_d) >= (1 - PLATEAU_TOLERANCE) * max(rps_c, rps_d):
+                break  # both on the plateau: the knee search below finds where it starts
+            if rps_c < rps_d:
+                a = c
+            else:
+                b = d
+        if b - a <= 2:
+            for users in range(a, b + 1):
+                yield from self._measure(users)
+        return max((m for m in self.measured.values()), key=lambda m: m.rps).users
+
+    def _knee(self, peak: int) -> Generator[int, Measurement, int]:
+        floor = (1 - PLATEAU_TOLERANCE) * self.measured[peak].rps
+        below = [u for u, m in self.measured.items() if u < peak and m.rps < floor]
+        low = max(below) if below else 0  # a level known to be under the plateau (0: none measured)
+        high = peak  # a level known to be on it
+        while high - low > 1:
+            mid = (low + high) // 2
+            if mid < 1:
+                break
+            if (yield from self._rps(mid)) >= (1 - PLATEAU_TOLERANCE) * self._peak_rps():
+                high = mid
+            else:
+                low = mid
+        return high
+
+    def _peak_rps(self) -> float:
+        return max(m.rps for m in self.measured.values())
+
+    def _limit(self, knee: int) -> Generator[int, Measurement, int]:
+        bound = LIMIT_LATENCY_FACTOR * self.measured[knee].e2e_p50_s
+        above = [u for u, m in self.measured.items() if u > knee and m.e2e_p50_s > bound]
+        while not above:
+            top = max(self.measured)
+            if top >= self.max_users:
+                return max(u for u, m in self.measured.items() if m.e2e_p50_s <= bound)
+            nxt = min(self.max_users, max(top + 1, math.ceil(top * 1.25)))
+            if (yield from self._measure(nxt)).e2e_p50_s > bound:
+                above = [nxt]
+        high = min(above)
+        within = [u for u, m in self.measured.items() if knee <= u < high and m.e2e_p50_s <= bound]
+        low = max(within)
+        while high - low > 1:
+            mid = (low + high) // 2
+            if (yield from self._measure(mid)).e2e_p50_s <= bound:
+                low = mid
+            else:
+                high = mid
+        return low
+
+
+def _saturated(previous: Measurement, current: Measurement) -> bool:
+    """Adding users bought less than MARGINAL of a proportional throughput gain."""
+    proportional = previous.rps * (current.users / previous.users - 1)
+    return current.rps - previous.rps < MARGINAL * proportional
