@@ -39,6 +39,9 @@ def validate_run_args(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise UsageError(f"--batch-size: {args.batch_size} must be at least 1")
     check_max_tokens(args.max_tokens, args.ignore_eos)
+    from llmload.serve.telemetry import parse_interval_s
+
+    parse_interval_s(getattr(args, "metrics_interval", "1s"))
     dataset = Path(args.dataset)
     if not dataset.exists() and args.dataset != "datasets/plate_comments.jsonl":
         raise UsageError(f"--dataset: {args.dataset}: no such file")
@@ -90,6 +93,7 @@ def locust_argv(args: argparse.Namespace, run_dir: Path) -> list[str]:
     ]
     if args.slo:
         argv += ["--slo", args.slo]
+    argv += ["--metrics-interval", getattr(args, "metrics_interval", "1s")]
     if args.rate:
         argv += ["--step-rates", args.rate, "--arrival", args.arrival, "--max-users", str(args.max_users)]
     if args.ignore_eos:
@@ -118,7 +122,7 @@ def run_headless(args: argparse.Namespace) -> int:
     run_dir = Path(args.out) if args.out else default_run_dir()
     if run_dir.exists() and (run_dir / "records.jsonl").exists():
         raise UsageError(f"--out: {run_dir} already holds a run; choose a new directory")
-    env = dict(os.environ)
+    env = dict(os.environ, LLMLOAD_QUIET_LOCUST_STATS="1")
     if api_key:
         env["OPENAI_API_KEY"] = api_key  # through the environment: never on a command line or in a file
     print(

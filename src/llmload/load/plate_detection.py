@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from locust import events
@@ -25,6 +27,9 @@ def _add_arguments(parser: Any) -> None:
 
 def _on_init(environment: Any, **_: Any) -> None:
     runtime.register_messages(environment)
+    if os.environ.get("LLMLOAD_QUIET_LOCUST_STATS"):
+        # `llmload run` prints exact figures from the records; Locust's rounded table would contradict them
+        logging.getLogger("locust.stats_logger").setLevel(logging.WARNING)
 
 
 def _on_test_start(environment: Any, **_: Any) -> None:
