@@ -87,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="", help="Run directory (default reports/demo-<time>)")
     demo.set_defaults(func=_cmd_demo)
 
+    plan = sub.add_parser("plan", help="Capacity plan: replicas, GPUs and cost from measured summaries")
+    plan.add_argument("--summary", action="append", required=True, help="summary.json or run dir (repeatable)")
+    want = plan.add_mutually_exclusive_group(required=True)
+    want.add_argument("--target-users", type=int, default=None, help="Concurrent users to serve")
+    want.add_argument("--target-rps", type=float, default=None, help="Requests per second to serve")
+    plan.add_argument("--slo", default="", help='SLO each replica must meet, e.g. "e2e_p95<=60s,error_rate<=1%%"')
+    plan.add_argument("--hardware", default="seed-2x4090", help="Hardware/cost profile: TOML path or shipped name")
+    plan.add_argument("--out", default="", help="plan.json path (default: beside the first summary)")
+    plan.set_defaults(func=_cmd_plan)
+
     dataset = sub.add_parser("dataset", help="Dataset tools")
     dsub = dataset.add_subparsers(dest="dataset_command", required=True, parser_class=_Parser)
     gen = dsub.add_parser(
@@ -124,6 +134,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     print_verdict(result.summary, sys.stdout)
     print(f"report: {result.html_path}")
     return EXIT_OK
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from llmload.capacity.command import run_plan
+
+    plan = run_plan(args.summary, args.hardware, args.target_users, args.target_rps, args.slo, args.out, sys.stdout)
+    return EXIT_OK if plan["feasible"] else EXIT_FAILED
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:

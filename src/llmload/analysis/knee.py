@@ -1,25 +1,46 @@
 """The optimal concurrency (the knee) and the limit concurrency, with the evidence for each.
 
 Rule (README "Knee and limit"):
-  knee.users  = the smallest user level whose throughput (requests/s over its steady window) is within
-                PLATEAU_TOLERANCE of the run's peak throughput: the first level at which adding users no
-                longer buys throughput. Steps flagged invalid (too few samples) are skipped.
-  limit.users = the largest level at or above the knee whose median E2E is at most
-                LIMIT_LATENCY_FACTOR x the knee's median E2E: past it, queues build and responses degrade
-                faster than users are added.
-Other signals (Kneedle, marginal gain, server queue) are reported beside the rule as evidence.
+  1. Valid steps: at least MIN_SAMPLES successful requests in the steady window, a throughput, a median
+     E2E, and not excluded (load generator saturated). Sorted by users.
+  2. Throughput is smoothed with a running median of 3 (Tukey's end-point rule at both ends), so one noisy
+     step can neither become a false peak nor punch a hole in the plateau; monotone curves are unchanged.
+  3. knee.users  = the smallest level whose smoothed throughput (requests/s) is within PLATEAU_TOLERANCE
+                   (3%) of the largest smoothed throughput: the first level at which adding users no longer
+                   buys throughput.
+  4. limit.users = the largest level at or above the knee whose median E2E is at most LIMIT_LATENCY_FACTOR
+                   (1.5) x the knee's, scanning upward and stopping at the first level above that bound:
+                   past it, queues build and responses degrade faster than users are added.
+  5. Evidence, reported beside the rule and never moving it (llmload.analysis.knee_signals): marginal
+     throughput gain per added user, Kneedle on throughput vs users and on p95 E2E vs users, the server's
+     own queue / KV-cache / preemption metrics when sampled, and the SLO breach when an SLO is given.
+  6. Confidence (llmload.analysis.knee_confidence): how many of the fired evidence signals agree with
+     knee.users within one measured level, and how often the rule gives the same knee on bootstrap
+     resamples of each step's throughput. "high": >= 90% of resamples within one level of the knee and
+     at least 2/3 of >= 2 fired signals agree; "low": < 60% of resamples within one level, or fewer than
+     1/3 of the fired signals agree, or neither resamples nor fired signals exist; otherwise "medium".
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from llmload.analysis.knee_confidence import confidence
+from llmload.analysis.knee_signals import (
+    kneedle_signal,
+    marginal_gain_signal,
+    server_signal,
+    slo_signal,
+)
 
 PLATEAU_TOLERANCE = 0.03
 LIMIT_LATENCY_FACTOR = 1.5
 MIN_SAMPLES = 3
-MARGINAL_GAIN_THRESHOLD = 0.5
+
+__all__ = ["KneeConfig", "find_knee", "marginal_gain_signal", "plateau_knee", "running_median3", "valid_steps"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +50,8 @@ class KneeConfig:
     min_samples: int = MIN_SAMPLES
 
 
-def _valid(steps: list[dict[str, Any]], cfg: KneeConfig) -> list[dict[str, Any]]:
+def valid_steps(steps: list[dict[str, Any]], cfg: KneeConfig | None = None) -> list[dict[str, Any]]:
+    cfg = cfg or KneeConfig()
     out = [
         s
         for s in steps
@@ -53,66 +75,96 @@ def _point(step: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def find_knee(steps: list[dict[str, Any]], cfg: KneeConfig | None = None) -> dict[str, Any]:
+def running_median3(values: Sequence[float]) -> list[float]:
+    """Running median of 3; the end points use Tukey's rule median(y0, s1, 3*s1 - 2*s2)."""
+    n = len(values)
+    if n < 3:
+        return list(values)
+    out = list(values)
+    for i in range(1, n - 1):
+        out[i] = sorted(values[i - 1 : i + 2])[1]
+    out[0] = sorted((values[0], out[1], 3 * out[1] - 2 * out[2]))[1]
+    out[-1] = sorted((values[-1], out[-2], 3 * out[-2] - 2 * out[-3]))[1]
+    return out
+
+
+def plateau_knee(rps: Sequence[float], tolerance: float = PLATEAU_TOLERANCE) -> int:
+    """Index of the knee in a users-sorted throughput curve (rule steps 2-3)."""
+    smooth = running_median3(rps)
+    floor = (1 - tolerance) * max(smooth)
+    return next(i for i, value in enumerate(smooth) if value >= floor)
+
+
+def find_knee(
+    steps: list[dict[str, Any]],
+    cfg: KneeConfig | None = None,
+    server: list[dict[str, Any]] | None = None,
+    slo: dict[str, Any] | None = None,
+    rps_draws: list[list[float]] | None = None,
+) -> dict[str, Any]:
+    """Knee, limit, per-signal evidence and confidence.
+
+    server: per-step vLLM /metrics aggregates [{users, waiting_mean, running_mean, kv_usage_max,
+            preemptions}] (llmload.analysis.knee_signals.server_signal); slo: the "slo" summary block
+            (per_step with users and passed); rps_draws: bootstrap throughput curves, one list per draw
+            with one value per step of `steps` (llmload.analysis.knee_confidence.throughput_draws).
+    """
     cfg = cfg or KneeConfig()
-    valid = _valid(steps, cfg)
+    valid = valid_steps(steps, cfg)
     if len(valid) < 2:
         return {"knee": None, "limit": None, "reason": f"need at least 2 valid steps, have {len(valid)}"}
-    peak = max(valid, key=lambda s: s["rps"])
-    floor = (1 - cfg.plateau_tolerance) * peak["rps"]
-    knee = next(s for s in valid if s["rps"] >= floor)
+    smooth = running_median3([s["rps"] for s in valid])
+    knee_i = plateau_knee([s["rps"] for s in valid], cfg.plateau_tolerance)
+    knee, peak_i = valid[knee_i], max(range(len(valid)), key=lambda i: smooth[i])
     limit_e2e = cfg.limit_latency_factor * knee["e2e_s"]["p50"]
     limit = knee
-    for s in valid:
-        if s["users"] < knee["users"]:
-            continue
+    for s in valid[knee_i:]:
         if s["e2e_s"]["p50"] > limit_e2e:
             break
         limit = s
     signals = {
         "plateau": {
             "users": knee["users"],
-            "peak_users": peak["users"],
-            "peak_rps": peak["rps"],
-            "tolerance": cfg.plateau_tolerance,
             "fired": True,
+            "peak_users": valid[peak_i]["users"],
+            "peak_rps": smooth[peak_i],
+            "tolerance": cfg.plateau_tolerance,
+            "smoothed_rps": {s["users"]: v for s, v in zip(valid, smooth, strict=True)},
+            "detail": f"first level within {cfg.plateau_tolerance:.0%} of the peak smoothed throughput "
+            f"{smooth[peak_i]:.4g} req/s (at {valid[peak_i]['users']} users)",
         },
         "marginal_gain": marginal_gain_signal(valid),
+        "kneedle_throughput": kneedle_signal(valid, "throughput"),
+        "kneedle_e2e_p95": kneedle_signal(valid, "e2e_p95"),
+        "server": server_signal(server),
+        "slo": slo_signal(slo),
         "limit_latency": {
+            "users": limit["users"],
+            "fired": limit is not valid[-1],
             "factor": cfg.limit_latency_factor,
             "e2e_p50_bound_s": limit_e2e,
-            "users": limit["users"],
+            "detail": f"last level with p50 E2E <= {cfg.limit_latency_factor} x {knee['e2e_s']['p50']:.4g} s",
         },
     }
-    saturated = limit is not valid[-1]
+    draws = _valid_draws(steps, valid, rps_draws)
     return {
         "knee": {**_point(knee), "rule": "smallest level within plateau tolerance of peak throughput"},
         "limit": {
             **_point(limit),
             "rule": f"largest level with p50 E2E <= {cfg.limit_latency_factor} x knee",
-            "saturated": saturated,
+            "saturated": limit is not valid[-1],
         },
         "signals": signals,
+        "confidence": confidence(valid, knee_i, signals, draws, cfg.plateau_tolerance),
     }
 
 
-def marginal_gain_signal(valid: list[dict[str, Any]]) -> dict[str, Any]:
-    """Marginal throughput per added user, relative to the average throughput per user so far.
-    Fires at the last level before the ratio stays below the threshold for two consecutive steps."""
-    ratios = []
-    for prev, cur in zip(valid, valid[1:], strict=False):
-        added = cur["users"] - prev["users"]
-        per_user = prev["rps"] / prev["users"] if prev["users"] else math.nan
-        gain = (cur["rps"] - prev["rps"]) / added if added else math.nan
-        ratios.append((cur["users"], gain / per_user if per_user else math.nan))
-    for i, (users, ratio) in enumerate(ratios):
-        nxt = ratios[i + 1][1] if i + 1 < len(ratios) else ratio
-        if ratio < MARGINAL_GAIN_THRESHOLD and nxt < MARGINAL_GAIN_THRESHOLD:
-            before = valid[i]["users"]
-            return {
-                "users": before,
-                "threshold": MARGINAL_GAIN_THRESHOLD,
-                "fired": True,
-                "first_low_at": users,
-            }
-    return {"users": None, "threshold": MARGINAL_GAIN_THRESHOLD, "fired": False}
+def _valid_draws(
+    steps: list[dict[str, Any]], valid: list[dict[str, Any]], rps_draws: list[list[float]] | None
+) -> list[list[float]] | None:
+    """Bootstrap curves restricted to the valid steps, in users order."""
+    if not rps_draws:
+        return None
+    position = {id(s): i for i, s in enumerate(steps)}
+    columns = [position[id(s)] for s in valid]
+    return [[draw[c] for c in columns] for draw in rps_draws]

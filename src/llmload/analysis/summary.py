@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from llmload.analysis.frame import RunData
-from llmload.analysis.knee import find_knee
+from llmload.analysis.capacity import knee_analysis
 from llmload.analysis.metrics import accuracy, step_rows
 
 SUMMARY_SCHEMA = "llmload.summary/1"
@@ -15,7 +15,7 @@ SUMMARY_SCHEMA = "llmload.summary/1"
 def build_summary(run: RunData) -> dict[str, Any]:
     warmup = (run.meta.get("options") or {}).get("warmup", "auto")
     steps = step_rows(run, warmup if warmup == "auto" else _seconds(warmup) * 1.0)
-    knee = find_knee(steps)
+    knee, knee_extra = knee_analysis(run, steps)
     req = run.requests
     target = run.meta.get("target") or {}
     summary: dict[str, Any] = {
@@ -37,6 +37,8 @@ def build_summary(run: RunData) -> dict[str, Any]:
         "limit": _clean(knee.get("limit")),
         "knee_signals": _clean(knee.get("signals")),
         "knee_reason": knee.get("reason"),
+        "knee_confidence": _clean(knee.get("confidence")),
+        **_clean(knee_extra),
         "accuracy": accuracy(req[req["ok"]]),
     }
     return summary

@@ -1,0 +1,56 @@
+"""Per-request side of the SLO: goodput per step and percentiles the step table does not carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from llmload.analysis.frame import RunData
+from llmload.analysis.slo import ROW_STATS, SloClause, evaluate_slo, parse_slo
+from llmload.analysis.step_requests import steady_and_done
+
+
+def _meets(frame: pd.DataFrame, clauses: list[SloClause]) -> pd.Series:
+    """Per request: meets every per-request clause (a missing value, e.g. TPOT of a 1-token answer, passes)."""
+    good = pd.Series(True, index=frame.index)
+    for c in clauses:
+        if c.per_request:
+            values = frame[f"{c.metric}_s"].astype(float)
+            good &= values.isna() | values.map(c.holds).astype(bool)
+    return good
+
+
+def _extra(run: RunData, steady: pd.DataFrame, clauses: list[SloClause]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for c in clauses:
+        if c.stat is None or c.stat in ROW_STATS or not c.stat.startswith("p"):
+            continue
+        if c.metric == "itl":
+            parts = [run.itl_s[r] for r in steady["request_id"] if r in run.itl_s]
+            values = np.concatenate(parts) if parts else np.array([])
+        else:
+            values = steady[f"{c.metric}_s"].dropna().to_numpy(dtype=float)
+        out[c.clause] = float(np.percentile(values, float(c.stat[1:]))) if values.size else None
+    return out
+
+
+def goodput_row(row: dict[str, Any], done: pd.DataFrame, clauses: list[SloClause]) -> dict[str, Any]:
+    window = row["window_s"]
+    good = int(_meets(done, clauses).sum()) if len(done) else 0
+    return {
+        "goodput_rps": good / window if window and window > 0 else None,
+        "good_share": good / len(done) if len(done) else None,
+    }
+
+
+def slo_summary(run: RunData, steps: list[dict[str, Any]], spec: str, source: str = "--slo") -> dict[str, Any]:
+    """The summary's "slo" block for a run (spec: the --slo text)."""
+    clauses = parse_slo(spec, source)
+    extras, goodput = [], []
+    for row in steps:
+        steady, done = steady_and_done(run, row)
+        extras.append(_extra(run, steady, clauses))
+        goodput.append(goodput_row(row, done, clauses))
+    return evaluate_slo(clauses, steps, extras, goodput)

@@ -1,0 +1,149 @@
+"""Evidence for the knee: each signal says where it points (`users`), whether it `fired`, and why (`detail`).
+
+Signals never move knee.users (see llmload.analysis.knee); they explain it and feed its confidence.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+MARGINAL_GAIN_THRESHOLD = 0.5
+SERVER_WAITING_THRESHOLD = 0.5  # mean requests waiting in the server's queue over the step
+SERVER_KV_FULL = 0.95  # KV-cache usage (fraction) counted as full
+
+
+def _not_fired(detail: str) -> dict[str, Any]:
+    return {"users": None, "fired": False, "detail": detail}
+
+
+def marginal_gain_signal(valid: list[dict[str, Any]]) -> dict[str, Any]:
+    """Marginal throughput per added user, relative to the average throughput per user so far.
+    Fires at the last level before the ratio stays below the threshold for two consecutive steps."""
+    ratios = []
+    for prev, cur in zip(valid, valid[1:], strict=False):
+        added = cur["users"] - prev["users"]
+        per_user = prev["rps"] / prev["users"] if prev["users"] else math.nan
+        gain = (cur["rps"] - prev["rps"]) / added if added else math.nan
+        ratios.append((cur["users"], gain / per_user if per_user else math.nan))
+    for i, (users, ratio) in enumerate(ratios):
+        nxt = ratios[i + 1][1] if i + 1 < len(ratios) else ratio
+        if ratio < MARGINAL_GAIN_THRESHOLD and nxt < MARGINAL_GAIN_THRESHOLD:
+            before = valid[i]["users"]
+            return {
+                "users": before,
+                "threshold": MARGINAL_GAIN_THRESHOLD,
+                "fired": True,
+                "first_low_at": users,
+                "detail": f"from {users} users on, each added user buys < {MARGINAL_GAIN_THRESHOLD:.0%} "
+                "of the throughput an average user had",
+            }
+    return {"threshold": MARGINAL_GAIN_THRESHOLD, **_not_fired("throughput kept growing with users")}
+
+
+def _extrema(d: list[float], better: Callable[[float, float], bool]) -> list[int]:
+    """scipy.signal.argrelextrema(d, greater_equal / less_equal, order=1, mode="clip")."""
+    n = len(d)
+    return [i for i in range(n) if better(d[i], d[max(i - 1, 0)]) and better(d[i], d[min(i + 1, n - 1)])]
+
+
+def kneedle(xs: Sequence[float], ys: Sequence[float], curve: str, sensitivity: float = 1.0) -> float | None:
+    """Kneedle (Satopaa et al. 2011) for an increasing curve, "concave" or "convex": a line-for-line port of
+    kneed 0.8's KneeLocator(S=1, interp_method="interp1d", online=False), which tests/integration checks it
+    against. Ported because importing kneed pulls in scipy.signal (~5 s per process here)."""
+    lo_x, lo_y = min(xs), min(ys)
+    span_x, span_y = max(xs) - lo_x, max(ys) - lo_y
+    if span_x <= 0 or span_y <= 0 or len(xs) < 3:
+        return None
+    xn = [(x - lo_x) / span_x for x in xs]
+    yn = [(y - lo_y) / span_y for y in ys]
+    if curve == "convex":  # to concave increasing
+        yn = [max(yn) - y for y in reversed(yn)]
+        xn = [1 - x for x in reversed(xn)]
+    diff = [y - x for x, y in zip(xn, yn, strict=True)]
+    maxima, minima = _extrema(diff, operator.ge), set(_extrema(diff, operator.le))
+    if not maxima:
+        return None
+    step = sum(abs(b - a) for a, b in zip(xn, xn[1:], strict=False)) / (len(xn) - 1)
+    thresholds = iter([diff[i] - sensitivity * step for i in maxima])
+    threshold, threshold_i, active = 0.0, 0, True
+    for i in range(maxima[0], len(diff) - 1):
+        if i in maxima:
+            threshold, threshold_i, active = next(thresholds), i, True
+        if i in minima:
+            threshold, active = 0.0, False
+        if active and diff[i + 1] < threshold:
+            return xs[threshold_i] if curve == "concave" else xs[-(threshold_i + 1)]
+    return None
+
+
+def kneedle_signal(valid: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    """Kneedle (kneed) on throughput vs users (concave, increasing; smoothed with a running median of 3)
+    or on p95 E2E vs users (convex, increasing: where latency starts to climb)."""
+    from llmload.analysis.knee import running_median3
+
+    if kind == "throughput":
+        pts = [(s["users"], s["rps"]) for s in valid]
+        xs, ys = [p[0] for p in pts], running_median3([p[1] for p in pts])
+        curve = "concave"
+    else:
+        pts = [(s["users"], s["e2e_s"]["p95"]) for s in valid if s["e2e_s"]["p95"] is not None]
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        curve = "convex"
+    if len(xs) < 3 or max(ys) == min(ys):
+        return _not_fired(f"needs at least 3 levels with a varying {kind}")
+    knee = kneedle(xs, ys, curve)
+    if knee is None:
+        return _not_fired(f"Kneedle found no knee in {kind} vs users")
+    return {"users": int(knee), "fired": True, "detail": f"Kneedle knee of {kind} vs users ({curve})"}
+
+
+def _server_reasons(row: dict[str, Any]) -> list[str]:
+    reasons = []
+    if (row.get("waiting_mean") or 0.0) > SERVER_WAITING_THRESHOLD:
+        reasons.append(f"{row['waiting_mean']:.2g} requests waiting on average")
+    if (row.get("preemptions") or 0) > 0:
+        reasons.append(f"{row['preemptions']:g} preemptions")
+    if (row.get("kv_usage_max") or 0.0) >= SERVER_KV_FULL:
+        reasons.append(f"KV cache {row['kv_usage_max']:.0%} full")
+    return reasons
+
+
+def server_signal(server: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """vLLM's own view, per step: {users, waiting_mean, running_mean, kv_usage_max (0..1), preemptions}.
+    Fires at the first level with a queue (waiting_mean > 0.5), preemptions or a full KV cache; points at
+    the level before it (the last one the server ran without queueing)."""
+    if not server:
+        return _not_fired("no server metrics sampled")
+    rows = sorted(server, key=lambda r: r["users"])
+    for i, row in enumerate(rows):
+        reasons = _server_reasons(row)
+        if reasons:
+            last_clean = rows[i - 1]["users"] if i else None
+            return {
+                "users": last_clean,
+                "fired": True,
+                "first_saturated_at": row["users"],
+                "running_mean": row.get("running_mean"),
+                "detail": f"at {row['users']} users: " + ", ".join(reasons),
+            }
+    return _not_fired("no queue, preemption or full KV cache at any level")
+
+
+def slo_signal(slo: dict[str, Any] | None) -> dict[str, Any]:
+    """The last level before the first one that breaks the SLO."""
+    if not slo or not slo.get("per_step"):
+        return _not_fired("no SLO given")
+    rows = sorted(slo["per_step"], key=lambda r: r["users"])
+    for i, row in enumerate(rows):
+        if not row["passed"]:
+            failed = [c["clause"] for c in row["clauses"] if not c["passed"]]
+            return {
+                "users": rows[i - 1]["users"] if i else None,
+                "fired": True,
+                "first_breach_at": row["users"],
+                "detail": f"at {row['users']} users the SLO fails: " + ", ".join(failed),
+            }
+    return _not_fired("every level meets the SLO")

@@ -1,0 +1,152 @@
+"""Service-level objectives: parse `--slo`, judge each step, find the largest user level that meets it.
+
+Grammar: comma-separated clauses `METRIC[_STAT] OP NUMBER[UNIT]`
+  latency metrics (need a STAT: pNN or pNN.N for any percentile, mean, min, max; unit s (default) or ms):
+      ttft, ttfa, e2e, tpot, itl, queue            e.g. ttft_p95<=2s, tpot_p99<=80ms, e2e_mean<60
+  error_rate (fraction; unit % allowed)            e.g. error_rate<=1%
+  throughput (no unit): rps (alias tps), output_tokens_per_s, output_tokens_per_s_per_user
+  answer quality (fraction, % allowed): precision, recall, f1
+  OP: <=, <, >=, >
+Per step every clause passes or fails (no data = fail). A step passes when all clauses pass.
+max_users_passing = the largest level such that it and every lower level pass (None if the lowest fails).
+Goodput = requests/s of successful requests that meet every per-request clause (a latency clause with
+< or <=, checked against the request's own value; itl is per chunk and only judged per step).
+Pure: per-request figures (goodput, percentiles the step table lacks) come in from analysis.goodput.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from llmload.errors import UsageError
+
+LATENCY = ("ttft", "ttfa", "e2e", "tpot", "itl", "queue")
+THROUGHPUT = {"rps": "rps", "tps": "rps", "output_tokens_per_s": "output_tokens_per_s",
+              "output_tokens_per_s_per_user": "output_tokens_per_s_per_user"}
+FRACTION = ("error_rate", "precision", "recall", "f1")
+PER_REQUEST = ("ttft", "ttfa", "e2e", "tpot", "queue")
+ROW_STATS = ("p50", "p90", "p95", "p99", "mean", "min", "max")
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+_CLAUSE = re.compile(
+    r"^(?P<metric>[a-z][a-z0-9_]*?)(?:_(?P<stat>p\d{1,2}(?:\.\d+)?|p100|mean|min|max))?\s*"
+    r"(?P<op><=|>=|<|>)\s*(?P<num>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>ms|s|%)?$"
+)
+
+
+@dataclass(frozen=True)
+class SloClause:
+    clause: str
+    metric: str  # ttft, error_rate, rps, ...
+    stat: str | None  # p95, mean, ... (latency only)
+    op: str
+    threshold: float  # seconds, fraction, or per-second figure
+
+    @property
+    def per_request(self) -> bool:
+        return self.metric in PER_REQUEST and self.op in ("<=", "<")
+
+    def holds(self, value: float) -> bool:
+        return OPS[self.op](value, self.threshold)
+
+
+def _bad(text: str, why: str, source: str) -> UsageError:
+    return UsageError(f"{source}: clause '{text}': {why}")
+
+
+def parse_clause(text: str, source: str = "--slo") -> SloClause:
+    m = _CLAUSE.match(text.strip().lower())
+    if not m:
+        hint = "expected METRIC[_STAT] OP NUMBER[UNIT], e.g. ttft_p95<=2s"
+        raise _bad(text, hint, source)
+    metric, stat, op, unit = m["metric"], m["stat"], m["op"], m["unit"]
+    value = float(m["num"])
+    metric = THROUGHPUT.get(metric, metric)
+    if metric in LATENCY:
+        if stat is None:
+            raise _bad(text, f"{metric} needs a statistic: {metric}_p95, {metric}_mean, {metric}_max", source)
+        if stat.startswith("p") and not 0 < float(stat[1:]) <= 100:
+            raise _bad(text, "percentile must be in (0, 100]", source)
+        if unit == "%":
+            raise _bad(text, f"{metric} is a time: use s or ms", source)
+        value = value / 1000 if unit == "ms" else value
+    elif metric in FRACTION or metric in THROUGHPUT.values():
+        if stat is not None:
+            raise _bad(text, f"{metric} takes no statistic (_{stat})", source)
+        if metric in FRACTION:
+            if unit in ("s", "ms"):
+                raise _bad(text, f"{metric} is a fraction: use % or a number <= 1", source)
+            value = value / 100 if unit == "%" else value
+            if value > 1:
+                raise _bad(text, f"{metric} is a fraction: {value:g} > 1 (did you mean {value:g}%?)", source)
+        elif unit is not None:
+            raise _bad(text, f"{metric} is a rate per second: no unit", source)
+    else:
+        known = ", ".join([*LATENCY, *FRACTION, *THROUGHPUT])
+        raise _bad(text, f"unknown metric '{metric}' (known: {known})", source)
+    return SloClause(text.strip(), metric, stat, op, value)
+
+
+def parse_slo(spec: str, source: str = "--slo") -> list[SloClause]:
+    parts = [p for p in spec.split(",") if p.strip()]
+    if not parts:
+        raise UsageError(f"{source}: empty SLO '{spec}'")
+    return [parse_clause(p, source) for p in parts]
+
+
+def step_value(clause: SloClause, row: dict[str, Any], extra: dict[str, float | None] | None = None) -> float | None:
+    """The step's figure for a clause, from the step row or, for statistics the row lacks, from `extra`
+    (keyed by clause text)."""
+    if clause.metric in LATENCY:
+        dist = row.get(f"{clause.metric}_s") or {}
+        if clause.stat in ROW_STATS and clause.stat in dist:
+            value = dist[clause.stat]
+        else:
+            value = (extra or {}).get(clause.clause)
+    elif clause.metric in ("precision", "recall", "f1"):
+        value = (row.get("accuracy") or {}).get(clause.metric)
+    else:
+        value = row.get(clause.metric)
+    return None if value is None or value != value else float(value)  # NaN -> None
+
+
+def judge_step(clauses: list[SloClause], row: dict[str, Any], extra: dict[str, float | None] | None = None) -> dict[str, Any]:
+    results = []
+    for c in clauses:
+        value = step_value(c, row, extra)
+        results.append({"clause": c.clause, "value": value, "passed": value is not None and c.holds(value)})
+    return {"users": row["users"], "passed": all(r["passed"] for r in results), "clauses": results}
+
+
+def evaluate_slo(
+    clauses: list[SloClause],
+    steps: list[dict[str, Any]],
+    extras: list[dict[str, float | None]] | None = None,
+    goodput: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The summary's "slo" block. extras/goodput: one entry per step (analysis.goodput), optional."""
+    per_step = []
+    for i, row in enumerate(steps):
+        judged = judge_step(clauses, row, extras[i] if extras else None)
+        if goodput:
+            judged.update(goodput[i])
+        per_step.append(judged)
+    ordered = sorted(per_step, key=lambda r: r["users"])
+    passing = None
+    for r in ordered:
+        if not r["passed"]:
+            break
+        passing = r["users"]
+    rated = [r for r in per_step if r.get("goodput_rps") is not None]
+    best = max(rated, key=lambda r: r["goodput_rps"]) if rated else None
+    return {
+        "spec": ",".join(c.clause for c in clauses),
+        "clauses": [{**asdict(c), "per_request": c.per_request} for c in clauses],
+        "per_step": per_step,
+        "max_users_passing": passing,
+        "goodput_peak": {"users": best["users"], "goodput_rps": best["goodput_rps"]} if best else None,
+    }

@@ -1,0 +1,131 @@
+"""Knee rule robustness, evidence signals and confidence, on hand-made step rows with known answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from llmload.analysis.knee import find_knee, plateau_knee, running_median3
+from llmload.analysis.knee_signals import kneedle, server_signal, slo_signal
+
+LEVELS = list(range(1, 17))
+
+
+def row(users: int, rps: float, e2e_s: float, n: int = 50) -> dict[str, Any]:
+    dist = {"p50": e2e_s, "p95": e2e_s * 1.1, "mean": e2e_s}
+    return {"users": users, "rps": rps, "requests_ok": n, "output_tokens_per_s": rps * 100,
+            "e2e_s": dist, "ttft_s": {"p95": 0.1}}
+
+
+def known_curve(inflate: int | None = None, factor: float = 1.15) -> list[dict[str, Any]]:
+    """Capacity 8: throughput u/10 up to 8 users then flat 0.8; E2E 10 s then 10*u/8."""
+    rows = []
+    for u in LEVELS:
+        rps = min(u, 8) / 10 * (factor if u == inflate else 1.0)
+        rows.append(row(u, rps, 10.0 if u <= 8 else 10.0 * u / 8))
+    return rows
+
+
+def test_running_median_keeps_monotone_curves_and_removes_a_spike() -> None:
+    assert running_median3([0.1, 0.2, 0.3, 0.4]) == [0.1, 0.2, 0.3, 0.4]
+    assert running_median3([0.8, 0.8, 0.92, 0.8, 0.8]) == [0.8, 0.8, 0.8, 0.8, 0.8]
+    # Tukey end rule: a spike at the end of a plateau is clipped; at the end of a rising line it is kept
+    assert running_median3([0.8, 0.8, 0.8, 0.92]) == pytest.approx([0.8, 0.8, 0.8, 0.8])
+    assert running_median3([0.6, 0.7, 0.8, 0.92]) == pytest.approx([0.6, 0.7, 0.8, 0.92])
+
+
+@pytest.mark.parametrize("noisy", [u for u in LEVELS if u != 7])
+def test_one_step_inflated_15_percent_does_not_move_the_knee(noisy: int) -> None:
+    result = find_knee(known_curve(inflate=noisy))
+    assert result["knee"]["users"] == 8
+    assert result["limit"]["users"] == 12
+
+
+def test_without_smoothing_a_plateau_spike_would_have_moved_the_knee() -> None:
+    rps = [r["rps"] for r in known_curve(inflate=12)]
+    floor = 0.97 * max(rps)  # the old rule on raw throughput
+    assert next(i for i, v in enumerate(rps) if v >= floor) + 1 == 12
+    assert plateau_knee(rps) + 1 == 8
+
+
+def test_inflating_the_step_just_below_the_knee_moves_it_by_one_at_most() -> None:
+    # 7 users at 0.805 req/s is indistinguishable from a knee at 7: the documented +-1 case
+    assert find_knee(known_curve(inflate=7))["knee"]["users"] == 7
+
+
+def test_signals_agree_on_the_known_curve_with_high_confidence() -> None:
+    result = find_knee(known_curve(), rps_draws=[[r["rps"] for r in known_curve()]] * 20)
+    sig = result["signals"]
+    assert (sig["marginal_gain"]["users"], sig["kneedle_throughput"]["users"], sig["kneedle_e2e_p95"]["users"]) == (
+        8, 8, 8)
+    assert all("detail" in s and "fired" in s and "users" in s for s in sig.values())
+    conf = result["confidence"]
+    assert conf["level"] == "high"
+    assert conf["agreement"]["share"] == 1.0
+    assert conf["bootstrap"]["users_ci95"] == [8, 8]
+
+
+def test_unstable_bootstrap_lowers_confidence() -> None:
+    base = [r["rps"] for r in known_curve()]
+    # in 3 of 5 draws step 5 reads 0.8 req/s (the knee would be 5), in the others the curve is clean
+    bumped = [v if i not in (4, 5) else 0.8 for i, v in enumerate(base)]
+    result = find_knee(known_curve(), rps_draws=[bumped, bumped, bumped, base, base])
+    boot = result["confidence"]["bootstrap"]
+    assert boot["share_same"] == pytest.approx(0.4)
+    assert boot["users_ci95"] == [5, 8]
+    assert result["confidence"]["level"] == "low"
+
+
+@pytest.mark.parametrize(
+    ("xs", "ys", "curve", "expected"),
+    [  # expected values are kneed 0.9.0 KneeLocator(..., direction="increasing").knee on the same points
+        (LEVELS, [min(u, 8) / 10 for u in LEVELS], "concave", 8),
+        (LEVELS, [10.0 if u <= 8 else 10 * u / 8 for u in LEVELS], "convex", 8),
+        ([3, 4, 5, 7, 14, 24, 26, 33, 35, 38, 42, 53, 57],
+         [0.29006, 0.39738, 0.48963, 0.70286, 1.35062, 2.41257, 2.48591, 2.42508, 2.41594, 2.31588, 2.41642,
+          2.31352, 2.34645], "concave", 24),
+        ([6, 10, 12, 15, 18, 23, 25, 27, 43, 44, 46, 48, 52, 53],
+         [10.22259, 10.27113, 10.10835, 10.03556, 9.93884, 9.93647, 9.98891, 9.94027, 9.81437, 10.2908, 9.96438,
+          9.76596, 10.83333, 11.04167], "convex", 48),
+        ([6, 10, 12, 15, 18, 23, 25, 27, 43, 44, 46, 48, 52, 53],
+         [0.57658, 1.02649, 1.1695, 1.47383, 1.74898, 2.30636, 2.52196, 2.66082, 4.17117, 4.52644, 4.76568,
+          4.85951, 4.89208, 4.78335], "concave", 46),
+        ([1, 2, 5, 7, 10, 14, 17, 23, 24, 25, 35, 37, 40, 41, 52, 56, 59],
+         [10.24849, 10.15489, 9.87885, 10.08575, 14.28571, 20.0, 24.28571, 32.85714, 34.28571, 35.71429, 50.0,
+          52.85714, 57.14286, 58.57143, 74.28571, 80.0, 84.28571], "convex", 7),
+    ],
+)
+def test_kneedle_port_matches_kneed(xs: list[int], ys: list[float], curve: str, expected: int) -> None:
+    assert kneedle(xs, ys, curve) == expected
+
+
+def test_server_signal_points_at_the_last_level_without_a_queue() -> None:
+    stats = [{"users": u, "waiting_mean": max(0, u - 8) * 0.98, "running_mean": min(u, 8), "kv_usage_max": 0.3,
+              "preemptions": 0} for u in (4, 8, 9, 12)]
+    sig = server_signal(stats)
+    assert (sig["users"], sig["first_saturated_at"], sig["fired"]) == (8, 9, True)
+    assert "waiting" in sig["detail"]
+    kv = server_signal([{"users": 10, "preemptions": 0, "kv_usage_max": 0.5},
+                        {"users": 12, "preemptions": 3, "kv_usage_max": 0.99}])
+    assert kv["users"] == 10 and "3 preemptions" in kv["detail"] and "99%" in kv["detail"]
+    assert server_signal(None)["fired"] is False
+    assert server_signal([{"users": 4, "waiting_mean": 0.0}])["fired"] is False
+
+
+def test_server_evidence_feeds_find_knee_and_its_agreement() -> None:
+    stats = [{"users": u, "waiting_mean": float(max(0, u - 8))} for u in LEVELS]
+    result = find_knee(known_curve(), server=stats)
+    assert result["signals"]["server"]["users"] == 8
+    assert "server" in result["confidence"]["agreement"]["agree"]
+    far = [{"users": u, "waiting_mean": float(u >= 3)} for u in LEVELS]  # queue from 3 users on
+    assert "server" not in find_knee(known_curve(), server=far)["confidence"]["agreement"]["agree"]
+
+
+def test_slo_signal_last_level_before_the_first_breach() -> None:
+    per_step = [{"users": u, "passed": u <= 9, "clauses": [{"clause": "e2e_p95<=12s", "passed": u <= 9}]}
+                for u in LEVELS]
+    sig = slo_signal({"per_step": per_step})
+    assert (sig["users"], sig["first_breach_at"]) == (9, 10)
+    assert "e2e_p95<=12s" in sig["detail"]
+    assert slo_signal(None)["fired"] is False

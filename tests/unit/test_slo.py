@@ -1,0 +1,80 @@
+"""SLO parsing, per-step judgement, max users passing and goodput."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import T0, rec, write_run
+from llmload.analysis.frame import load_run
+from llmload.analysis.goodput import slo_summary
+from llmload.analysis.metrics import step_rows
+from llmload.analysis.slo import evaluate_slo, parse_slo
+from llmload.errors import UsageError
+from llmload.records import StepMark
+
+
+def test_parse_the_documented_example() -> None:
+    clauses = parse_slo("ttft_p95<=2s,e2e_p95<=60s,error_rate<=1%,tpot_p99<=80ms,output_tokens_per_s>=500")
+    got = [(c.metric, c.stat, c.op, c.threshold) for c in clauses]
+    assert got == [("ttft", "p95", "<=", 2.0), ("e2e", "p95", "<=", 60.0), ("error_rate", None, "<=", 0.01),
+                   ("tpot", "p99", "<=", 0.08), ("output_tokens_per_s", None, ">=", 500.0)]
+    assert [c.per_request for c in clauses] == [True, True, False, True, False]
+    assert parse_slo(" e2e_p99.9 < 70 , tps>0.5")[0].stat == "p99.9"
+    assert parse_slo("tps>0.5")[0].metric == "rps"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("ttft<=2s", "'ttft<=2s': ttft needs a statistic"),
+        ("latency_p95<=2s", "unknown metric 'latency'"),
+        ("ttft_p95=<2s", "'ttft_p95=<2s': expected METRIC"),
+        ("ttft_p95<=2%", "is a time"),
+        ("error_rate<=5", "did you mean 5%"),
+        ("rps>=3ms", "no unit"),
+        ("error_rate_p95<=1%", "takes no statistic"),
+        ("e2e_p95<=60s,,", None),
+        ("", "empty SLO"),
+    ],
+)
+def test_bad_clauses_name_the_clause(spec: str, message: str | None) -> None:
+    if message is None:
+        assert len(parse_slo(spec)) == 1  # empty clauses from trailing commas are ignored
+        return
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        parse_slo(spec)
+
+
+def _row(users: int, e2e_p95: float | None, error_rate: float = 0.0) -> dict[str, Any]:
+    return {"users": users, "e2e_s": {"p95": e2e_p95}, "error_rate": error_rate, "rps": 1.0}
+
+
+def test_max_users_passing_is_contiguous_from_the_bottom() -> None:
+    rows = [_row(1, 10), _row(2, 20), _row(4, 70), _row(8, 50), _row(16, None)]
+    block = evaluate_slo(parse_slo("e2e_p95<=60s,error_rate<=1%"), rows)
+    assert [r["passed"] for r in block["per_step"]] == [True, True, False, True, False]
+    assert block["max_users_passing"] == 2  # 8 passes again, but 4 already failed
+    assert block["per_step"][4]["clauses"][0] == {"clause": "e2e_p95<=60s", "value": None, "passed": False}
+    assert evaluate_slo(parse_slo("error_rate<1%"), [_row(1, 1, 0.02)])["max_users_passing"] is None
+
+
+def test_goodput_counts_requests_meeting_every_per_request_clause(tmp_path: Path) -> None:
+    # one 100 s step, fixed 5 s warm-up; a request every second: even ones take 1 s, odd ones 3 s
+    records = [rec(i, send=float(i), e2e=1.0 if i % 2 == 0 else 3.0) for i in range(100)]
+    run = load_run(write_run(tmp_path, [StepMark(0, 3, T0, T0 + 100)], records,
+                             meta={"options": {"warmup": "5", "slo": ""}}))
+    steps = step_rows(run, 5.0)
+    block = slo_summary(run, steps, "e2e_p50<=2s,e2e_p90<=10s,ttft_p97<=0.2s")
+    step = block["per_step"][0]
+    # completions in [5, 100): ends at i+1 (even i) or i+3 (odd i), +1 ms -> 95 completions, 48 fast ones
+    assert steps[0]["completed_in_window"] == 95
+    assert step["good_share"] == pytest.approx(48 / 95)
+    assert step["goodput_rps"] == pytest.approx(48 / 95)
+    assert step["clauses"][2]["value"] == pytest.approx(0.1, abs=1e-6)  # any percentile, from the requests
+    # steady requests: 47 fast (sent 6..98 even) and 46 slow (sent 5..95 odd): the median is a fast one
+    assert step["clauses"][0]["value"] == pytest.approx(1.0)
+    assert step["passed"] is True
+    assert slo_summary(run, steps, "e2e_p50<=0.5s")["per_step"][0]["goodput_rps"] == 0.0
