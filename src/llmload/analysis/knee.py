@@ -3,8 +3,14 @@
 Rule (README "Knee and limit"):
   1. Valid steps: at least MIN_SAMPLES successful requests in the steady window, a throughput, a median
      E2E, and not excluded (load generator saturated). Sorted by users.
-  2. Throughput is smoothed with a running median of 3 (Tukey's end-point rule at both ends), so one noisy
-     step can neither become a false peak nor punch a hole in the plateau; monotone curves are unchanged.
+  2. Single-step spikes and holes in throughput are removed (despike): a step more than SPIKE_TOLERANCE
+     (10%) above both neighbours is lowered to the higher one, more than 10% below both is raised to the
+     lower one (the last step: against its neighbour and the line through the two before it). So one
+     noisy step can neither become a false peak nor punch a hole in the plateau, while a genuine sharp
+     peak (KV-bound servers: throughput falls once preemption starts) within 10% of its neighbours is kept.
+     A running median of 3 was tried and rejected: it clipped the KV-bound simulator's real peak (11 users,
+     7% above its neighbours) and moved that knee from 11 to 10. Limit: a single step reading 3-10% high
+     on the plateau can still move the knee; the bootstrap confidence (6) is where that shows.
   3. knee.users  = the smallest level whose smoothed throughput (requests/s) is within PLATEAU_TOLERANCE
                    (3%) of the largest smoothed throughput: the first level at which adding users no longer
                    buys throughput.
@@ -37,10 +43,11 @@ from llmload.analysis.knee_signals import (
 )
 
 PLATEAU_TOLERANCE = 0.03
+SPIKE_TOLERANCE = 0.10
 LIMIT_LATENCY_FACTOR = 1.5
 MIN_SAMPLES = 3
 
-__all__ = ["KneeConfig", "find_knee", "marginal_gain_signal", "plateau_knee", "running_median3", "valid_steps"]
+__all__ = ["KneeConfig", "find_knee", "marginal_gain_signal", "plateau_knee", "despike", "valid_steps"]
 
 
 @dataclass(frozen=True)
@@ -75,22 +82,39 @@ def _point(step: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def running_median3(values: Sequence[float]) -> list[float]:
-    """Running median of 3; the end points use Tukey's rule median(y0, s1, 3*s1 - 2*s2)."""
-    n = len(values)
-    if n < 3:
-        return list(values)
-    out = list(values)
+def despike(values: Sequence[float], users: Sequence[float] | None = None,
+            tolerance: float = SPIKE_TOLERANCE) -> list[float]:
+    """Remove single-step spikes and holes (rule step 2); everything else is left as measured.
+
+    An inner point more than `tolerance` above both neighbours is lowered to the higher neighbour; one more
+    than `tolerance` below both is raised to the lower neighbour. The last point is lowered to the larger of
+    its neighbour and the straight line through the two before it (in users) when it exceeds that by more
+    than `tolerance`. Holes are filled first (from the measured values), then spikes are judged against
+    the filled curve; neither pass feeds on its own corrections, so one correction never cascades.
+    """
+    raw, n = list(values), len(values)
+    xs = list(users) if users is not None else list(range(n))
+    v = list(raw)
+    for i in range(1, n - 1):  # holes first: a hole would make its neighbours look like spikes
+        if raw[i] < min(raw[i - 1], raw[i + 1]) * (1 - tolerance):
+            v[i] = min(raw[i - 1], raw[i + 1])
+    out = list(v)
     for i in range(1, n - 1):
-        out[i] = sorted(values[i - 1 : i + 2])[1]
-    out[0] = sorted((values[0], out[1], 3 * out[1] - 2 * out[2]))[1]
-    out[-1] = sorted((values[-1], out[-2], 3 * out[-2] - 2 * out[-3]))[1]
+        hi = max(v[i - 1], v[i + 1])
+        if v[i] > hi * (1 + tolerance):
+            out[i] = hi
+    if n >= 3 and xs[-2] != xs[-3]:
+        line = v[-2] + (v[-2] - v[-3]) * (xs[-1] - xs[-2]) / (xs[-2] - xs[-3])
+        ref = max(v[-2], line)
+        if v[-1] > ref * (1 + tolerance):
+            out[-1] = ref
     return out
 
 
-def plateau_knee(rps: Sequence[float], tolerance: float = PLATEAU_TOLERANCE) -> int:
+def plateau_knee(rps: Sequence[float], users: Sequence[float] | None = None,
+                 tolerance: float = PLATEAU_TOLERANCE) -> int:
     """Index of the knee in a users-sorted throughput curve (rule steps 2-3)."""
-    smooth = running_median3(rps)
+    smooth = despike(rps, users)
     floor = (1 - tolerance) * max(smooth)
     return next(i for i, value in enumerate(smooth) if value >= floor)
 
@@ -113,8 +137,9 @@ def find_knee(
     valid = valid_steps(steps, cfg)
     if len(valid) < 2:
         return {"knee": None, "limit": None, "reason": f"need at least 2 valid steps, have {len(valid)}"}
-    smooth = running_median3([s["rps"] for s in valid])
-    knee_i = plateau_knee([s["rps"] for s in valid], cfg.plateau_tolerance)
+    users = [s["users"] for s in valid]
+    smooth = despike([s["rps"] for s in valid], users)
+    knee_i = plateau_knee([s["rps"] for s in valid], users, cfg.plateau_tolerance)
     knee, peak_i = valid[knee_i], max(range(len(valid)), key=lambda i: smooth[i])
     limit_e2e = cfg.limit_latency_factor * knee["e2e_s"]["p50"]
     limit = knee

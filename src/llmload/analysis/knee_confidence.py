@@ -34,7 +34,7 @@ def stability(levels: list[int], knee_i: int, draws: list[list[float]] | None, t
 
     if not draws:
         return {"samples": 0, "share_same": None, "share_within_one_level": None, "users_ci95": None}
-    knees = sorted(plateau_knee(d, tolerance) for d in draws)
+    knees = sorted(plateau_knee(d, levels, tolerance) for d in draws)
     n = len(knees)
     lo, hi = knees[int(0.025 * (n - 1))], knees[int(round(0.975 * (n - 1)))]
     return {

@@ -80,13 +80,14 @@ def kneedle(xs: Sequence[float], ys: Sequence[float], curve: str, sensitivity: f
 
 
 def kneedle_signal(valid: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    """Kneedle (kneed) on throughput vs users (concave, increasing; smoothed with a running median of 3)
+    """Kneedle (kneed) on throughput vs users (concave, increasing; despiked as for the rule)
     or on p95 E2E vs users (convex, increasing: where latency starts to climb)."""
-    from llmload.analysis.knee import running_median3
+    from llmload.analysis.knee import despike
 
     if kind == "throughput":
         pts = [(s["users"], s["rps"]) for s in valid]
-        xs, ys = [p[0] for p in pts], running_median3([p[1] for p in pts])
+        xs = [p[0] for p in pts]
+        ys = despike([p[1] for p in pts], xs)
         curve = "concave"
     else:
         pts = [(s["users"], s["e2e_s"]["p95"]) for s in valid if s["e2e_s"]["p95"] is not None]
