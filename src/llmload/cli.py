@@ -72,7 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--time-scale", type=float, default=None, help="Compress time by this factor (default: profile's)"
     )
-    sim.add_argument("--seed", type=int, default=0, help="Random seed")
+    sim.add_argument("--seed", type=int, default=0, help="Random seed (also of the injected faults)")
+    sim.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND=SPEC",
+        help="Inject a fault (repeatable): http_500|http_503|http_429|disconnect|malformed|no_done=RATE, "
+        "slow_headers|stall_first|stall=RATE:DURATION, exit_at=DURATION (wall seconds); "
+        "overrides the profile's [faults] per kind",
+    )
+    sim.add_argument(
+        "--api-key",
+        default="",
+        help="Require 'Authorization: Bearer KEY' on /v1/* (default: $LLMLOAD_SIM_API_KEY; none: open)",
+    )
     sim.set_defaults(func=_cmd_sim)
 
     demo = sub.add_parser(
@@ -144,9 +158,20 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
+    import os
+
     from llmload.sim.app import serve_sim
 
-    serve_sim(args.profile, host=args.host, port=args.port, time_scale=args.time_scale, seed=args.seed)
+    api_key = args.api_key or os.environ.get("LLMLOAD_SIM_API_KEY") or None
+    serve_sim(
+        args.profile,
+        host=args.host,
+        port=args.port,
+        time_scale=args.time_scale,
+        seed=args.seed,
+        fault_flags=args.fault,
+        api_key=api_key,
+    )
     return EXIT_OK
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from geventhttpclient import HTTPClient
 
 from llmload.client.clock import Clock, wall_clock
-from llmload.client.sse import MalformedStream, SseSplitter, StreamAccumulator, StreamFacts
+from llmload.client.sse import DONE, MalformedStream, SseSplitter, StreamAccumulator, StreamFacts
 
 RECV_BYTES = 65536
 
@@ -68,9 +68,18 @@ def consume_stream(recv: Callable[[], bytes], clock: Clock, accumulator: StreamA
             break
         payloads = splitter.feed(data)
         if payloads:
+            check_payloads(payloads)
             accumulator.add(arrival_s, payloads)
         if accumulator.facts.done:
             break
+
+
+def check_payloads(payloads: list[bytes]) -> None:
+    """Cheap shape check of every event, even when answers are not decoded (--no-score): each payload is
+    [DONE] or looks like one JSON object. Raises MalformedStream (record category "malformed")."""
+    for payload in payloads:
+        if payload != DONE and not (payload[:1] == b"{" and payload.rstrip()[-1:] == b"}"):
+            raise MalformedStream(f"SSE event is not a JSON object: {payload[:80]!r}")
 
 
 class ChatStreamClient:
@@ -212,10 +221,16 @@ def _classify_other(exc: Exception) -> tuple[str, str]:
 
 
 def _discard(response: Any) -> None:
-    """Closes the connection of a failed request so the pool never reuses a half-read socket."""
-    sock = response._sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.close()
+    """Closes the connection of a failed request so the pool never reuses a half-read socket, and gives
+    its slot back to the pool (release_socket): without that, a client of concurrency 1 would block
+    forever on its next request after a timeout or disconnect."""
+    sock, pool = response._sock, response._pool
     response._sock = None
     response._pool = None
+    if sock is None:
+        return
+    if pool is not None:
+        pool.release_socket(sock)  # closes the socket and releases the pool's semaphore
+    else:
+        with contextlib.suppress(OSError):
+            sock.close()

@@ -32,6 +32,10 @@ class StepLoadShape(LoadTestShape):
         environment = self.runner.environment
         ctx = get_context(environment)
         settings = ctx.settings
+        if getattr(environment, "llmload_stop_reason", None):  # target lost (load.failures): end the run
+            if ctx.recorder is not None:
+                ctx.recorder.end_step(wall_clock())
+            return None
         if settings.adaptive:
             return self._adaptive_tick(ctx)
         index = int(self.get_run_time() // settings.step_duration_s)

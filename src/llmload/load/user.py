@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import gevent
 from locust import User, constant, task
 
 from llmload.client.stream import ChatStreamClient, StreamOutcome
+from llmload.load.failures import failure_backoff_s
 from llmload.load.runtime import get_context, submit_record
 from llmload.load.scenario import ScenarioRequest
 from llmload.records import Record
@@ -26,6 +28,7 @@ class LlmUser(User):
         self.ctx = get_context(environment)
         self.user_index = self.ctx.next_user_index()
         self.iteration = 0
+        self.failures_in_a_row = 0  # load.failures: backoff from the second failure in a row
         settings = self.ctx.settings
         self.llm = ChatStreamClient(settings.host, settings.api_key, settings.timeouts)
 
@@ -43,6 +46,10 @@ class LlmUser(User):
         record.intended_send_s = intended
         submit_record(self.environment, record)
         self._fire_locust_event(record, outcome)
+        self.failures_in_a_row = 0 if outcome.ok else self.failures_in_a_row + 1
+        pause_s = failure_backoff_s(self.failures_in_a_row)
+        if pause_s:
+            gevent.sleep(pause_s)
 
     def _wait_for_arrival(self) -> float:
         """Open loop: sleep until this request's intended send time (at once if already late)."""

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
+import os
 import random
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -14,10 +18,11 @@ from prometheus_client import CollectorRegistry
 
 from llmload.errors import UsageError
 from llmload.sim.content import estimate_prompt_tokens
+from llmload.sim.faults import FaultInjector, FaultPlan, SimFaults, build_plan, flag_items, merge_plans
 from llmload.sim.metrics import make_registry, render_metrics
 from llmload.sim.profile import SimProfile, load_profile
 from llmload.sim.runtime import SimRuntime
-from llmload.sim.server import RNG_KEY, RUNTIME_KEY, SIM_VERSION, chat_completions, error_response
+from llmload.sim.server import FAULTS_KEY, RNG_KEY, RUNTIME_KEY, SIM_VERSION, chat_completions, error_response
 
 REGISTRY_KEY: web.AppKey[CollectorRegistry] = web.AppKey("registry", CollectorRegistry)
 
@@ -73,11 +78,28 @@ async def sim_info(request: web.Request) -> web.Response:
         "num_gpu_blocks": p.num_gpu_blocks, "metrics_time_base": "wall",
         "note": "multiply wall-clock seconds by time_scale to get the profile's seconds",
         "dispatch_lag_wall_s": {"mean": rt.lag_sum_wall_s / max(1, rt.lag_count), "max": rt.lag_max_wall_s},
+        **request.app[FAULTS_KEY].info(),
     })
 
 
-def build_app(runtime: SimRuntime, seed: int) -> web.Application:
-    app = web.Application()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With an API key set, /v1/* needs ``Authorization: Bearer KEY`` (as vLLM's --api-key); 401s are counted."""
+    faults = request.app[FAULTS_KEY]
+    if faults.api_key is not None and request.path.startswith("/v1/"):
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {faults.api_key}".encode()):
+            faults.tally.unauthorized += 1
+            return error_response(401, "Unauthorized", "AuthenticationError")
+    return await handler(request)
+
+
+def build_app(runtime: SimRuntime, seed: int, faults: SimFaults | None = None) -> web.Application:
+    app = web.Application(middlewares=[require_api_key])
+    app[FAULTS_KEY] = faults or SimFaults(FaultInjector(runtime.profile.faults, seed))
     app[RUNTIME_KEY] = runtime
     app[RNG_KEY] = random.Random(seed)
     app[REGISTRY_KEY] = make_registry(runtime)
@@ -98,6 +120,12 @@ class SimServer:
     driver: asyncio.Task[None]
     host: str
     port: int
+    faults: SimFaults
+
+    def info_line(self) -> str:
+        """One JSON line with the simulator's own request counts (printed when it stops or exits)."""
+        info = self.faults.info()
+        return "llmload sim: counts " + json.dumps({k: v for k, v in info.items() if k != "faults"})
 
     async def close(self) -> None:
         self.driver.cancel()
@@ -107,13 +135,20 @@ class SimServer:
 
 
 async def start_sim_server(profile: SimProfile, host: str = "127.0.0.1", port: int = 8000,
-                           time_scale: float | None = None, seed: int = 0) -> SimServer:
-    """Start serving on the running loop (port 0 = ephemeral); returns a handle with the bound port."""
+                           time_scale: float | None = None, seed: int = 0, faults: FaultPlan | None = None,
+                           api_key: str | None = None) -> SimServer:
+    """Start serving on the running loop (port 0 = ephemeral); returns a handle with the bound port.
+
+    ``faults`` (default: the profile's) is the fault plan; its ``exit_at`` is acted on by ``serve_sim`` only.
+    ``api_key``: require ``Authorization: Bearer KEY`` on /v1/*."""
     scale = profile.time_scale if time_scale is None else time_scale
     if not scale > 0:
         raise UsageError(f"--time-scale must be > 0, got {scale}")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port: {port} must be between 0 and 65535")
     runtime = SimRuntime(profile, scale)
-    runner = web.AppRunner(build_app(runtime, seed), handler_cancellation=True, access_log=None)
+    sim_faults = SimFaults(FaultInjector(profile.faults if faults is None else faults, seed), api_key=api_key)
+    runner = web.AppRunner(build_app(runtime, seed, sim_faults), handler_cancellation=True, access_log=None)
     await runner.setup()
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -126,25 +161,41 @@ async def start_sim_server(profile: SimProfile, host: str = "127.0.0.1", port: i
     site = web.SockSite(runner, sock)
     await site.start()
     driver = asyncio.get_running_loop().create_task(runtime.run())
-    return SimServer(runner, runtime, driver, host, sock.getsockname()[1])
+    return SimServer(runner, runtime, driver, host, sock.getsockname()[1], sim_faults)
 
 
-async def _serve_forever(profile: SimProfile, host: str, port: int, time_scale: float | None, seed: int) -> None:
-    server = await start_sim_server(profile, host, port, time_scale, seed)
+def _exit_now(server: SimServer, after_s: float) -> None:
+    """Fault ``exit_at``: the process dies at once (sockets closed by the kernel, no graceful shutdown)."""
+    print(f"llmload sim: fault exit_at: exiting after {after_s:g} s", flush=True)
+    print(server.info_line(), flush=True)
+    os._exit(0)
+
+
+async def _serve_forever(profile: SimProfile, host: str, port: int, time_scale: float | None, seed: int,
+                         plan: FaultPlan, api_key: str | None) -> None:
+    server = await start_sim_server(profile, host, port, time_scale, seed, plan, api_key)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if plan.exit_at_s is not None:
+        loop.call_later(plan.exit_at_s, _exit_now, server, plan.exit_at_s)
+    faults = f" faults {json.dumps(plan.describe())}" if plan.active else ""
+    auth = " (API key required)" if api_key else ""
     print(f"llmload sim: profile {profile.name} (model {profile.model}) on http://{host}:{server.port}"
-          f" time_scale {server.runtime.time_scale}", flush=True)
+          f" time_scale {server.runtime.time_scale}{faults}{auth}", flush=True)
     try:
         await stop.wait()
     finally:
+        print(server.info_line(), flush=True)
         await server.close()
 
 
 def serve_sim(profile_name_or_path: str, host: str = "127.0.0.1", port: int = 8000,
-              time_scale: float | None = None, seed: int = 0) -> None:
-    """Serve a simulated vLLM until SIGINT/SIGTERM (blocking)."""
+              time_scale: float | None = None, seed: int = 0, fault_flags: list[str] | None = None,
+              api_key: str | None = None) -> None:
+    """Serve a simulated vLLM until SIGINT/SIGTERM (blocking). ``fault_flags``: ``KIND=SPEC`` strings
+    (llmload.sim.faults), overriding the profile's ``[faults]`` per kind."""
     profile = load_profile(profile_name_or_path)
-    asyncio.run(_serve_forever(profile, host, port, time_scale, seed))
+    plan = merge_plans(profile.faults, build_plan(flag_items(fault_flags or [])))
+    asyncio.run(_serve_forever(profile, host, port, time_scale, seed, plan, api_key))

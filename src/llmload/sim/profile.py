@@ -2,8 +2,8 @@
 
 A profile describes one simulated server: which engine model ("vllm" batching scheduler or "fixed"
 per-request timing), the served model name, the KV-cache budget, the step-time model and the shape of the
-generated answers. Every key is flat (no tables); unknown keys and bad values raise UsageError naming the
-file, line and key.
+generated answers. Every key is flat except the optional ``[faults]`` table (llmload.sim.faults); unknown
+keys and bad values raise UsageError naming the file, line and key.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from llmload.errors import UsageError
 from llmload.kvbudget import kv_budget_tokens
+from llmload.sim.faults import FaultPlan, build_plan, table_items
 
 HARDWARE_KEYS = ("gpu_memory_gib", "num_gpus", "gpu_memory_utilization", "weights_gib", "overhead_gib",
                  "kv_bytes_per_token")
@@ -65,6 +66,8 @@ class SimProfile:
     weights_gib: float | None = None
     overhead_gib: float | None = None
     kv_bytes_per_token: int | None = None
+    # injected faults ([faults] table; `llmload sim --fault` flags override it per kind)
+    faults: FaultPlan = FaultPlan()
 
     @property
     def num_gpu_blocks(self) -> int | None:
@@ -133,6 +136,9 @@ def parse_profile(text: str, source: str, default_name: str) -> SimProfile:
         where = f"{source}:{_line_of(text, key)}"
         if key not in _FIELDS:
             raise UsageError(f"{where}: unknown key {key!r}")
+        if key == "faults":
+            values[key] = build_plan(table_items(value, source, lambda k: _line_of(text, k)))
+            continue
         try:
             values[key] = _check_value(key, value)
         except ValueError as exc:

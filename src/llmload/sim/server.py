@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -12,12 +13,14 @@ from typing import Any
 from aiohttp import web
 
 from llmload.sim.content import completion_pieces, estimate_prompt_tokens
+from llmload.sim.faults import HTTP_FAULTS, SimFaults
 from llmload.sim.predict import sample_output_tokens
 from llmload.sim.profile import SimProfile
 from llmload.sim.runtime import SimRuntime
 
 RUNTIME_KEY: web.AppKey[SimRuntime] = web.AppKey("runtime", SimRuntime)
 RNG_KEY: web.AppKey[random.Random] = web.AppKey("rng", random.Random)
+FAULTS_KEY: web.AppKey[SimFaults] = web.AppKey("faults", SimFaults)
 SIM_VERSION = "0.0.0-llmload-sim"
 
 
@@ -104,26 +107,83 @@ class ChunkWriter:
         return "data: " + json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n\n"
 
 
-async def _stream_tokens(request: web.Request, runtime: SimRuntime, chat: ChatRequest) -> web.StreamResponse:
+@dataclass
+class Outcome:
+    """What happened to one chat request, for the simulator's tally: set once, first cause wins."""
+
+    kind: str | None = None  # fault drawn for this request
+    duration_s: float = 0.0
+    result: str | None = None  # "completed_ok" | "faulted" | "rejected" | "client_gone"
+
+    def settle(self, result: str) -> None:
+        if self.result is None:
+            self.result = result
+
+
+class Disconnected(Exception):
+    """The handler closed the connection on purpose (fault ``disconnect``)."""
+
+
+def _malformed_event(writer: ChunkWriter) -> str:
+    return writer.prefix + '{"content":"\\u4eac' + "\n\n"  # cut mid-JSON: not a JSON object
+
+
+async def _mid_stream_fault(request: web.Request, resp: web.StreamResponse, writer: ChunkWriter,
+                            outcome: Outcome, faults: SimFaults) -> None:
+    kind = outcome.kind
+    if kind == "stall":
+        faults.injector.injected(kind)
+        await asyncio.sleep(outcome.duration_s)
+    elif kind == "malformed":
+        faults.injector.injected(kind)
+        outcome.settle("faulted")
+        await resp.write(_malformed_event(writer).encode())
+    elif kind == "disconnect":
+        faults.injector.injected(kind)
+        outcome.settle("faulted")
+        if request.transport is not None:
+            request.transport.close()  # flushes what was written, then FIN: the client sees EOF mid-body
+        raise Disconnected
+
+
+async def _stream_tokens(request: web.Request, runtime: SimRuntime, chat: ChatRequest, outcome: Outcome,
+                         faults: SimFaults) -> web.StreamResponse:
     pieces = completion_pieces(chat.user_text, chat.output_tokens)
     writer = ChunkWriter(runtime.profile.model)
     req_id, stream = runtime.submit(chat.prompt_tokens, chat.output_tokens, chat.finish_reason)
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     try:
         await resp.prepare(request)
-        sent = 0
+        role_sent = False
+        if outcome.kind == "stall_first":
+            faults.injector.injected("stall_first")
+            await resp.write(writer.role().encode())
+            role_sent = True
+            await asyncio.sleep(outcome.duration_s)
+        sent, mid_done = 0, False
+        mid = max(1, chat.output_tokens // 2)
         while sent < chat.output_tokens:
             await stream.event.wait()
             stream.event.clear()
             n, stream.pending = stream.pending, 0
-            parts = [writer.role()] if sent == 0 else []
+            parts = [] if role_sent else [writer.role()]
+            role_sent = True
             done = sent + n >= chat.output_tokens
             parts.append(writer.content("".join(pieces[sent:sent + n]), chat.finish_reason if done else None))
             sent += n
             await resp.write("".join(parts).encode())
+            if not mid_done and sent >= mid:
+                mid_done = True
+                await _mid_stream_fault(request, resp, writer, outcome, faults)
         if chat.include_usage:
             await resp.write(writer.usage(runtime.profile.model, chat.prompt_tokens, sent).encode())
-        await resp.write(b"data: [DONE]\n\n")
+        if outcome.kind == "no_done":
+            faults.injector.injected("no_done")
+            outcome.settle("faulted")
+        else:
+            await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        outcome.settle("completed_ok")
     finally:
         runtime.release(req_id)
     return resp
@@ -149,18 +209,54 @@ async def _complete(runtime: SimRuntime, chat: ChatRequest) -> web.Response:
     return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    runtime = request.app[RUNTIME_KEY]
+async def _handle_chat(request: web.Request, outcome: Outcome) -> web.StreamResponse:
+    runtime, faults = request.app[RUNTIME_KEY], request.app[FAULTS_KEY]
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
+        outcome.settle("rejected")
         return error_response(400, "request body is not valid JSON", "BadRequestError")
     try:
         chat = parse_chat(body, runtime.profile, request.app[RNG_KEY])
-        if chat.stream:
-            return await _stream_tokens(request, runtime, chat)
-        return await _complete(runtime, chat)
     except ApiError as exc:
+        outcome.settle("rejected")
         return error_response(exc.status, str(exc), exc.kind)
+    outcome.kind = faults.injector.draw()
+    outcome.duration_s = faults.injector.plan.duration_s(outcome.kind or "")
+    if outcome.kind in HTTP_FAULTS:
+        faults.injector.injected(outcome.kind)
+        outcome.settle("faulted")
+        status = HTTP_FAULTS[outcome.kind]
+        resp = error_response(status, f"simulated fault: HTTP {status}", "SimulatedFault")
+        if status == 429:
+            resp.headers["Retry-After"] = "1"
+        return resp
+    if outcome.kind == "slow_headers":
+        faults.injector.injected("slow_headers")
+        await asyncio.sleep(outcome.duration_s)
+    try:
+        if chat.stream:
+            return await _stream_tokens(request, runtime, chat, outcome, faults)
+        resp = await _complete(runtime, chat)
+        outcome.settle("completed_ok")
+        return resp
     except ValueError as exc:  # the engine can never fit the request
+        outcome.settle("rejected")
         return error_response(400, str(exc), "BadRequestError")
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    faults = request.app[FAULTS_KEY]
+    faults.tally.received += 1
+    outcome = Outcome()
+    try:
+        return await _handle_chat(request, outcome)
+    except Disconnected:
+        raise asyncio.CancelledError from None  # the connection is gone: nothing more to send
+    except (asyncio.CancelledError, ConnectionResetError):
+        outcome.settle("client_gone")
+        raise
+    finally:
+        tally = faults.tally
+        result = outcome.result or "client_gone"
+        setattr(tally, result, getattr(tally, result) + 1)

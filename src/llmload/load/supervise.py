@@ -1,0 +1,137 @@
+"""`llmload run` around the Locust process: the preflight request before any load, signals while Locust
+runs, and the partial-run marks afterwards. No Locust import here (Locust is the child process).
+
+Signals: Locust runs in its own process group, so a terminal's Ctrl-C reaches only llmload, which turns
+the first SIGINT/SIGTERM into one SIGINT for Locust: users finish the request they are in (at most
+``--stop-timeout``, 120 s), the records are closed and the report is written, marked partial. A second
+signal kills Locust at once (records written so far stay: they are flushed line by line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType, SimpleNamespace
+from typing import cast
+from urllib.parse import urlsplit
+
+from llmload.errors import UsageError
+from llmload.steps import parse_duration_s
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def check_run_id(run_id: str) -> str:
+    """Run ids name a folder under reports/: letters, digits, '.', '_', '-' only, never '/' or '..'.
+    (``--out``/``--run-dir`` are paths the operator chooses and may point anywhere.)"""
+    if not RUN_ID.match(run_id) or ".." in run_id:
+        raise UsageError(f"run id {run_id!r}: only letters, digits, '.', '_' and '-' (no '/' or '..')")
+    return run_id
+
+
+def check_host(host: str) -> None:
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--host: {host!r} is not an http(s) URL (example: http://127.0.0.1:8000)")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise UsageError(f"--host: {host!r}: {exc}") from None
+
+
+def first_body(args: argparse.Namespace, model: str) -> dict[str, object]:
+    """The body of the run's first request (user 0, iteration 0), built by the run's own code."""
+    from llmload.load.options import LoadSettings
+    from llmload.load.scenario import PlateScenario
+
+    request = PlateScenario.from_path(Path(args.dataset), args.batch_size).request(0, 0)
+    fields = SimpleNamespace(
+        model=model, temperature=args.temperature, max_tokens=args.max_tokens, ignore_eos=args.ignore_eos
+    )
+    return LoadSettings.request_body(cast(LoadSettings, fields), request.messages)
+
+
+def run_preflight(args: argparse.Namespace, model: str, api_key: str | None) -> bool:
+    """One real request before any load. Returns False when the target cannot be reached (exit 3);
+    raises UsageError (exit 2) with the server's own message when it rejects the request (4xx);
+    warns and returns True for transient failures (5xx, 429, timeouts): the run measures those."""
+    from llmload.client.preflight import preflight
+
+    connect_s = parse_duration_s(args.connect_timeout, "--connect-timeout")
+    first_token_s = parse_duration_s(args.first_token_timeout, "--first-token-timeout")
+    try:
+        result = preflight(args.host, first_body(args, model), api_key, connect_s, first_token_s)
+    except OSError as exc:
+        print(f"llmload: target unreachable: {args.host}: {exc}", file=sys.stderr)
+        return False
+    if result.rejected:
+        raise UsageError(f"{args.host} rejected the run's first request (preflight, no load sent): {result.problem}")
+    if result.problem:
+        print(f"llmload: warning: preflight request failed ({result.problem}); starting the load anyway",
+              file=sys.stderr)
+    return True
+
+
+def run_locust(argv: list[str], env: dict[str, str]) -> tuple[int, str | None]:
+    """Runs Locust to the end; returns (its exit code, the name of the first signal llmload got or None)."""
+    proc = subprocess.Popen(argv, env=env, start_new_session=True)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        try:
+            if len(received) == 1:
+                proc.send_signal(signal.SIGINT)  # Locust's Ctrl-C: a graceful stop
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    if threading.current_thread() is not threading.main_thread():
+        return proc.wait(), None
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code, (signal.Signals(received[0]).name if received else None)
+
+
+def mark_stopped(run_dir: Path, locust_rc: int, signal_name: str | None) -> str | None:
+    """Adds ``stopped_reason`` to meta.json when the run did not end by its plan; returns the reason."""
+    path = run_dir / "meta.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except ValueError:
+        meta = {}
+    reason = None
+    if signal_name:
+        reason = f"interrupted by {signal_name}: users finished their requests, the rest of the plan was not run"
+    elif locust_rc < 0:
+        reason = f"the load generator was killed by {signal.Signals(-locust_rc).name}; requests in flight are lost"
+    if reason is None:  # the generator may have stopped the run itself (target lost)
+        return str(meta["stopped_reason"]) if meta.get("stopped_reason") else None
+    if path.parent.is_dir():
+        meta["stopped_reason"] = reason
+        path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    return reason
+
+
+def exit_code(report_code: int, reason: str | None, signal_name: str | None) -> int:
+    """128 + signal for an interrupted run, 3 for a target lost mid-run, else the report's code.
+    A partial run says so on stderr (its summary.json has ``complete: false`` and ``stopped_reason``)."""
+    if reason:
+        print(f"llmload: partial run: {reason}", file=sys.stderr)
+    if signal_name:
+        return 128 + int(signal.Signals[signal_name])
+    if reason and reason.startswith("target lost"):
+        return 3
+    return report_code
