@@ -57,13 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="Headless step-load against a server; writes a run directory and report")
     add_run_options(run)
+    _add_gate_options(run, config=True)
     run.set_defaults(func=_cmd_run)
 
     report = sub.add_parser(
         "report", help="Rebuild summary.json, steps.csv and report.html from a run's raw records"
     )
     report.add_argument("run_dir", help="Run directory")
+    _add_gate_options(report)
     report.set_defaults(func=_cmd_report)
+
+    compare = sub.add_parser("compare", help="Compare two runs (summary.json or run dirs); exit 1 on regression")
+    compare.add_argument("base", help="Baseline summary.json or run directory")
+    compare.add_argument("new", help="New summary.json or run directory")
+    compare.add_argument("--max-regression", default="10%", help="Tolerance (default 10%%)")
+    compare.add_argument("--out", default="", help="Where compare.html and compare.json go (default: NEW's directory)")
+    compare.set_defaults(func=_cmd_compare)
 
     sim = sub.add_parser("sim", help="Serve a simulated vLLM (OpenAI API) on loopback until stopped")
     sim.add_argument("--profile", default="qwen3-32b-awq-2x4090", help="Profile name or TOML path")
@@ -134,20 +143,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from llmload.load.launch import run_headless
+    from llmload.report.options import options_from_args
 
+    options_from_args(args)  # a bad --baseline/--max-regression/--apdex-t stops here, before any load
     return run_headless(args)
+
+
+def _add_gate_options(p: argparse.ArgumentParser, config: bool = False) -> None:
+    from llmload.report.options import add_gate_options
+
+    add_gate_options(p, config)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llmload.analysis.compare import parse_max_regression
+    from llmload.report.compare_report import run_compare
+
+    tolerance = parse_max_regression(args.max_regression)
+    return run_compare(Path(args.base), Path(args.new), tolerance, Path(args.out) if args.out else None, sys.stdout)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from llmload.report.build import build_report
-    from llmload.report.text import print_verdict
+    from llmload.report.options import options_from_args
+    from llmload.report.text import print_gate, print_verdict
 
-    result = build_report(Path(args.run_dir))
+    result = build_report(Path(args.run_dir), options_from_args(args))
     print_verdict(result.summary, sys.stdout)
     print(f"report: {result.html_path}")
-    return EXIT_OK
+    return print_gate(result.summary, sys.stdout)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -217,6 +245,10 @@ def _cmd_dataset_validate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
+        from llmload.config import apply_config
+
+        argv = list(sys.argv[1:] if argv is None else argv)
+        apply_config(parser, argv)  # `run --config FILE`: the file's values become run's defaults
         args = parser.parse_args(argv)
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)

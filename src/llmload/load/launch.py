@@ -13,12 +13,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmload.client.probe import TargetUnreachable, list_models
 from llmload.errors import UsageError
 from llmload.load.options import check_max_tokens, is_auto
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
+
+if TYPE_CHECKING:
+    from llmload.report.options import ReportOptions
 
 LOCUSTFILE = Path(__file__).with_name("plate_detection.py")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_GENERATOR = 0, 1, 2, 3, 4
@@ -130,22 +133,25 @@ def run_headless(args: argparse.Namespace) -> int:
         f"{args.step_duration} against {args.host} -> {run_dir}"
     )
     proc = subprocess.run(locust_argv(args, run_dir), env=env, check=False)
-    return finish(run_dir, proc.returncode)
+    from llmload.report.options import options_from_args
+
+    return finish(run_dir, proc.returncode, options_from_args(args))
 
 
-def finish(run_dir: Path, locust_rc: int) -> int:
+def finish(run_dir: Path, locust_rc: int, options: ReportOptions | None = None) -> int:
     from llmload.report.build import build_report
-    from llmload.report.text import print_verdict
+    from llmload.report.text import print_gate, print_verdict
 
     if not (run_dir / "records.jsonl").exists():
         print(f"llmload: the load generator wrote no records (locust exit {locust_rc})", file=sys.stderr)
         return EXIT_GENERATOR
-    result = build_report(run_dir)
+    result = build_report(run_dir, options)
     print_verdict(result.summary, sys.stdout)
     print(f"report: {result.html_path}")
+    gate_rc = print_gate(result.summary, sys.stdout)  # 1: an SLO failed or a regression (report.gates)
     if locust_rc not in (0, 1):  # Locust exits 1 when any request failed; our verdict decides
         return EXIT_GENERATOR
-    return EXIT_OK
+    return gate_rc
 
 
 def free_port() -> int:

@@ -33,3 +33,22 @@ def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
         f"requests {req.get('total')} ({req.get('failed')} failed); plate detection precision "
         f"{_f(acc.get('precision'), 3)} recall {_f(acc.get('recall'), 3)}\n"
     )
+
+
+def print_gate(summary: dict[str, Any], out: TextIO) -> int:
+    """The CI verdict (SLO at the operating point, regression against a baseline) and its exit code:
+    0 when everything held, 1 when a gate failed (with a short table of what failed)."""
+    from llmload.report.gates import failure_lines
+
+    gate = summary.get("gate") or {}
+    slo, base = gate.get("slo"), gate.get("baseline")
+    if slo:
+        word = "PASS" if slo["passed"] else "FAIL"
+        out.write(f"SLO {slo['spec']}: {word} at {slo['users']} users ({slo['at']})\n")
+    if base:
+        word = f"REGRESSED ({len(base['regressions'])} checks)" if base["regressed"] else "no regression"
+        out.write(f"baseline {base.get('baseline_path')}: {word}\n")
+    lines = failure_lines(gate)
+    if lines:
+        out.write("\n".join(lines) + "\n")
+    return 0 if gate.get("passed", True) else 1

@@ -1,0 +1,97 @@
+"""APDEX per step, JMeter-style: (satisfied + tolerating / 2) / samples.
+
+A successful request is *satisfied* when its E2E is at most T, *tolerating* when at most F, otherwise
+*frustrated*; a failed request is always frustrated (JMeter counts errors as frustrated too).
+Thresholds (README "summary.json" / APDEX):
+  T  --apdex-t when given; else the bound of an `e2e_*<=` clause of --slo; else DEFAULT_T_S.
+  F  --apdex-f when given; else TOLERATED_FACTOR x T (the Apdex standard's 4T).
+The default T is the seed deployment's acceptable response time: 60 s (its limit answered in 58.8 s).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_T_S = 60.0
+TOLERATED_FACTOR = 4.0
+_SLO_E2E = re.compile(r"^\s*e2e(?:_[a-z0-9]+)?\s*<=?\s*([0-9.]+)\s*(ms|s|m)?\s*$", re.IGNORECASE)
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "": 1.0}
+
+
+def thresholds(t_s: float | None = None, f_s: float | None = None, slo: str = "") -> dict[str, Any]:
+    """The thresholds in use and where T came from ("option", "slo" or "default")."""
+    source = "option"
+    if t_s is None:
+        t_s, source = _slo_e2e_bound_s(slo), "slo"
+        if t_s is None:
+            t_s, source = DEFAULT_T_S, "default"
+    return {
+        "t_s": float(t_s),
+        "f_s": float(f_s if f_s is not None else TOLERATED_FACTOR * t_s),
+        "t_source": source,
+    }
+
+
+def _slo_e2e_bound_s(slo: str) -> float | None:
+    for clause in (slo or "").split(","):
+        match = _SLO_E2E.match(clause)
+        if match:
+            return float(match.group(1)) * _UNIT_S[(match.group(2) or "").lower()]
+    return None
+
+
+def apdex(
+    e2e_s: np.ndarray | pd.Series, ok: np.ndarray | pd.Series, t_s: float, f_s: float
+) -> dict[str, Any]:
+    """APDEX of one set of requests; score None when there is none."""
+    e2e = np.asarray(e2e_s, dtype=float)
+    good = np.asarray(ok, dtype=bool)
+    satisfied = int(np.sum(good & (e2e <= t_s)))
+    tolerating = int(np.sum(good & (e2e > t_s) & (e2e <= f_s)))
+    total = int(e2e.size)
+    return {
+        "score": (satisfied + tolerating / 2) / total if total else None,
+        "samples": total,
+        "satisfied": satisfied,
+        "tolerating": tolerating,
+        "frustrated": total - satisfied - tolerating,
+    }
+
+
+def rating(score: float | None) -> str:
+    """The Apdex standard's words for a score."""
+    if score is None:
+        return "–"
+    for bound, word in ((0.94, "excellent"), (0.85, "good"), (0.70, "fair"), (0.50, "poor")):
+        if score >= bound:
+            return word
+    return "unacceptable"
+
+
+def apdex_per_step(
+    requests: pd.DataFrame, steps: list[dict[str, Any]], limits: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One row per step over the requests SENT in the step's steady window and ended inside it, plus the
+    failures that ended in the step (the same population as the step's statistics and error rate)."""
+    rows = []
+    for step in steps:
+        chosen = steady_and_failed(requests, step)
+        row = {
+            "users": step["users"],
+            "index": step["index"],
+            **apdex(chosen["e2e_s"], chosen["ok"], limits["t_s"], limits["f_s"]),
+        }
+        row["rating"] = rating(row["score"])
+        rows.append(row)
+    return rows
+
+
+def steady_and_failed(requests: pd.DataFrame, step: dict[str, Any]) -> pd.DataFrame:
+    start, end = float(step["start_s"]), float(step["end_s"])
+    sent = requests[(requests["send_s"] >= start) & (requests["send_s"] < end) & (requests["end_s"] <= end)]
+    steady_ok = sent["ok"] & (sent["send_s"] >= start + float(step["warmup_s"]))
+    return sent[steady_ok | ~sent["ok"]]

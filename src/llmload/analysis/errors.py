@@ -1,0 +1,74 @@
+"""JMeter's error tables: errors by type over the run, and the top 5 error types per step.
+
+An error's *type* is its category (records.ERROR_KINDS) with the HTTP status when there is one
+("http_status 503"); the most frequent message of each type is kept as an example (it is text from the
+server or the client and is escaped by the report like every other such text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+TOP_N = 5
+EXAMPLE_CHARS = 200
+
+
+def error_type(kind: Any, status: Any) -> str:
+    name = str(kind) if kind else "unknown"
+    if status is not None and not pd.isna(status):
+        return f"{name} {int(status)}"
+    return name
+
+
+def _typed(failed: pd.DataFrame) -> pd.DataFrame:
+    types = [error_type(k, s) for k, s in zip(failed["error_kind"], failed["http_status"], strict=True)]
+    return failed.assign(error_type=types)
+
+
+def _example(messages: pd.Series) -> str:
+    values = messages.dropna().astype(str)
+    return values.value_counts().index[0][:EXAMPLE_CHARS] if len(values) else ""
+
+
+def errors_table(requests: pd.DataFrame) -> list[dict[str, Any]]:
+    """Every error type over the whole run, most frequent first."""
+    failed = requests[~requests["ok"]]
+    if not len(failed):
+        return []
+    typed = _typed(failed)
+    rows = []
+    for name, group in typed.groupby("error_type", sort=False):
+        rows.append(
+            {
+                "type": str(name),
+                "count": int(len(group)),
+                "percent_of_errors": 100.0 * len(group) / len(failed),
+                "percent_of_samples": 100.0 * len(group) / len(requests),
+                "example": _example(group["error"]),
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["count"], r["type"]))
+
+
+def top_errors_per_step(requests: pd.DataFrame, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """JMeter's "Top 5 errors by sampler", the sampler being the step: requests sent in the step."""
+    rows = []
+    for step in steps:
+        sent = requests[(requests["send_s"] >= step["start_s"]) & (requests["send_s"] < step["end_s"])]
+        failed = sent[~sent["ok"]]
+        if not len(failed):
+            continue
+        counts = _typed(failed)["error_type"].value_counts()
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
+        rows.append(
+            {
+                "users": step["users"],
+                "index": step["index"],
+                "samples": int(len(sent)),
+                "errors": int(len(failed)),
+                "top": [{"type": str(t), "count": int(c)} for t, c in top],
+            }
+        )
+    return rows

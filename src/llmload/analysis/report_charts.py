@@ -1,0 +1,94 @@
+"""Every chart of report.html, keyed by its id (report section `chart-<key>`); None = no data for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from llmload.analysis import charts, charts_llm, charts_server
+from llmload.analysis.frame import RunData
+
+# the server series the report draws, and the names that carry them (newest vLLM name first)
+SERVER_SERIES = {
+    "running": ("vllm:num_requests_running",),
+    "waiting": ("vllm:num_requests_waiting",),
+    "kv_cache_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
+    "preemptions": ("vllm:num_preemptions_total", "vllm:num_preemptions"),
+}
+CHART_KEYS = (
+    "knee",
+    "tps-over-time",
+    "users-over-time",
+    "latency-over-time",
+    "latency-vs-users",
+    "dist-ttft",
+    "dist-ttfa",
+    "dist-tpot",
+    "dist-itl",
+    "tokens-over-time",
+    "tradeoff",
+    "reasoning",
+    "accuracy",
+    "server",
+    "gpu",
+)
+
+
+def server_series(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Panel series indexed by t_s, summed over label sets; the preemption counter as count since the start."""
+    out: dict[str, pd.Series] = {}
+    if not len(frame):
+        return out
+    for series, names in SERVER_SERIES.items():
+        for name in names:
+            chosen = frame[frame["name"] == name]
+            if len(chosen):
+                values = chosen.groupby("t_s")["value"].sum().sort_index()
+                out[series] = values - values.iloc[0] if series == "preemptions" else values
+                break
+    return out
+
+
+def gpu_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """gpu.jsonl samples as t_s, device ("host:gpu"), util_percent, mem_used_gib, power_w."""
+    if not len(frame) or "t_s" not in frame:
+        return pd.DataFrame(columns=["t_s", "device", "util_percent", "mem_used_gib", "power_w"])
+
+    def column(name: str) -> pd.Series:
+        return (
+            pd.to_numeric(frame[name], errors="coerce")
+            if name in frame
+            else pd.Series(float("nan"), index=frame.index)
+        )
+
+    host = frame["host"].astype(str) if "host" in frame else pd.Series("", index=frame.index)
+    gpu = frame["gpu"].astype(str) if "gpu" in frame else pd.Series("0", index=frame.index)
+    return pd.DataFrame(
+        {
+            "t_s": frame["t_s"].astype(float),
+            "device": host + ":" + gpu,
+            "util_percent": column("util_percent"),
+            "mem_used_gib": column("mem_used_bytes") / 2**30,
+            "power_w": column("power_w"),
+        }
+    )
+
+
+def all_charts(run: RunData, summary: dict[str, Any]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {
+        "knee": charts.knee_chart(summary),
+        "tps-over-time": charts.tps_over_time_chart(run),
+        "users-over-time": charts.users_over_time_chart(run),
+        "latency-over-time": charts.latency_over_time_chart(run),
+        "latency-vs-users": charts.latency_vs_users_chart(run, summary),
+        "tokens-over-time": charts_llm.tokens_over_time_chart(run),
+        "tradeoff": charts_llm.tradeoff_chart(summary),
+        "reasoning": charts_llm.reasoning_chart(run, summary),
+        "accuracy": charts_llm.accuracy_chart(summary),
+        "server": charts_server.server_chart(run, server_series(getattr(run, "server", pd.DataFrame()))),
+        "gpu": charts_server.gpu_chart(run, gpu_frame(getattr(run, "gpu", pd.DataFrame()))),
+    }
+    for key in charts_llm.DIST_METRICS:
+        out[f"dist-{key}"] = charts_llm.distribution_chart(run, summary, key)
+    return {key: out[key] for key in CHART_KEYS}
