@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from llmload.errors import UsageError
+from llmload.datasets.prompt import estimate_text_tokens
 from llmload.sim.content import estimate_prompt_tokens
 from llmload.sim.faults import FaultInjector, FaultPlan, SimFaults, build_plan, flag_items, merge_plans
 from llmload.sim.metrics import make_registry, render_metrics
@@ -59,7 +60,7 @@ async def tokenize(request: web.Request) -> web.Response:
                  for m in body["messages"]]
         count = estimate_prompt_tokens(texts, p.tokens_per_char, p.tokens_per_message)
     else:
-        count = estimate_prompt_tokens([str(body.get("prompt", ""))], p.tokens_per_char, 0)
+        count = max(1, round(estimate_text_tokens(str(body.get("prompt", "")), tokens_per_cjk_char=p.tokens_per_char)))
     return web.json_response({"count": count, "max_model_len": p.max_model_len, "tokens": list(range(count))})
 
 
