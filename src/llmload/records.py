@@ -9,10 +9,24 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
+
+try:  # orjson: ~5x faster for the 1M-record report path and the per-request write; optional
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+
+    def _dumps(obj: dict[str, Any]) -> str:
+        return orjson.dumps(obj).decode()
+
+except ImportError:  # pragma: no cover - exercised where orjson is not installed
+    _loads = json.loads
+
+    def _dumps(obj: dict[str, Any]) -> str:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 RECORD_SCHEMA = "llmload.record/1"
 
@@ -59,12 +73,16 @@ class Record:
     worker: str = ""  # which load-generator process made the request
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        """One compact JSON line (UTF-8 text kept as is). Shallow: no deep copy of the lists."""
+        return _dumps({name: getattr(self, name) for name in _RECORD_FIELDS})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(Record))
 
 
 class RecordWriter:
@@ -95,23 +113,35 @@ class RecordWriter:
 
 
 def iter_record_dicts(path: Path) -> Iterator[dict[str, Any]]:
-    """Yields each record as a dict. A truncated or corrupt LAST line (a killed writer) is skipped;
-    a corrupt line elsewhere is an error naming file and line."""
-    with path.open("r", encoding="utf-8", errors="replace") as f:
-        lines = f.readlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
-                return  # the writer was killed mid-line: the request was in flight
-            from llmload.errors import UsageError
+    """Yields each record as a dict, streaming (never the whole file in memory). A truncated or corrupt
+    LAST line (a killed writer) is skipped; a corrupt line elsewhere is an error naming file and line."""
+    with path.open("rb") as f:
+        pending: tuple[int, bytes] | None = None
+        for number, line in enumerate(f, start=1):
+            if pending is not None:
+                data = _parse_line(path, *pending, last=False)
+                if isinstance(data, dict):
+                    yield data
+            pending = (number, line) if line.strip() else None
+        if pending is not None:
+            data = _parse_line(path, *pending, last=True)
+            if isinstance(data, dict):
+                yield data
 
-            raise UsageError(f"{path}:{number}: corrupt record ({exc.msg})") from None
-        if isinstance(data, dict):
-            yield data
+
+def _parse_line(path: Path, number: int, line: bytes, last: bool) -> Any:
+    try:
+        return _loads(line)
+    except ValueError:
+        pass
+    try:  # invalid UTF-8 inside a string: decoded with replacement characters, as text mode did
+        return json.loads(line.decode("utf-8", "replace"))
+    except json.JSONDecodeError as exc:
+        if last:
+            return None  # the writer was killed mid-line: the request was in flight
+        from llmload.errors import UsageError
+
+        raise UsageError(f"{path}:{number}: corrupt record ({exc.msg})") from None
 
 
 def read_records(path: Path) -> list[Record]:

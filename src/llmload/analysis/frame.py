@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from llmload.analysis.record_columns import ItlStore, RecordColumns, count_column
 from llmload.errors import UsageError
 from llmload.records import StepMark, iter_record_dicts, read_steps
 
@@ -59,7 +60,7 @@ class RunData:
     meta: dict[str, Any]
     requests: pd.DataFrame  # one row per request, times relative to t0, in the target's time base
     steps: list[StepMark]  # relative to t0, target time base
-    itl_s: dict[str, np.ndarray]  # request_id -> inter-chunk gaps (target time base)
+    itl_s: ItlStore  # inter-chunk gaps (target time base): flat, by frame row; also request_id -> gaps
     time_scale: float
     t0_s: float  # epoch seconds (wall) of time 0
     generator: (
@@ -77,9 +78,9 @@ def load_run(run_dir: Path) -> RunData:
     meta = _read_meta(run_dir / "meta.json")
     scale = float((meta.get("target") or {}).get("time_scale") or 1.0)
     raw_steps = read_steps(run_dir / "steps.jsonl") if (run_dir / "steps.jsonl").exists() else []
-    dicts = list(iter_record_dicts(records_path))
-    t0 = _time_zero(raw_steps, dicts)
-    requests, itl = _requests_frame(dicts, t0, scale)
+    columns = RecordColumns().add_all(iter_record_dicts(records_path))
+    t0 = _time_zero(raw_steps, columns)
+    requests, itl = _requests_frame(columns, t0, scale)
     steps = [_scale_step(s, t0, scale, requests) for s in raw_steps]
     generator = _generator_frame(run_dir / "generator.jsonl", t0, scale)
     return RunData(run_dir, meta, requests, steps, itl, scale, t0, generator)
@@ -115,11 +116,11 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _time_zero(steps: list[StepMark], dicts: list[dict[str, Any]]) -> float:
+def _time_zero(steps: list[StepMark], columns: RecordColumns) -> float:
     if steps:
         return steps[0].start_s
-    if dicts:
-        return min(float(d["send_s"]) for d in dicts)
+    if columns.n:
+        return float(np.nanmin(columns.column("send_s")))
     return 0.0
 
 
@@ -134,60 +135,49 @@ def _rel(value: Any, t0: float, scale: float) -> float:
     return np.nan if value is None else (float(value) - t0) * scale
 
 
-def _requests_frame(
-    dicts: list[dict[str, Any]], t0: float, scale: float
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    rows = []
-    itl: dict[str, np.ndarray] = {}
-    for d in dicts:
-        send = _rel(d.get("send_s"), t0, scale)
-        end = _rel(d.get("end_s"), t0, scale)
-        first = _rel(d.get("first_token_s"), t0, scale)
-        last = _rel(d.get("last_token_s"), t0, scale)
-        ok = bool(d.get("ok"))
-        out_tokens = d.get("output_tokens")
-        intended = _rel(d.get("intended_send_s"), t0, scale)
-        origin = send if np.isnan(intended) else intended  # open loop: from the intended send time
-        ttft = first - origin
-        e2e = (last - origin) if ok and not np.isnan(last) else end - origin
-        tpot = (
-            (e2e - ttft) / (out_tokens - 1)
-            if ok and isinstance(out_tokens, int) and out_tokens > 1
-            else np.nan
-        )
-        expected, found = set(d.get("plates_expected") or []), set(d.get("plates_found") or [])
-        chunks = d.get("chunk_s") or []
-        if ok and len(chunks) > 1:
-            itl[str(d.get("request_id"))] = np.diff(np.asarray(chunks, dtype=float)) * scale
-        rows.append(
-            (
-                d.get("request_id"),
-                d.get("user_id"),
-                d.get("worker", ""),
-                ok,
-                d.get("error_kind"),
-                d.get("error"),
-                d.get("http_status"),
-                send,
-                end,
-                ttft,
-                _rel(d.get("first_answer_s"), t0, scale) - origin,
-                e2e,
-                tpot,
-                d.get("prompt_tokens"),
-                out_tokens,
-                d.get("reasoning_tokens"),
-                d.get("token_source", "usage"),
-                d.get("finish_reason"),
-                len(expected & found),
-                len(found - expected),
-                len(expected - found),
-                intended,
-                send - intended,
-                end - send,
-            )
-        )
-    frame = pd.DataFrame.from_records(rows, columns=RECORD_COLUMNS)
-    for column in ("prompt_tokens", "output_tokens", "reasoning_tokens"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    return frame, itl
+def _requests_frame(columns: RecordColumns, t0: float, scale: float) -> tuple[pd.DataFrame, ItlStore]:
+    """The metric definitions (module docstring), vectorised over all records."""
+
+    def rel(name: str) -> np.ndarray:
+        return (columns.column(name) - t0) * scale
+
+    ok = np.frombuffer(bytes(columns.ok), dtype=np.bool_) if columns.n else np.array([], dtype=bool)
+    send, end, first, last, intended = (
+        rel(n) for n in ("send_s", "end_s", "first_token_s", "last_token_s", "intended_send_s")
+    )
+    origin = np.where(np.isnan(intended), send, intended)  # open loop: from the intended send time
+    ttft = first - origin
+    e2e = np.where(ok & ~np.isnan(last), last - origin, end - origin)
+    out_tokens = columns.column("output_tokens")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(ok & (out_tokens > 1), (e2e - ttft) / (out_tokens - 1), np.nan)
+    plates = columns.plate_counts()
+    texts = columns.texts
+    data: dict[str, Any] = {
+        "request_id": texts["request_id"],
+        "user_id": count_column(columns.column("user_id")),
+        "worker": texts["worker"],
+        "ok": ok,
+        "error_kind": texts["error_kind"],
+        "error": texts["error"],
+        "http_status": count_column(columns.column("http_status")),
+        "send_s": send,
+        "end_s": end,
+        "ttft_s": ttft,
+        "ttfa_s": rel("first_answer_s") - origin,
+        "e2e_s": e2e,
+        "tpot_s": tpot,
+        "prompt_tokens": count_column(columns.column("prompt_tokens")),
+        "output_tokens": count_column(out_tokens),
+        "reasoning_tokens": count_column(columns.column("reasoning_tokens")),
+        "token_source": texts["token_source"],
+        "finish_reason": texts["finish_reason"],
+        "tp": plates[:, 0],
+        "fp": plates[:, 1],
+        "fn": plates[:, 2],
+        "intended_send_s": intended,
+        "queue_s": send - intended,
+        "client_s": end - send,
+    }
+    frame = pd.DataFrame({name: data[name] for name in RECORD_COLUMNS})
+    return frame, columns.itl(scale)

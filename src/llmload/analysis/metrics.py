@@ -92,7 +92,7 @@ def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Ser
     length = window.length_s
     ended = sent[sent["end_s"] <= window.end_s]
     failed = int((~ended["ok"]).sum())
-    itl = [run.itl_s[rid] for rid in steady_ok["request_id"] if rid in run.itl_s]
+    itl = run.itl_s.for_rows(steady_ok.index.to_numpy())  # the frame's index is the row position
     row: dict[str, Any] = {
         "index": window.step.index,
         "users": window.step.users,
@@ -109,7 +109,7 @@ def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Ser
         "output_tokens_per_s": float(done_ok["output_tokens"].sum()) / length if length > 0 else math.nan,
         "prompt_tokens_mean": _mean(steady_ok["prompt_tokens"]),
         "output_tokens_mean": _mean(steady_ok["output_tokens"]),
-        "itl_s": distribution(np.concatenate(itl) if itl else np.array([])),
+        "itl_s": distribution(itl),
         "errors_by_kind": {
             str(k): int(v) for k, v in ended.loc[~ended["ok"], "error_kind"].value_counts().items()
         },

@@ -1,0 +1,153 @@
+"""Records -> columns in one streaming pass, and inter-token gaps kept as one flat array.
+
+Built for a million records on a small machine: no dict per record is kept, numbers go straight into
+typed arrays (8 bytes each, no Python float objects), low-cardinality strings are interned, and the
+chunk times of all requests go into one flat array from which the ITLs are computed vectorised.
+The metric definitions themselves stay in analysis.frame.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+FLOAT_FIELDS = ("send_s", "end_s", "first_token_s", "first_answer_s", "last_token_s", "intended_send_s")
+NUMBER_FIELDS = ("user_id", "http_status", "prompt_tokens", "output_tokens", "reasoning_tokens")
+TEXT_FIELDS = ("request_id", "worker", "error_kind", "error", "token_source", "finish_reason")
+_TEXT_DEFAULTS = {"worker": "", "token_source": "usage"}
+_INTERNED = ("worker", "error_kind", "token_source", "finish_reason")
+NAN = float("nan")
+
+
+class ItlStore(Mapping[str, np.ndarray]):
+    """Gaps between consecutive content chunks of every successful request with 2+ chunks.
+
+    `flat_s[offsets[j]:offsets[j+1]]` are the gaps of the j-th such request, which is row `rows[j]` of
+    the requests frame. Also a read-only mapping request_id -> gaps (built on first use)."""
+
+    def __init__(
+        self, flat_s: np.ndarray, offsets: np.ndarray, rows: np.ndarray, request_ids: list[Any], n_rows: int
+    ) -> None:
+        self.flat_s = flat_s
+        self.offsets = offsets
+        self.rows = rows
+        self.n_rows = n_rows
+        self._request_ids = request_ids
+        self._by_id: dict[str, int] | None = None
+
+    @classmethod
+    def empty(cls, n_rows: int = 0) -> ItlStore:
+        return cls(np.array([]), np.zeros(1, dtype=np.int64), np.array([], dtype=np.int64), [], n_rows)
+
+    def for_rows(self, rows: Iterable[int] | np.ndarray) -> np.ndarray:
+        """All gaps of the given frame rows (positions), concatenated."""
+        if not len(self.rows):
+            return self.flat_s
+        selected = np.zeros(self.n_rows, dtype=bool)
+        selected[np.asarray(rows, dtype=np.int64)] = True
+        keep = selected[self.rows]
+        if keep.all():
+            return self.flat_s
+        selected_gaps: np.ndarray = self.flat_s[np.repeat(keep, np.diff(self.offsets))]
+        return selected_gaps
+
+    def per_row(self, how: str) -> np.ndarray:
+        """Per frame row: the mean ("mean") or largest ("max") gap; NaN for rows without gaps."""
+        out = np.full(self.n_rows, np.nan)
+        if len(self.rows):
+            starts = self.offsets[:-1]
+            if how == "mean":
+                out[self.rows] = np.add.reduceat(self.flat_s, starts) / np.diff(self.offsets)
+            else:
+                out[self.rows] = np.maximum.reduceat(self.flat_s, starts)
+        return out
+
+    def _index(self) -> dict[str, int]:
+        if self._by_id is None:
+            self._by_id = {str(rid): j for j, rid in enumerate(self._request_ids)}
+        return self._by_id
+
+    def __getitem__(self, request_id: str) -> np.ndarray:
+        j = self._index()[request_id]
+        return self.flat_s[self.offsets[j] : self.offsets[j + 1]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index())
+
+    def __len__(self) -> int:
+        return len(self._index())
+
+
+class RecordColumns:
+    """Accumulates record dicts (iter_record_dicts) as columns; raw epoch seconds, no scaling yet."""
+
+    def __init__(self) -> None:
+        self.numbers = {name: array("d") for name in FLOAT_FIELDS + NUMBER_FIELDS}
+        self.texts: dict[str, list[Any]] = {name: [] for name in TEXT_FIELDS}
+        self.ok = bytearray()
+        self.plates = array("q")  # tp, fp, fn per record, interleaved
+        self.chunk_times = array("d")  # chunk_s of requests with ITLs, back to back
+        self.chunk_counts = array("q")
+        self.chunk_rows = array("q")
+        self._interned: dict[str, str] = {}
+        self.n = 0
+
+    def add_all(self, dicts: Iterable[dict[str, Any]]) -> RecordColumns:
+        for d in dicts:
+            self.add(d)
+        return self
+
+    def add(self, d: dict[str, Any]) -> None:
+        get = d.get
+        for name, column in self.numbers.items():
+            value = get(name)
+            column.append(NAN if value is None else value)
+        interned = self._interned
+        for name, texts in self.texts.items():
+            value = get(name, _TEXT_DEFAULTS.get(name))
+            if name in _INTERNED and isinstance(value, str):
+                value = interned.setdefault(value, value)
+            texts.append(value)
+        ok = bool(get("ok"))
+        self.ok.append(ok)
+        expected, found = get("plates_expected"), get("plates_found")
+        if expected or found:
+            e, f = set(expected or ()), set(found or ())
+            self.plates.extend((len(e & f), len(f - e), len(e - f)))
+        else:
+            self.plates.extend((0, 0, 0))
+        chunks = get("chunk_s")
+        if ok and chunks and len(chunks) > 1:
+            self.chunk_times.extend(chunks)
+            self.chunk_counts.append(len(chunks))
+            self.chunk_rows.append(self.n)
+        self.n += 1
+
+    def column(self, name: str) -> np.ndarray:
+        return np.frombuffer(self.numbers[name], dtype=np.float64) if self.n else np.array([])
+
+    def plate_counts(self) -> np.ndarray:
+        return np.frombuffer(self.plates, dtype=np.int64).reshape(-1, 3) if self.n else np.zeros((0, 3), np.int64)
+
+    def itl(self, scale: float) -> ItlStore:
+        """Gaps between consecutive chunks of each request (times `scale`), never across requests."""
+        if not self.chunk_rows:
+            return ItlStore.empty(self.n)
+        times = np.frombuffer(self.chunk_times, dtype=np.float64)
+        counts = np.frombuffer(self.chunk_counts, dtype=np.int64)
+        ends = np.cumsum(counts)
+        gaps = np.diff(times)
+        keep = np.ones(gaps.size, dtype=bool)
+        keep[ends[:-1] - 1] = False  # the step from one request's last chunk to the next one's first
+        offsets = np.concatenate(([0], np.cumsum(counts - 1)))
+        rows = np.frombuffer(self.chunk_rows, dtype=np.int64)
+        request_ids = self.texts["request_id"]
+        return ItlStore(gaps[keep] * scale, offsets, rows, [request_ids[r] for r in rows], self.n)
+
+
+def count_column(values: np.ndarray) -> np.ndarray:
+    """A count column as the old object->numeric conversion gave it: int64 when complete, else float."""
+    return values.astype(np.int64) if values.size and not np.isnan(values).any() else values
