@@ -1,0 +1,295 @@
+"""A known-timing fake OpenAI streaming server for measuring load generators (not for tests of servers).
+
+Every streamed request gets its first token exactly TTFT after the request arrived and token k at
+arrival + TTFT + (k-1) * ITL; it streams N tokens (the request's max_tokens / max_completion_tokens,
+else --tokens), then a usage trailer and [DONE], like vLLM (chunked transfer encoding, one HTTP chunk
+per SSE event). With --itl-ms 0 the whole body is written in one go after TTFT (throughput mode).
+
+Raw asyncio, no framework: one Protocol per connection, pre-built event bytes. The loop uses
+selectors.SelectSelector on purpose: epoll's timeout has millisecond granularity (timers wake up to
+1 ms late), select's has microseconds. The server measures its own lateness (actual write time minus
+the due time of each token event) so a client's error can be told from the server's.
+
+    python benchmarks/fake_server.py --port 8600 --ttft-ms 100 --itl-ms 20 --tokens 64
+    GET /stats            tokens sent, requests, active streams, server lateness (mean/p50/p99/max s)
+    GET /stats?reset=1    the same, then clears the lateness samples
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import selectors
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+HEADERS_SSE = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+    b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+CHUNK_END = b"0\r\n\r\n"
+
+
+def _chunk(payload: bytes) -> bytes:
+    """One SSE event as one HTTP/1.1 chunk."""
+    event = b"data: " + payload + b"\n\n"
+    return b"%x\r\n" % len(event) + event + b"\r\n"
+
+
+@dataclass
+class Config:
+    ttft_s: float
+    itl_s: float
+    tokens: int
+    model: str
+    token_text: str = " t"
+
+
+class Events:
+    """Pre-built chunk bytes for one endpoint (chat or text completions)."""
+
+    def __init__(self, cfg: Config, chat: bool) -> None:
+        self.chat = chat
+        self.model = cfg.model
+        self.token = _chunk(self._json(self._choice(cfg.token_text, None)))
+        self.role = _chunk(self._json(self._choice("", None, role=True))) if chat else b""
+        self.first = self.role + self.token
+        self.last_token = _chunk(self._json(self._choice(cfg.token_text, "length")))
+        self._bodies: dict[tuple[int, int], bytes] = {}
+
+    def _choice(self, text: str, finish: str | None, role: bool = False) -> dict[str, Any]:
+        if self.chat:
+            delta: dict[str, Any] = {"role": "assistant", "content": text} if role else {"content": text}
+            return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+
+    def _json(self, choice: dict[str, Any] | None, usage: dict[str, int] | None = None) -> bytes:
+        obj: dict[str, Any] = {
+            "id": "chatcmpl-fake" if self.chat else "cmpl-fake",
+            "object": "chat.completion.chunk" if self.chat else "text_completion",
+            "created": 0,
+            "model": self.model,
+            "choices": [choice] if choice is not None else [],
+        }
+        if usage is not None:
+            obj["usage"] = usage
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+    def tail(self, prompt_tokens: int, n: int, usage: bool) -> bytes:
+        """Last token (with finish_reason), usage trailer, [DONE], end of chunked body."""
+        out = self.last_token
+        if usage:
+            out += _chunk(
+                self._json(
+                    None,
+                    {"prompt_tokens": prompt_tokens, "completion_tokens": n, "total_tokens": prompt_tokens + n},
+                )
+            )
+        return out + _chunk(b"[DONE]") + CHUNK_END
+
+    def whole(self, prompt_tokens: int, n: int, usage: bool) -> bytes:
+        key = (n, int(usage))
+        body = self._bodies.get(key)
+        if body is None:
+            body = self.role + self.token * (n - 1) + self.tail(prompt_tokens, n, usage)
+            self._bodies[key] = body
+        return body
+
+
+@dataclass
+class Stats:
+    tokens_sent: int = 0
+    requests_started: int = 0
+    requests_done: int = 0
+    active: int = 0
+    lateness_s: list[float] = field(default_factory=list)
+
+    def snapshot(self, reset: bool) -> dict[str, Any]:
+        late = sorted(self.lateness_s)
+        n = len(late)
+        out: dict[str, Any] = {
+            "t_monotonic_s": time.monotonic(),
+            "tokens_sent": self.tokens_sent,
+            "requests_started": self.requests_started,
+            "requests_done": self.requests_done,
+            "active": self.active,
+            "lateness_n": n,
+            "lateness_mean_s": sum(late) / n if n else None,
+            "lateness_p50_s": late[n // 2] if n else None,
+            "lateness_p99_s": late[min(n - 1, int(0.99 * n))] if n else None,
+            "lateness_max_s": late[-1] if n else None,
+        }
+        if reset:
+            self.lateness_s = []
+        return out
+
+
+class Stream:
+    """One streamed response: token k is due at arrival + ttft + (k-1) * itl (loop time)."""
+
+    __slots__ = ("proto", "events", "n", "k", "arrival", "prompt_tokens", "usage", "handle")
+
+    def __init__(self, proto: HttpProtocol, events: Events, n: int, prompt_tokens: int, usage: bool) -> None:
+        self.proto = proto
+        self.events = events
+        self.n = n
+        self.k = 0
+        self.arrival = proto.loop.time()
+        self.prompt_tokens = prompt_tokens
+        self.usage = usage
+        self.handle: asyncio.TimerHandle | None = None
+
+    def due(self, k: int) -> float:
+        cfg = self.proto.cfg
+        return self.arrival + cfg.ttft_s + (k - 1) * cfg.itl_s
+
+    def start(self) -> None:
+        self.handle = self.proto.loop.call_at(self.due(1), self.tick)
+
+    def tick(self) -> None:
+        proto, stats = self.proto, self.proto.stats
+        now = proto.loop.time()
+        self.k += 1
+        k, n = self.k, self.n
+        stats.lateness_s.append(now - self.due(k))
+        if proto.cfg.itl_s <= 0:
+            proto.write(self.events.whole(self.prompt_tokens, n, self.usage))
+            stats.tokens_sent += n
+            self.finish()
+            return
+        if k == n:
+            head = self.events.role if n == 1 else b""
+            proto.write(head + self.events.tail(self.prompt_tokens, n, self.usage))
+            stats.tokens_sent += 1
+            self.finish()
+            return
+        proto.write(self.events.first if k == 1 else self.events.token)
+        stats.tokens_sent += 1
+        self.handle = proto.loop.call_at(self.due(k + 1), self.tick)
+
+    def finish(self) -> None:
+        self.handle = None
+        self.proto.stats.requests_done += 1
+        self.proto.stats.active -= 1
+        self.proto.stream = None
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+            self.proto.stats.active -= 1
+
+
+class HttpProtocol(asyncio.Protocol):
+    def __init__(self, cfg: Config, stats: Stats, chat: Events, text: Events) -> None:
+        self.cfg, self.stats, self.chat, self.text = cfg, stats, chat, text
+        self.loop = asyncio.get_running_loop()
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+        self.stream: Stream | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.stream is not None:
+            self.stream.cancel()
+            self.stream = None
+        self.transport = None
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buffer[:head_end].decode("latin-1")
+            lines = head.split("\r\n")
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            end = head_end + 4 + length
+            if len(self.buffer) < end:
+                return
+            body = self.buffer[head_end + 4 : end]
+            self.buffer = self.buffer[end:]
+            method, path = (lines[0].split(" ") + ["", ""])[:2]
+            self.handle(method, path, body)
+
+    def handle(self, method: str, path: str, body: bytes) -> None:
+        route = path.split("?", 1)[0]
+        if method == "POST" and route in ("/v1/chat/completions", "/v1/completions"):
+            self.completion(body, chat=route == "/v1/chat/completions")
+        elif route == "/v1/models":
+            card = {"id": self.cfg.model, "object": "model", "created": 0, "owned_by": "fake", "max_model_len": 65536}
+            self.json_response({"object": "list", "data": [card]})
+        elif route in ("/health", "/ping"):
+            self.json_response({})
+        elif route == "/stats":
+            self.json_response(self.stats.snapshot(reset="reset=1" in path))
+        else:
+            self.json_response({"error": {"message": f"no route {route}"}}, status=b"404 Not Found")
+
+    def json_response(self, obj: Any, status: bytes = b"200 OK") -> None:
+        data = json.dumps(obj).encode()
+        self.write(
+            b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\ncontent-length: "
+            + str(len(data)).encode() + b"\r\n\r\n" + data
+        )
+
+    def completion(self, body: bytes, chat: bool) -> None:
+        try:
+            req = json.loads(body)
+        except ValueError:
+            self.json_response({"error": {"message": "invalid JSON"}}, status=b"400 Bad Request")
+            return
+        n = int(req.get("max_completion_tokens") or req.get("max_tokens") or self.cfg.tokens)
+        usage = bool((req.get("stream_options") or {}).get("include_usage", False))
+        prompt_tokens = max(1, len(body) // 4)
+        self.stats.requests_started += 1
+        self.stats.active += 1
+        self.write(HEADERS_SSE)
+        self.stream = Stream(self, self.chat if chat else self.text, max(1, n), prompt_tokens, usage)
+        self.stream.start()
+
+
+async def serve(cfg: Config, host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    stats = Stats()
+    chat, text = Events(cfg, chat=True), Events(cfg, chat=False)
+    server = await loop.create_server(lambda: HttpProtocol(cfg, stats, chat, text), host, port, backlog=4096)
+    print(f"fake server on http://{host}:{port} ttft {cfg.ttft_s * 1000:g} ms itl {cfg.itl_s * 1000:g} ms", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8600)
+    p.add_argument("--ttft-ms", type=float, default=100.0)
+    p.add_argument("--itl-ms", type=float, default=20.0)
+    p.add_argument("--tokens", type=int, default=64, help="tokens per stream when the request sets no max_tokens")
+    p.add_argument("--model", default="fake")
+    args = p.parse_args()
+    cfg = Config(args.ttft_ms / 1000.0, args.itl_ms / 1000.0, args.tokens, args.model)
+    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+    try:
+        loop.run_until_complete(serve(cfg, args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        loop.close()
+
+
+if __name__ == "__main__":
+    main()
