@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--host", required=True, help="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000"
+        "--host", default="", help="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000 (required)"
     )
     p.add_argument("--model", default="", help="Model name (default: the server's first model)")
     p.add_argument(
@@ -57,8 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="Headless step-load against a server; writes a run directory and report")
     add_run_options(run)
+    _add_distributed_options(run)
     _add_gate_options(run, config=True)
     run.set_defaults(func=_cmd_run)
+
+    ui = sub.add_parser("ui", help="Locust's web UI with the scenario's start form and the LLM live tabs")
+    add_run_options(ui)
+    _add_distributed_options(ui)
+    ui.add_argument("--port", type=int, default=8089, help="Web UI port (default 8089)")
+    ui.add_argument("--web-host", default="127.0.0.1", help="Web UI interface (default 127.0.0.1)")
+    ui.set_defaults(func=_cmd_ui)
 
     report = sub.add_parser(
         "report", help="Rebuild summary.json, steps.csv and report.html from a run's raw records"
@@ -141,7 +149,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_distributed_options(p: argparse.ArgumentParser) -> None:
+    from llmload.load.cluster import add_distributed_options
+
+    add_distributed_options(p)
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from llmload.load.cluster import run_ui
+
+    if not args.host:
+        raise UsageError("ui: --host URL is required")
+    return run_ui(args)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from llmload.load.cluster import run_worker, validate_distributed_args
+
+    validate_distributed_args(args)
+    if args.worker:
+        return run_worker(args)  # the master sends the scenario, including --host
+    if not args.host:
+        raise UsageError("run: --host URL is required")
     from llmload.load.launch import run_headless
     from llmload.report.options import options_from_args
 

@@ -132,7 +132,10 @@ def run_headless(args: argparse.Namespace) -> int:
         f"llmload: {_step_count(args)} steps of "
         f"{args.step_duration} against {args.host} -> {run_dir}"
     )
-    proc = subprocess.run(locust_argv(args, run_dir), env=env, check=False)
+    from llmload.load.cluster import distributed_master
+
+    with distributed_master(args, env) as master_options:  # --workers/--master (load.cluster)
+        proc = subprocess.run(locust_argv(args, run_dir) + master_options, env=env, check=False)
     from llmload.report.options import options_from_args
 
     return finish(run_dir, proc.returncode, options_from_args(args))

@@ -8,7 +8,7 @@ from typing import Any
 
 from locust import events
 
-from llmload.load import options, runtime, shape, user
+from llmload.load import options, runtime, shape, user, webui
 
 # Modules, not classes, are imported: Locust takes every User/LoadTestShape class it finds in this namespace.
 
@@ -20,6 +20,13 @@ class PlateDetectionUser(user.LlmUser):
 class PlateStepShape(shape.StepLoadShape):
     """Steps through --step-users, --step-duration each."""
 
+    def reset_time(self) -> None:
+        # Locust's master calls reset_time a second time, in its first start() after the first tick
+        # (MasterRunner.start): restarting the plan then would write step 0 twice, a second late.
+        if self.runner is not None and getattr(self.runner.environment, "llmload", None) is not None:
+            return
+        super().reset_time()
+
 
 def _add_arguments(parser: Any) -> None:
     options.add_locust_arguments(parser)
@@ -27,6 +34,7 @@ def _add_arguments(parser: Any) -> None:
 
 def _on_init(environment: Any, **_: Any) -> None:
     runtime.register_messages(environment)
+    webui.install(environment)  # the "LLM live" tabs and /llmload/ routes, when there is a web UI
     if os.environ.get("LLMLOAD_QUIET_LOCUST_STATS"):
         # `llmload run` prints exact figures from the records; Locust's rounded table would contradict them
         logging.getLogger("locust.stats_logger").setLevel(logging.WARNING)

@@ -12,6 +12,7 @@ import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
 from llmload.client.clock import wall_clock
+from llmload.load import distributed
 from llmload.load.context import RunContext, create_context, write_meta
 from llmload.load.health import HealthSampler
 from llmload.records import Record, RecordWriter
@@ -58,8 +59,15 @@ def submit_record(environment: Any, record: Record) -> None:
     ctx = get_context(environment)
     if ctx.recorder is not None:
         ctx.recorder.record(record)
+        _feed_live(environment, record)
     else:
         environment.llmload_outbox.append(record.to_json())
+
+
+def _feed_live(environment: Any, record: Record) -> None:
+    live = getattr(environment, "llmload_live", None)  # the web UI's aggregator (load.webui), if any
+    if live is not None:
+        live.add(record)
 
 
 def _forward_loop(environment: Any) -> None:
@@ -78,14 +86,29 @@ def flush_outbox(environment: Any) -> None:
             lines = outbox[:]
             del outbox[:]
             environment.runner.send_message(message, lines)
+            if message == RECORDS_MESSAGE:
+                distributed.count_sent(environment, len(lines))
 
 
 def on_records_message(environment: Any, msg: Any, **_: Any) -> None:
     """Master: records forwarded by a worker are written exactly once, as they arrive."""
-    ctx = get_context(environment)
-    assert ctx.recorder is not None
+    ctx: RunContext | None = getattr(environment, "llmload", None)
+    distributed.count_received(environment, msg.node_id, len(msg.data))
+    if ctx is None or ctx.recorder is None:  # after the run's end (the handshake timed out): never a new run
+        log.error("%d records from %s arrived after the run ended; not written", len(msg.data), msg.node_id)
+        return
     for line in msg.data:
-        ctx.recorder.record_line(line, Record.from_dict(json.loads(line)))
+        record = Record.from_dict(json.loads(line))
+        ctx.recorder.record_line(line, record)
+        _feed_live(environment, record)
+
+
+def on_health_message(environment: Any, msg: Any) -> None:
+    """Master: workers' generator-health samples go to generator.jsonl beside the master's own."""
+    writer = getattr(environment, "llmload_health", None)
+    if writer is not None and getattr(environment, "llmload", None) is not None:
+        for line in msg.data:
+            writer.write_line(line)
 
 
 def set_arrival_rate(environment: Any, rate_rps: float, now_s: float) -> None:
@@ -109,6 +132,7 @@ def register_messages(environment: Any) -> None:
         environment.runner.register_message(
             RECORDS_MESSAGE, lambda msg, **kw: on_records_message(environment, msg)
         )
+    distributed.register(environment, on_health_message)
 
 
 def finish_run(environment: Any) -> None:
@@ -123,15 +147,24 @@ def finish_run(environment: Any) -> None:
     if ctx.recorder is None:
         flush_outbox(environment)
         environment.llmload = None
+        distributed.report_sent(environment)
         return
-    if isinstance(environment.runner, MasterRunner):
-        gevent.sleep(FORWARD_EVERY_S * 2)  # let the workers' last batches arrive
+    extra: dict[str, Any] = {}
+    if isinstance(environment.runner, MasterRunner):  # the workers' last batches (load.distributed)
+        extra["workers"] = distributed.collect_workers(environment)
     ended_s = wall_clock()
     ctx.recorder.close(ended_s)
     environment.llmload_health.close()
-    write_meta(ctx.settings, ctx.target, ctx.run_id, ended_s=ended_s, records=ctx.recorder.records.count)
+    write_meta(
+        ctx.settings, ctx.target, ctx.run_id, ended_s=ended_s, records=ctx.recorder.records.count, **extra
+    )
     environment.llmload = None
     environment.llmload_last_run_dir = ctx.settings.run_dir
+    if getattr(environment, "web_ui", None) is not None:  # the UI stays live while the report builds
+        from llmload.load.webui import build_report_in_background
+
+        build_report_in_background(environment, ctx.settings.run_dir)
+        return
     try:
         from llmload.report.build import build_report
 

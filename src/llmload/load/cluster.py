@@ -1,0 +1,172 @@
+"""Locust's master/worker model as processes, for `llmload run --workers N | --master | --worker` and
+`llmload ui`. Like launch.py this module never imports Locust: every Locust is a subprocess.
+
+- `--workers N`: a master on loopback (its step shape, recorder and report) plus N local worker processes
+  that send the requests; the workers quit when the master does.
+- `--master --workers N`: only the master, bound to --master-bind-host:--master-port, waiting up to
+  WORKER_WAIT_S for N workers started elsewhere with `llmload run --worker --master-host H`.
+- `--worker --master-host H`: only a worker; the master sends it the scenario options. The API key comes
+  from the worker's own --api-key or $OPENAI_API_KEY (never through the master).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from llmload.errors import UsageError
+
+LOCUSTFILE = Path(__file__).with_name("plate_detection.py")
+DEFAULT_MASTER_PORT = 5557
+WORKER_WAIT_S = 120  # how long a master waits for its workers to connect
+WORKER_EXIT_S = 30.0  # after the master exits, workers get this long to quit before they are terminated
+
+
+def add_distributed_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers", type=int, default=0,
+        help="Locust worker processes: N local workers (with --master: N workers started elsewhere)",
+    )
+    p.add_argument("--master", action="store_true", help="Run only the master; workers join from other hosts")
+    p.add_argument("--worker", action="store_true", help="Run only a worker of the master at --master-host")
+    p.add_argument("--master-host", default="127.0.0.1", help="The master a --worker connects to")
+    p.add_argument(
+        "--master-port", type=int, default=DEFAULT_MASTER_PORT, help="Master port (default 5557)"
+    )
+    p.add_argument(
+        "--master-bind-host", default="*", help="Interface a --master listens on (default *: all)"
+    )
+
+
+def validate_distributed_args(args: argparse.Namespace) -> None:
+    if args.workers < 0:
+        raise UsageError(f"--workers: {args.workers} must be 0 or more")
+    if args.master and args.worker:
+        raise UsageError("--master and --worker exclude each other")
+    if args.master and args.workers < 1:
+        raise UsageError("--master needs --workers N: how many workers to wait for")
+    if args.worker and args.workers:
+        raise UsageError("--worker runs one worker; start more with more commands (or use --workers N)")
+    if not 0 < args.master_port < 65536:
+        raise UsageError(f"--master-port: {args.master_port} is not a port number")
+
+
+def is_distributed(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "workers", 0) or getattr(args, "master", False))
+
+
+def worker_argv(master_host: str, master_port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+        "--master-host", master_host, "--master-port", str(master_port), "--loglevel", "WARNING",
+    ]
+
+
+def master_options(workers: int, bind_host: str, port: int) -> list[str]:
+    """Headless master: it starts the plan once `workers` workers are connected (or gives up, exit 1)."""
+    return [
+        "--master", "--expect-workers", str(workers), "--expect-workers-max-wait", str(WORKER_WAIT_S),
+        "--master-bind-host", bind_host, "--master-bind-port", str(port),
+    ]
+
+
+@contextmanager
+def distributed_master(args: argparse.Namespace, env: dict[str, str]) -> Iterator[list[str]]:
+    """Yields the options that make `llmload run`'s Locust a master (none when not distributed) and,
+    with --workers N alone, keeps N local workers running beside it. The workers get their own session:
+    Ctrl-C reaches only the master, which then stops them after their last records (load.distributed)."""
+    if not is_distributed(args):
+        yield []
+        return
+    if args.master:
+        print(f"llmload: master waiting for {args.workers} workers on port {args.master_port}", flush=True)
+        yield master_options(args.workers, args.master_bind_host, args.master_port)
+        return
+    from llmload.load.launch import free_port
+
+    port = free_port()
+    workers = [
+        subprocess.Popen(worker_argv("127.0.0.1", port), env=env, start_new_session=True)
+        for _ in range(args.workers)
+    ]
+    try:
+        yield master_options(args.workers, "127.0.0.1", port)
+    finally:
+        stop_processes(workers)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    if getattr(args, "api_key", ""):
+        env["OPENAI_API_KEY"] = args.api_key
+    print(f"llmload: worker of the master at {args.master_host}:{args.master_port}", flush=True)
+    return subprocess.run(worker_argv(args.master_host, args.master_port), env=env, check=False).returncode
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], timeout_s: float = WORKER_EXIT_S) -> None:
+    """Wait for each process to exit on its own (workers quit with their master), then terminate/kill."""
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        timeout_s = 1.0  # the first wait covered the time the others had too
+
+
+def ui_argv(locust_argv: list[str], web_host: str, web_port: int) -> list[str]:
+    """The headless command line of `llmload run`, turned into the web UI: its values become the start
+    form's defaults; each run started from the form gets its own reports/<run-id> directory."""
+    argv: list[str] = []
+    skip = False
+    for arg in locust_argv:
+        if skip:
+            skip = False
+        elif arg in ("--headless", "--only-summary"):
+            continue
+        elif arg == "--run-dir":
+            skip = True
+        else:
+            argv.append(arg)
+    return argv + ["--web-host", web_host, "--web-port", str(web_port), "--loglevel", "INFO"]
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    """`llmload ui`: Locust's web UI (with --workers N: a master and N local workers) until Ctrl-C,
+    which stops a running test the graceful way (load.supervise.run_locust)."""
+    from llmload.load.launch import locust_argv
+    from llmload.load.supervise import run_locust
+
+    validate_distributed_args(args)
+    env = dict(os.environ)
+    api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or ""
+    if api_key:
+        env["OPENAI_API_KEY"] = api_key  # never on a command line: the start form would show it
+    argv = ui_argv(locust_argv(args, Path("unused")), args.web_host, args.port)
+    print(f"llmload ui: http://{args.web_host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        if args.master:  # workers join from elsewhere (`llmload run --worker --master-host H`)
+            argv += ["--master", "--master-bind-host", args.master_bind_host, "--master-bind-port",
+                     str(args.master_port)]
+        elif args.workers:
+            from llmload.load.launch import free_port
+
+            port = free_port()
+            argv += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
+            workers = [
+                subprocess.Popen(worker_argv("127.0.0.1", port), env=env, start_new_session=True)
+                for _ in range(args.workers)
+            ]
+        return run_locust(argv, env)[0]
+    finally:
+        stop_processes(workers, timeout_s=10.0)

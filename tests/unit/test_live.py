@@ -1,0 +1,62 @@
+"""The web UI's rolling aggregator: steady-window statistics per step and the knee so far."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmload.load.live import LiveStats, percentile
+from llmload.records import Record, StepMark
+
+
+def _record(i: int, send_s: float, e2e_s: float, ttft_s: float = 0.1, ok: bool = True) -> Record:
+    return Record(
+        request_id=f"w-{i}", user_id=0, send_s=send_s, end_s=send_s + e2e_s, ok=ok,
+        first_token_s=send_s + ttft_s, output_tokens=10,
+    )
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    assert percentile([], 50) is None
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) == pytest.approx(4.8)
+
+
+def _write_steps(run_dir: Path, marks: list[StepMark]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "steps.jsonl").write_text("".join(m.to_json() + "\n" for m in marks))
+
+
+def test_steady_window_rate_ttft_and_a_knee_from_finished_steps(tmp_path: Path) -> None:
+    # step 1: 1 user, one 1-s request after another for 20 s; step 2: 2 users, no more throughput;
+    # step 3 is still running. Warm-up auto = 5 s (the step is 20 s, the median E2E 1 s).
+    _write_steps(tmp_path, [StepMark(0, 1, 0.0, 20.0), StepMark(1, 2, 20.0, 40.0), StepMark(2, 4, 40.0)])
+    live = LiveStats(tmp_path)
+    n = 0
+    for t in range(20):
+        live.add(_record(n := n + 1, float(t), 1.0))
+    for t in range(20):
+        live.add(_record(n := n + 1, 20.0 + t, 2.0, ttft_s=0.5))  # the second user only fails
+        live.add(_record(n := n + 1, 20.0 + t + 0.5, 2.0, ttft_s=0.5, ok=False))
+    live.add(_record(n := n + 1, 41.0, 1.0))
+    snap = live.snapshot(now_s=46.0)
+    one, two, running = snap["steps"]
+    assert one["rps"] == pytest.approx(15 / 15)  # ends in [5, 20): sent at 4..18; steady: sent at 5..19
+    assert one["requests_ok"] == 15 and one["ttft_s"]["p95"] == pytest.approx(0.1)
+    assert two["failed"] == 20 and two["rps"] == pytest.approx(1.0) and two["ttft_s"]["p50"] == pytest.approx(0.5)
+    assert snap["current"] is running and running["users"] == 4 and not running["finished"]
+    assert snap["output_tokens_per_s_now"] == pytest.approx(7 * 10 / 10)  # 7 ok requests ended in [36, 46)
+    # 2 users do not beat 1 user by more than 3 %: the knee is 1 user
+    assert snap["knee"]["users"] == 1 and snap["knee"]["finished_steps"] == 2
+
+
+def test_time_scale_reports_the_target_time_base(tmp_path: Path) -> None:
+    _write_steps(tmp_path, [StepMark(0, 1, 0.0, 4.0)])
+    live = LiveStats(tmp_path, time_scale=10.0)
+    for t in range(40):
+        live.add(_record(t, t * 0.1, 0.1, ttft_s=0.01))
+    step = live.snapshot(now_s=10.0)["steps"][0]
+    assert step["ttft_s"]["p50"] == pytest.approx(0.1) and step["e2e_s"]["p50"] == pytest.approx(1.0)
+    assert step["rps"] == pytest.approx(1.0, rel=0.05)  # 10 per wall second = 1 per target second
+    assert step["elapsed_s"] == pytest.approx(40.0)
