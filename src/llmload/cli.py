@@ -46,6 +46,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--request-timeout", default="1800s", help="Whole-request timeout (default 1800s)")
     p.add_argument("--slo", default="", help='SLO, e.g. "ttft_p95<=2s,e2e_p95<=60s,error_rate<=1%%"')
     p.add_argument("--no-score", action="store_true", help="Do not parse answers for plates")
+    p.add_argument(
+        "--metrics-interval", default="1s", help="Sample the target's /metrics and local GPUs this often (default 1s; 0: off)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="Rebuild summary.json, steps.csv and report.html from a run's raw records"
     )
     report.add_argument("run_dir", help="Run directory")
+    report.add_argument(
+        "--telemetry", default="", help="Merge a `llmload telemetry --out DIR` folder into the run first"
+    )
     _add_gate_options(report)
     report.set_defaults(func=_cmd_report)
 
@@ -116,7 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-scale", type=float, default=None, help="Simulator time scale (default: profile's)"
     )
     demo.add_argument("--out", default="", help="Run directory (default reports/demo-<time>)")
+    demo.add_argument(
+        "--engine",
+        default="sim",
+        choices=("sim", "vllm-cpu"),
+        help="sim: the built-in simulator; vllm-cpu: real vLLM (CPU build, tiny model, profile tiny-cpu)",
+    )
     demo.set_defaults(func=_cmd_demo)
+
+    _add_serve_commands(sub)
 
     plan = sub.add_parser("plan", help="Capacity plan: replicas, GPUs and cost from measured summaries")
     plan.add_argument("--summary", action="append", required=True, help="summary.json or run dir (repeatable)")
@@ -175,6 +189,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from llmload.report.options import options_from_args
 
     options_from_args(args)  # a bad --baseline/--max-regression/--apdex-t stops here, before any load
+
     return run_headless(args)
 
 
@@ -201,6 +216,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from llmload.report.options import options_from_args
     from llmload.report.text import print_gate, print_verdict
 
+    if args.telemetry:
+        from llmload.serve.telemetry import merge_telemetry
+
+        added = merge_telemetry(Path(args.telemetry), Path(args.run_dir))
+        print("merged " + ", ".join(f"{n} lines into {name}" for name, n in added.items()))
     result = build_report(Path(args.run_dir), options_from_args(args))
     print_verdict(result.summary, sys.stdout)
     print(f"report: {result.html_path}")
@@ -235,6 +255,11 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from llmload.load.launch import run_demo
 
+    if args.engine == "vllm-cpu":
+        from llmload.serve.demo import run_vllm_demo
+
+        return run_vllm_demo(args)
+
     return run_demo(args)
 
 
@@ -268,6 +293,76 @@ def _cmd_dataset_validate(args: argparse.Namespace) -> int:
 
     rows = load_dataset(args.path)
     print(f"{args.path}: {len(rows)} valid rows, {sum(1 for r in rows if r.plates)} with a plate")
+    return EXIT_OK
+
+
+def _add_serve_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    serve = sub.add_parser("serve", help="Start vLLM from a serve profile (preflight, wait ready, stop cleanly)")
+    serve.add_argument("--profile", required=True, help="Profile name (serve/profiles/NAME.toml) or TOML path")
+    serve.add_argument("--dry-run", action="store_true", help="Preflight and print the command; start nothing")
+    serve.add_argument("--serve-dir", default="", help="Folder for vllm.log and serve_meta.json (default reports/serve-<profile>)")
+    serve.set_defaults(func=_cmd_serve)
+
+    probe = sub.add_parser("probe", help="Check a server: models, one streamed chat, tokenize, metrics, version")
+    probe.add_argument("--host", required=True, help="Base URL, e.g. http://127.0.0.1:4444")
+    probe.add_argument("--model", default="", help="Model (default: the server's first model)")
+    probe.add_argument("--api-key", default="", help="API key (default: $OPENAI_API_KEY)")
+    probe.add_argument("--max-tokens", type=int, default=16, help="max_tokens of the probe chat (default 16)")
+    probe.add_argument("--timeout", default="60s", help="Per-check timeout (default 60s)")
+    probe.set_defaults(func=_cmd_probe)
+
+    tele = sub.add_parser("telemetry", help="Sample /metrics and local GPUs into DIR beside a remote server")
+    tele.add_argument("--out", required=True, help="Folder for server_metrics.jsonl and gpu.jsonl")
+    tele.add_argument("--host", default="", help="Server base URL to scrape /metrics from (default: GPUs only)")
+    tele.add_argument("--interval", default="1s", help="Sampling interval (default 1s)")
+    tele.add_argument("--duration", default="", help="Stop after this long (default: until Ctrl-C/SIGTERM)")
+    tele.set_defaults(func=_cmd_telemetry)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llmload.serve.launcher import VllmStartError, serve_profile
+    from llmload.serve.profile import load_profile
+
+    serve_dir = Path(args.serve_dir) if args.serve_dir else Path("reports") / f"serve-{load_profile(args.profile).name}"
+    try:
+        return serve_profile(args.profile, args.dry_run, serve_dir)
+    except VllmStartError as exc:
+        print(f"llmload: vLLM failed to start: {exc}", file=sys.stderr)
+        return EXIT_GENERATOR
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    import os
+
+    from llmload.client.probe import TargetUnreachable
+    from llmload.serve.probe import format_probe, probe_server
+    from llmload.steps import parse_duration_s
+
+    timeout_s = parse_duration_s(args.timeout, "--timeout")
+    key = args.api_key or os.environ.get("OPENAI_API_KEY") or None
+    try:
+        results = probe_server(args.host, args.model, key, args.max_tokens, timeout_s)
+    except TargetUnreachable as exc:
+        print(f"llmload: target unreachable: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    print(format_probe(args.host, results))
+    return EXIT_OK if all(r.ok for r in results[:2]) else EXIT_FAILED
+
+
+def _cmd_telemetry(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from llmload.serve.telemetry import parse_interval_s, run_standalone
+    from llmload.steps import parse_duration_s
+
+    interval_s = parse_interval_s(args.interval, "--interval")
+    if interval_s <= 0:
+        raise UsageError(f"--interval: {args.interval!r} must be greater than zero")
+    duration_s = parse_duration_s(args.duration, "--duration") if args.duration else None
+    t = run_standalone(Path(args.out), args.host or None, interval_s, duration_s)
+    print(f"telemetry: {t.ticks} ticks, {t.metrics_file.count} server samples, {t.gpu_file.count} GPU samples in {args.out}")
     return EXIT_OK
 
 

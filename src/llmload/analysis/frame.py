@@ -15,7 +15,7 @@ mapped onto the profile's time base, so reported numbers are what the simulated 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,12 @@ import numpy as np
 import pandas as pd
 
 from llmload.analysis.record_columns import ItlStore, RecordColumns, count_column
+from llmload.analysis.server import load_gpu_samples, load_server_metrics
 from llmload.errors import UsageError
 from llmload.records import StepMark, iter_record_dicts, read_steps
+
+SERVER_METRICS_FILE = "server_metrics.jsonl"  # written by llmload.serve.telemetry
+GPU_FILE = "gpu.jsonl"
 
 RECORD_COLUMNS = [
     "request_id",
@@ -66,6 +70,8 @@ class RunData:
     generator: (
         pd.DataFrame
     )  # load-generator health samples: t_s (target time base), worker, cpu_percent, lags (wall s)
+    server: pd.DataFrame = field(default_factory=pd.DataFrame)  # server_metrics.jsonl (analysis.server)
+    gpu: pd.DataFrame = field(default_factory=pd.DataFrame)  # gpu.jsonl (analysis.server)
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -83,7 +89,9 @@ def load_run(run_dir: Path) -> RunData:
     requests, itl = _requests_frame(columns, t0, scale)
     steps = [_scale_step(s, t0, scale, requests) for s in raw_steps]
     generator = _generator_frame(run_dir / "generator.jsonl", t0, scale)
-    return RunData(run_dir, meta, requests, steps, itl, scale, t0, generator)
+    server = load_server_metrics(run_dir / SERVER_METRICS_FILE, t0, scale)
+    gpu = load_gpu_samples(run_dir / GPU_FILE, t0, scale)
+    return RunData(run_dir, meta, requests, steps, itl, scale, t0, generator, server, gpu)
 
 
 GENERATOR_COLUMNS = ["t_s", "worker", "cpu_percent", "loop_lag_max_s", "loop_lag_mean_s", "cpu_warning"]

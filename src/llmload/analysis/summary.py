@@ -15,6 +15,7 @@ SUMMARY_SCHEMA = "llmload.summary/1"
 def build_summary(run: RunData) -> dict[str, Any]:
     warmup = (run.meta.get("options") or {}).get("warmup", "auto")
     steps = step_rows(run, warmup if warmup == "auto" else _seconds(warmup) * 1.0)
+    _attach_server_evidence(run, steps)
     knee, knee_extra = knee_analysis(run, steps)
     req = run.requests
     target = run.meta.get("target") or {}
@@ -42,6 +43,17 @@ def build_summary(run: RunData) -> dict[str, Any]:
         "accuracy": accuracy(req[req["ok"]]),
     }
     return summary
+
+
+def _attach_server_evidence(run: RunData, steps: list[dict[str, Any]]) -> None:
+    """Each step gets `server` (vLLM /metrics over its steady window) and `gpu` (NVML), None/[] without."""
+    from llmload.analysis.server import gpu_step_evidence, server_step_evidence
+
+    for step, server, gpu in zip(
+        steps, server_step_evidence(run.server, steps), gpu_step_evidence(run.gpu, steps), strict=True
+    ):
+        step["server"] = server
+        step["gpu"] = gpu
 
 
 def _seconds(text: str) -> float:

@@ -68,6 +68,11 @@ def add_locust_arguments(parser: Any) -> None:
     group.add_argument(
         "--no-score", action="store_true", default=False, help="Do not parse answers for plates"
     )
+    group.add_argument(
+        "--metrics-interval",
+        default="1s",
+        help="Sample the target's /metrics (and local GPUs) this often during the run; 0 turns it off",
+    )
 
 
 @dataclass(frozen=True, slots=True)

