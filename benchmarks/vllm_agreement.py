@@ -4,7 +4,8 @@ Both clients send the plate-patrol batches of our dataset (exported as a vLLM "c
 message holding the system prompt and the comments, since that format has no system role; llmload sends
 the same text as system + user messages, a few template tokens more), streamed chat completions with
 exactly --max-tokens output tokens (ignore_eos), temperature 0, at --concurrency requests in flight.
-Printed side by side: output tokens/s and mean TTFT (and mean prompt tokens, to show the prompts match).
+Printed side by side: output tokens/s and mean TTFT (and mean prompt tokens, to show the prompts match);
+llmload runs once before and once after vllm bench and its two results are averaged (drift cancels).
 Before measuring, every prompt is sent once in both forms (prefix cache warm for both tools), and both
 clients run at raised CPU priority (nice -10 where allowed), as if on their own host.
 
@@ -53,6 +54,7 @@ class Side:
     output_tokens_per_s: float
     mean_ttft_s: float
     mean_prompt_tokens: float
+    median_ttft_s: float = float("nan")
 
 
 def distinct_batches(batch_size: int) -> list[list[dict[str, str]]]:
@@ -113,6 +115,7 @@ def run_llmload(host: str, args: argparse.Namespace, out: Path) -> Side:
         step["output_tokens_per_s"],
         step["ttft_s"]["mean"],
         step["prompt_tokens_mean"],
+        step["ttft_s"]["p50"],
     )
 
 
@@ -136,6 +139,7 @@ def run_vllm_bench(host: str, model: str, args: argparse.Namespace, dataset: Pat
         float(result["output_throughput"]),
         float(result["mean_ttft_ms"]) / 1000.0,
         float(result["total_input_tokens"]) / max(1, int(result["completed"])),
+        float(result["median_ttft_ms"]) / 1000.0,
     )
 
 
@@ -143,16 +147,33 @@ def relative_diff(a: float, b: float) -> float:
     return abs(a - b) / b if b else float("inf")
 
 
+def mean_side(runs: list[Side]) -> Side:
+    n = len(runs)
+    return Side(
+        runs[0].tool,
+        sum(r.requests for r in runs),
+        sum(r.output_tokens_per_s for r in runs) / n,
+        sum(r.mean_ttft_s for r in runs) / n,
+        sum(r.mean_prompt_tokens for r in runs) / n,
+        sum(r.median_ttft_s for r in runs) / n,
+    )
+
+
 def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Warm-up, then llmload, vllm bench, llmload again: llmload's two runs bracket vLLM's so that a slow
+    drift of the machine's speed (a shared CI box) cancels out of the comparison."""
     dataset = workdir / "plate_prompts.jsonl"
     export_custom_dataset(dataset, args.batch_size)
     warm_prefix_cache(host, model, args.batch_size, args.concurrency)
-    ours = run_llmload(host, args, workdir / "llmload-run")
+    before = run_llmload(host, args, workdir / "llmload-1")
     theirs = run_vllm_bench(host, model, args, dataset, workdir / "bench")
+    after = run_llmload(host, args, workdir / "llmload-2")
+    ours = mean_side([before, after])
     return {
         "concurrency": args.concurrency,
         "max_tokens": args.max_tokens,
         "llmload": asdict(ours),
+        "llmload_runs": [asdict(before), asdict(after)],
         "vllm_bench": asdict(theirs),
         "diff": {
             "output_tokens_per_s": relative_diff(ours.output_tokens_per_s, theirs.output_tokens_per_s),
@@ -169,8 +190,15 @@ def format_table(result: dict[str, Any]) -> str:
         f"{'output tokens/s':<22}{a['output_tokens_per_s']:>12.1f}{b['output_tokens_per_s']:>12.1f}"
         f"{d['output_tokens_per_s']:>8.1%}",
         f"{'mean TTFT ms':<22}{a['mean_ttft_s'] * 1000:>12.1f}{b['mean_ttft_s'] * 1000:>12.1f}{d['mean_ttft_s']:>8.1%}",
+        f"{'median TTFT ms':<22}{a['median_ttft_s'] * 1000:>12.1f}{b['median_ttft_s'] * 1000:>12.1f}"
+        f"{relative_diff(a['median_ttft_s'], b['median_ttft_s']):>8.1%}",
         f"{'mean prompt tokens':<22}{a['mean_prompt_tokens']:>12.1f}{b['mean_prompt_tokens']:>12.1f}",
         f"{'requests measured':<22}{a['requests']:>12d}{b['requests']:>12d}",
+        "llmload runs before/after vllm bench: "
+        + ", ".join(
+            f"{r['output_tokens_per_s']:.1f} tok/s, TTFT {r['mean_ttft_s'] * 1000:.0f} ms"
+            for r in result.get("llmload_runs", [])
+        ),
     ]
     return "\n".join(lines)
 
@@ -194,8 +222,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--max-tokens", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=5)
-    p.add_argument("--num-prompts", type=int, default=64)
-    p.add_argument("--step-duration", default="40s", help="llmload's single step (its warm-up is excluded)")
+    p.add_argument("--num-prompts", type=int, default=48)
+    p.add_argument("--step-duration", default="30s", help="each llmload run: one step (its warm-up excluded)")
     p.add_argument("--json", default="", help="Also write the result as JSON here")
     return p.parse_args(argv)
 
