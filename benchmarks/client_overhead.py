@@ -171,11 +171,12 @@ class Sampler(threading.Thread):
 def steady_window(samples: list[tuple[float, float, int, int, int]], case: Case) -> tuple[int, int] | None:
     """Indexes (a, b) of the window: from 1 s after all streams run, for window_s, while tokens still flow."""
     need = case.streams if case.paced else case.streams + 2
-    start = next((i for i, s in enumerate(samples) if (s[3] if case.paced else s[4]) >= need), None)
+    base = samples[0][4] if samples else 0  # the server's counters run on across the tools of a case
+    start = next((i for i, s in enumerate(samples) if (s[3] if case.paced else s[4] - base) >= need), None)
     if start is None:
         return None
     t_a = samples[start][0] + 1.0
-    last_flow = max(i for i in range(len(samples)) if samples[i][2] > samples[max(0, i - 1)][2])
+    last_flow = max((i for i in range(1, len(samples)) if samples[i][2] > samples[i - 1][2]), default=0)
     a = next((i for i, s in enumerate(samples) if s[0] >= t_a), None)
     if a is None:
         return None
@@ -371,6 +372,7 @@ def main() -> None:
     args = p.parse_args()
     if args.nice:
         NICE[:] = ["nice", "-n", str(args.nice)]
+        os.nice(args.nice)  # the harness too: its sampler must not stall
     work = Path(args.out or tempfile.mkdtemp(prefix="llmload-overhead-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load before: {os.getloadavg()[0]:.2f}  work: {work}", flush=True)
