@@ -28,7 +28,7 @@ def test_seed_request_mix_predicts_31_users() -> None:
 def test_kv12_profile_and_max_num_seqs_binding() -> None:
     profile = load_profile("kv-12")
     assert profile.kv_budget_tokens is not None
-    assert kv_concurrency(profile.kv_budget_tokens, 64, 64, profile.max_num_seqs)["predicted_users"] == 13
+    assert kv_concurrency(profile.kv_budget_tokens, profile.workload_prompt_tokens, 64, profile.max_num_seqs)["predicted_users"] == 13
     assert kv_concurrency(100_000, 100, 100, 8)[("binding")] == "max_num_seqs"
     with pytest.raises(ValueError):
         kv_concurrency(0, 1, 1)

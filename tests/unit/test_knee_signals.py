@@ -39,7 +39,7 @@ def test_despike_removes_single_spikes_and_holes_only() -> None:
 
 
 def test_a_kv_bound_sharp_peak_is_kept() -> None:
-    # the kv-12 simulator profile, predicted closed loop (6..16 users): the peak at 11 is 7% above both
+    # a KV-bound simulator profile (kv-12 before its re-tuning), predicted closed loop (6..16 users): the peak at 11 is 7% above both
     # neighbours and real (preemption starts at 12); a running median of 3 would put the knee at 10
     rps = [7.933, 9.1, 10.083, 11.067, 12.033, 12.917, 11.783, 11.45, 11.417, 10.55, 10.883]
     rows = [row(u, v, 1.0 if u <= 11 else 1.2 * u / 11) for u, v in zip(range(6, 17), rps, strict=True)]
@@ -135,6 +135,30 @@ def test_server_evidence_feeds_find_knee_and_its_agreement() -> None:
     assert "server" in result["confidence"]["agreement"]["agree"]
     far = [{"users": u, "waiting_mean": float(u >= 3)} for u in LEVELS]  # queue from 3 users on
     assert "server" not in find_knee(known_curve(), server=far)["confidence"]["agreement"]["agree"]
+
+
+def test_a_lone_queue_sample_at_a_low_level_does_not_fire_the_server_signal() -> None:
+    # the max-seqs-8 simulator, 7 s steps: one scrape at 2 users caught a request before it was scheduled
+    waiting = {2: 0.6, 4: 0.2, 6: 0.0, 7: 0.0, 8: 0.0, 9: 1.0, 10: 2.0, 12: 4.0}
+    sig = server_signal([{"users": u, "waiting_mean": w} for u, w in waiting.items()])
+    assert (sig["users"], sig["first_saturated_at"]) == (8, 9)
+    blip_only = server_signal([{"users": u, "waiting_mean": 0.6 if u == 2 else 0.0} for u in (2, 4, 8)])
+    assert blip_only["fired"] is False
+
+
+def test_a_sustained_server_queue_moves_a_late_plateau_knee_down() -> None:
+    # slots full at 8, but the step at 8 reads 5% low (client turnaround leaves slots idle): the plateau
+    # rule alone says 9; the server queues from 9 users on, so the knee is 8
+    curve = [row(u, (min(u, 8) / 10) * (0.95 if u == 8 else 1.0), 10.0 if u <= 8 else 10.0 * u / 8) for u in LEVELS]
+    queue = [{"users": u, "waiting_mean": float(max(0, u - 8))} for u in LEVELS]
+    assert find_knee(curve)["knee"]["users"] == 9
+    result = find_knee(curve, server=queue)
+    assert result["knee"]["users"] == 8
+    assert result["signals"]["plateau"]["users"] == 9
+    assert "server's sustained queue" in result["knee"]["rule"]
+    # far below the peak (> 10%): the queue alone does not move the knee
+    low = [row(u, (min(u, 8) / 10) * (0.85 if u == 8 else 1.0), 10.0) for u in LEVELS]
+    assert find_knee(low, server=queue)["knee"]["users"] == 9
 
 
 def test_slo_signal_last_level_before_the_first_breach() -> None:

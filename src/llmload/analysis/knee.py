@@ -12,8 +12,14 @@ Rule (README "Knee and limit"):
      7% above its neighbours) and moved that knee from 11 to 10. Limit: a single step reading 3-10% high
      on the plateau can still move the knee; the bootstrap confidence (6) is where that shows.
   3. knee.users  = the smallest level whose smoothed throughput (requests/s) is within PLATEAU_TOLERANCE
-                   (3%) of the largest smoothed throughput: the first level at which adding users no longer
+                   (2%) of the largest smoothed throughput: the first level at which adding users no longer
                    buys throughput.
+  3b. Server queue (when vLLM /metrics were sampled): if the server is saturated from some level on at
+     every higher level (knee_signals.server_signal: a queue, preemptions or a full KV cache) and the
+     level just before that lies below the knee of 3, the knee moves down to it, provided its smoothed
+     throughput is within SERVER_PLATEAU_TOLERANCE (10%) of the peak. Past that level extra users only
+     wait in the server's queue; the few percent of throughput they still add is the queue hiding the
+     client's turnaround and the scheduler's admission delay, not new capacity.
   4. limit.users = the largest level at or above the knee whose median E2E is at most LIMIT_LATENCY_FACTOR
                    (1.5) x the knee's, scanning upward and stopping at the first level above that bound:
                    past it, queues build and responses degrade faster than users are added.
@@ -42,8 +48,9 @@ from llmload.analysis.knee_signals import (
     slo_signal,
 )
 
-PLATEAU_TOLERANCE = 0.03
+PLATEAU_TOLERANCE = 0.02
 SPIKE_TOLERANCE = 0.10
+SERVER_PLATEAU_TOLERANCE = 0.10
 LIMIT_LATENCY_FACTOR = 1.5
 MIN_SAMPLES = 3
 
@@ -139,7 +146,9 @@ def find_knee(
         return {"knee": None, "limit": None, "reason": f"need at least 2 valid steps, have {len(valid)}"}
     users = [s["users"] for s in valid]
     smooth = despike([s["rps"] for s in valid], users)
-    knee_i = plateau_knee([s["rps"] for s in valid], users, cfg.plateau_tolerance)
+    plateau_i = plateau_knee([s["rps"] for s in valid], users, cfg.plateau_tolerance)
+    server_evidence = server_signal(server)
+    knee_i = _server_adjusted(plateau_i, users, smooth, server_evidence)
     knee, peak_i = valid[knee_i], max(range(len(valid)), key=lambda i: smooth[i])
     limit_e2e = cfg.limit_latency_factor * knee["e2e_s"]["p50"]
     limit = knee
@@ -149,7 +158,7 @@ def find_knee(
         limit = s
     signals = {
         "plateau": {
-            "users": knee["users"],
+            "users": valid[plateau_i]["users"],
             "fired": True,
             "peak_users": valid[peak_i]["users"],
             "peak_rps": smooth[peak_i],
@@ -161,7 +170,7 @@ def find_knee(
         "marginal_gain": marginal_gain_signal(valid),
         "kneedle_throughput": kneedle_signal(valid, "throughput"),
         "kneedle_e2e_p95": kneedle_signal(valid, "e2e_p95"),
-        "server": server_signal(server),
+        "server": server_evidence,
         "slo": slo_signal(slo),
         "limit_latency": {
             "users": limit["users"],
@@ -173,7 +182,7 @@ def find_knee(
     }
     draws = _valid_draws(steps, valid, rps_draws)
     return {
-        "knee": {**_point(knee), "rule": "smallest level within plateau tolerance of peak throughput"},
+        "knee": {**_point(knee), "rule": _knee_rule(knee_i != plateau_i)},
         "limit": {
             **_point(limit),
             "rule": f"largest level with p50 E2E <= {cfg.limit_latency_factor} x knee",
@@ -182,6 +191,24 @@ def find_knee(
         "signals": signals,
         "confidence": confidence(valid, knee_i, signals, draws, cfg.plateau_tolerance),
     }
+
+
+def _server_adjusted(plateau_i: int, users: list[int], smooth: list[float], server: dict[str, Any]) -> int:
+    """Rule step 3b: the last level before a sustained server queue, when it lies below the plateau knee
+    and still gives near-peak throughput."""
+    clean = server.get("users") if server.get("fired") else None
+    if clean is None or clean >= users[plateau_i]:
+        return plateau_i
+    below = [i for i, u in enumerate(users) if u <= clean]
+    if not below or smooth[below[-1]] < (1 - SERVER_PLATEAU_TOLERANCE) * max(smooth):
+        return plateau_i
+    return below[-1]
+
+
+def _knee_rule(moved_by_server: bool) -> str:
+    if moved_by_server:
+        return "last level before the server's sustained queue (throughput within 10% of peak)"
+    return "smallest level within plateau tolerance of peak throughput"
 
 
 def _valid_draws(

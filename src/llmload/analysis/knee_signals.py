@@ -51,7 +51,7 @@ def _extrema(d: list[float], better: Callable[[float, float], bool]) -> list[int
 
 def kneedle(xs: Sequence[float], ys: Sequence[float], curve: str, sensitivity: float = 1.0) -> float | None:
     """Kneedle (Satopaa et al. 2011) for an increasing curve, "concave" or "convex": a line-for-line port of
-    kneed 0.8's KneeLocator(S=1, interp_method="interp1d", online=False), which tests/integration checks it
+    kneed 0.8's KneeLocator(S=1, interp_method="interp1d", online=False), which tests/unit checks it
     against. Ported because importing kneed pulls in scipy.signal (~5 s per process here)."""
     lo_x, lo_y = min(xs), min(ys)
     span_x, span_y = max(xs) - lo_x, max(ys) - lo_y
@@ -114,23 +114,25 @@ def _server_reasons(row: dict[str, Any]) -> list[str]:
 
 def server_signal(server: list[dict[str, Any]] | None) -> dict[str, Any]:
     """vLLM's own view, per step: {users, waiting_mean, running_mean, kv_usage_max (0..1), preemptions}.
-    Fires at the first level with a queue (waiting_mean > 0.5), preemptions or a full KV cache; points at
-    the level before it (the last one the server ran without queueing)."""
+    Fires at the first level from which the server stays saturated at every higher level (a queue,
+    waiting_mean > 0.5, preemptions or a full KV cache); points at the level before it (the last one the
+    server ran without queueing). "Sustained" keeps a lone sample that caught a request between arrival
+    and scheduling at a low level from firing it."""
     if not server:
         return _not_fired("no server metrics sampled")
     rows = sorted(server, key=lambda r: r["users"])
-    for i, row in enumerate(rows):
-        reasons = _server_reasons(row)
-        if reasons:
-            last_clean = rows[i - 1]["users"] if i else None
-            return {
-                "users": last_clean,
-                "fired": True,
-                "first_saturated_at": row["users"],
-                "running_mean": row.get("running_mean"),
-                "detail": f"at {row['users']} users: " + ", ".join(reasons),
-            }
-    return _not_fired("no queue, preemption or full KV cache at any level")
+    saturated = [bool(_server_reasons(row)) for row in rows]
+    first = next((i for i in range(len(rows)) if all(saturated[i:])), None)
+    if first is None:
+        return _not_fired("no sustained queue, preemption or full KV cache up to the top level")
+    row = rows[first]
+    return {
+        "users": rows[first - 1]["users"] if first else None,
+        "fired": True,
+        "first_saturated_at": row["users"],
+        "running_mean": row.get("running_mean"),
+        "detail": f"from {row['users']} users on: " + ", ".join(_server_reasons(row)),
+    }
 
 
 def slo_signal(slo: dict[str, Any] | None) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from llmload.analysis.frame import RunData
 from llmload.analysis.capacity import knee_analysis
+from llmload.analysis.frame import RunData
 from llmload.analysis.metrics import accuracy, step_rows
 
 SUMMARY_SCHEMA = "llmload.summary/1"
@@ -23,7 +23,9 @@ def build_summary(run: RunData) -> dict[str, Any]:
         "schema": SUMMARY_SCHEMA,
         "run_id": run.meta.get("run_id"),
         "run_dir": str(run.run_dir),
-        "complete": "ended_s" in run.meta,
+        # partial: the generator was killed (no ended_s) or stopped early (target lost, interrupted)
+        "complete": "ended_s" in run.meta and not run.meta.get("stopped_reason"),
+        "stopped_reason": _stopped_reason(run.meta),
         "target": {
             "host": target.get("host"),
             "models": target.get("models"),
@@ -54,6 +56,13 @@ def _attach_server_evidence(run: RunData, steps: list[dict[str, Any]]) -> None:
     ):
         step["server"] = server
         step["gpu"] = gpu
+
+
+def _stopped_reason(meta: dict[str, Any]) -> str | None:
+    reason = meta.get("stopped_reason")
+    if reason:
+        return str(reason)
+    return None if "ended_s" in meta else "the load generator ended without closing the run (killed?)"
 
 
 def _seconds(text: str) -> float:

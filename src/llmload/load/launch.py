@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from llmload.client.probe import TargetUnreachable, list_models
 from llmload.errors import UsageError
 from llmload.load.options import check_max_tokens, is_auto
+from llmload.load.supervise import check_host, exit_code, mark_stopped, run_locust, run_preflight
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_GENERATOR = 0, 1, 2, 3,
 
 
 def validate_run_args(args: argparse.Namespace) -> None:
+    check_host(args.host)
+    if args.slo:  # a bad SLO must fail now, not after the whole run
+        from llmload.analysis.slo import parse_slo
+
+        parse_slo(args.slo)
     if not is_auto(args.users):
         parse_levels(args.users, "--users")
     if args.rate:
@@ -125,6 +131,8 @@ def run_headless(args: argparse.Namespace) -> int:
     run_dir = Path(args.out) if args.out else default_run_dir()
     if run_dir.exists() and (run_dir / "records.jsonl").exists():
         raise UsageError(f"--out: {run_dir} already holds a run; choose a new directory")
+    if not run_preflight(args, args.model or (models[0] if models else ""), api_key or None):
+        return EXIT_UNREACHABLE
     env = dict(os.environ, LLMLOAD_QUIET_LOCUST_STATS="1")
     if api_key:
         env["OPENAI_API_KEY"] = api_key  # through the environment: never on a command line or in a file
@@ -135,26 +143,47 @@ def run_headless(args: argparse.Namespace) -> int:
     from llmload.load.cluster import distributed_master
 
     with distributed_master(args, env) as master_options:  # --workers/--master (load.cluster)
-        proc = subprocess.run(locust_argv(args, run_dir) + master_options, env=env, check=False)
+        locust_rc, signal_name = run_locust(locust_argv(args, run_dir) + master_options, env)
+    reason = mark_stopped(run_dir, locust_rc, signal_name)
     from llmload.report.options import options_from_args
 
-    return finish(run_dir, proc.returncode, options_from_args(args))
+    return exit_code(finish(run_dir, locust_rc, options_from_args(args)), reason, signal_name)
 
 
 def finish(run_dir: Path, locust_rc: int, options: ReportOptions | None = None) -> int:
     from llmload.report.build import build_report
+    from llmload.report.options import ReportOptions
     from llmload.report.text import print_gate, print_verdict
 
     if not (run_dir / "records.jsonl").exists():
         print(f"llmload: the load generator wrote no records (locust exit {locust_rc})", file=sys.stderr)
         return EXIT_GENERATOR
-    result = build_report(run_dir, options)
-    print_verdict(result.summary, sys.stdout)
-    print(f"report: {result.html_path}")
-    gate_rc = print_gate(result.summary, sys.stdout)  # 1: an SLO failed or a regression (report.gates)
+    given = options is not None and options != ReportOptions()  # a baseline or APDEX: rebuild with them
+    summary = None if given else _fresh_summary(run_dir)
+    if summary is None:
+        summary = build_report(run_dir, options).summary
+    print_verdict(summary, sys.stdout)
+    print(f"report: {run_dir / 'report.html'}")
+    gate_rc = print_gate(summary, sys.stdout)  # 1: an SLO failed or a regression (report.gates)
     if locust_rc not in (0, 1):  # Locust exits 1 when any request failed; our verdict decides
         return EXIT_GENERATOR
     return gate_rc
+
+
+def _fresh_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The summary Locust's process built at the end of the run, if nothing changed since (saves a
+    second report build); None when it must be rebuilt."""
+    paths = [run_dir / name for name in ("summary.json", "report.html", "records.jsonl", "meta.json")]
+    if not all(p.exists() for p in paths):
+        return None
+    built_s = min(p.stat().st_mtime for p in paths[:2])
+    if built_s < max(p.stat().st_mtime for p in paths[2:]):
+        return None
+    try:
+        data = json.loads(paths[0].read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def free_port() -> int:

@@ -34,6 +34,7 @@ def _add_arguments(parser: Any) -> None:
 
 def _on_init(environment: Any, **_: Any) -> None:
     runtime.register_messages(environment)
+    runtime.install_stop_signals()  # SIGTERM = Ctrl-C: users finish their requests, the report is written
     webui.install(environment)  # the "LLM live" tabs and /llmload/ routes, when there is a web UI
     if os.environ.get("LLMLOAD_QUIET_LOCUST_STATS"):
         # `llmload run` prints exact figures from the records; Locust's rounded table would contradict them

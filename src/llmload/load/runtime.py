@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from typing import Any
 
 import gevent
@@ -14,6 +16,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from llmload.client.clock import wall_clock
 from llmload.load import distributed
 from llmload.load.context import RunContext, create_context, write_meta
+from llmload.load.failures import TargetWatch
 from llmload.load.health import HealthSampler
 from llmload.records import Record, RecordWriter
 
@@ -69,6 +72,7 @@ def submit_record(environment: Any, record: Record) -> None:
     if ctx.recorder is not None:
         ctx.recorder.record(record)
         _feed_live(environment, record)
+        watch_target(environment, ctx, record)
     else:
         environment.llmload_outbox.append(record.to_json())
 
@@ -77,6 +81,27 @@ def _feed_live(environment: Any, record: Record) -> None:
     live = getattr(environment, "llmload_live", None)  # the web UI's aggregator (load.webui), if any
     if live is not None:
         live.add(record)
+
+
+def install_stop_signals() -> None:
+    """SIGTERM and SIGINT both raise KeyboardInterrupt, Locust's graceful path (users finish the request
+    they are in, test_stop writes the records' end and the report). Locust's own SIGTERM handler is
+    installed only after a shape test ends, so without this a SIGTERM would kill the process outright;
+    SIGINT may arrive ignored from a background launcher."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def watch_target(environment: Any, ctx: RunContext, record: Record) -> None:
+    """Stops the run, marked partial, once the target is lost (load.failures.TargetWatch)."""
+    watch: TargetWatch | None = getattr(environment, "llmload_watch", None)
+    if watch is None:
+        watch = environment.llmload_watch = TargetWatch(ctx.settings.timeouts.connect_s)
+    if not watch.observe(record.end_s, record.error_kind) or getattr(environment, "llmload_stop_reason", None):
+        return
+    environment.llmload_stop_reason = watch.reason()  # the shape's next tick ends the run (load.shape)
+    log.error("llmload: %s", watch.reason())
 
 
 def _forward_loop(environment: Any) -> None:
@@ -110,6 +135,7 @@ def on_records_message(environment: Any, msg: Any, **_: Any) -> None:
         record = Record.from_dict(json.loads(line))
         ctx.recorder.record_line(line, record)
         _feed_live(environment, record)
+        watch_target(environment, ctx, record)
 
 
 def on_health_message(environment: Any, msg: Any) -> None:
@@ -165,6 +191,11 @@ def finish_run(environment: Any) -> None:
     extra: dict[str, Any] = {}
     if isinstance(environment.runner, MasterRunner):  # the workers' last batches (load.distributed)
         extra["workers"] = distributed.collect_workers(environment)
+    stopped_reason = getattr(environment, "llmload_stop_reason", None)
+    if stopped_reason:
+        extra["stopped_reason"] = stopped_reason
+    environment.llmload_stop_reason = None
+    environment.llmload_watch = None
     ended_s = wall_clock()
     ctx.recorder.close(ended_s)
     environment.llmload_health.close()
