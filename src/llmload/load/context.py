@@ -19,12 +19,13 @@ from typing import Any
 
 from llmload import __version__
 from llmload.client.clock import wall_clock
-from llmload.client.probe import list_models, simulator_info
+from llmload.client.probe import list_models, server_version, simulator_info
 from llmload.load.arrivals import ArrivalSchedule
 from llmload.load.dispatcher import ArrivalDispatcher
 from llmload.load.options import LoadSettings, settings_from_options
 from llmload.load.recorder import RunRecorder
 from llmload.load.scenario import PlateScenario
+from llmload.serve.launcher import find_serve_meta
 
 META_SCHEMA = "llmload.meta/1"
 
@@ -74,7 +75,19 @@ def discover_target(settings: LoadSettings) -> tuple[LoadSettings, dict[str, Any
     }
     if sim:
         target["sim"] = sim
+    target["server_version"] = server_version(settings.host)
+    served = find_serve_meta(settings.host, serve_folders())
+    if served:
+        target["serve"] = served  # argv, vLLM version, GPU inventory of a live `llmload serve`
     return settings, target
+
+
+def serve_folders() -> list[Path]:
+    """Where `llmload serve` leaves serve_meta.json: $LLMLOAD_SERVE_DIR, else reports/serve-* (cwd)."""
+    given = os.environ.get("LLMLOAD_SERVE_DIR")
+    if given:
+        return [Path(given)]
+    return sorted(Path("reports").glob("serve-*"))
 
 
 def _replace_model(settings: LoadSettings, model: str) -> LoadSettings:

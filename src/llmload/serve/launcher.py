@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import deque
 from dataclasses import asdict
@@ -67,6 +68,37 @@ def read_serve_meta(serve_dir: Path) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+RUN_FACTS = ("profile", "vllm_version", "argv", "device", "gpus", "started_at", "startup_s")
+
+
+def find_serve_meta(base_url: str, folders: list[Path]) -> dict[str, Any] | None:
+    """The facts a run takes from a live ``llmload serve`` of this target: the ``serve_meta.json`` in
+    ``folders`` whose port is the URL's, on a loopback URL, and whose vLLM process is still alive."""
+    url = urllib.parse.urlsplit(base_url)
+    if url.hostname not in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+        return None
+    for folder in folders:
+        try:
+            meta = read_serve_meta(folder)
+        except (OSError, ValueError):
+            continue
+        if meta and meta.get("port") == url.port and _pid_alive(meta.get("pid")):
+            return {key: meta.get(key) for key in RUN_FACTS}  # not the profile's env: it may hold tokens
+    return None
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class VllmServer:
