@@ -67,7 +67,7 @@ def test_seed_like_thrashing_server_in_under_half_the_sweep() -> None:
     levels = run(plan, curve)
     knee, limit = sweep_knee(curve, 40)
     assert abs(plan.knee - knee) <= 1 if plan.knee is not None else False
-    assert plan.limit == limit
+    assert plan.limit is not None and abs(plan.limit - limit) <= 1  # the limit follows the knee (±1)
     assert len(levels) <= 20  # the 1-by-1 sweep of 1..40 takes 40 steps
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 GROWTH = 2.0
 MARGINAL = 0.5
-PLATEAU_TOLERANCE = 0.03  # keep equal to analysis.knee.PLATEAU_TOLERANCE
+PLATEAU_TOLERANCE = 0.02  # keep equal to analysis.knee.PLATEAU_TOLERANCE
 LIMIT_LATENCY_FACTOR = 1.5  # keep equal to analysis.knee.LIMIT_LATENCY_FACTOR
 GOLDEN = (1 + 5**0.5) / 2
 
