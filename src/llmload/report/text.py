@@ -27,12 +27,30 @@ def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
             f"{label:22}{p['users']:>7}{_f(p['e2e_p50_s']):>12}{_f(p['e2e_p95_s']):>12}"
             f"{_f(p['rps'], 3):>10}{_f(p['output_tokens_per_s'], 1):>11}\n"
         )
+    for line in _caveats(summary):
+        out.write(line + "\n")
     acc = summary.get("accuracy") or {}
     req = summary.get("requests") or {}
     out.write(
         f"requests {req.get('total')} ({req.get('failed')} failed); plate detection precision "
         f"{_f(acc.get('precision'), 3)} recall {_f(acc.get('recall'), 3)}\n"
     )
+
+
+def _caveats(summary: dict[str, Any]) -> list[str]:
+    """What the reader must know before trusting the two numbers: a partial run, a knee at the top of
+    the plan (saturation not reached), how sure the knee is."""
+    lines = []
+    if summary.get("complete") is False:
+        lines.append(f"PARTIAL RUN: {summary.get('stopped_reason') or 'the run did not finish'}")
+    knee, steps = summary.get("knee"), summary.get("steps") or []
+    top = max((s["users"] for s in steps), default=None)
+    if knee and top is not None and knee["users"] >= top:
+        lines.append(f"saturation not reached: the knee is the plan's top level ({top} users); extend --users")
+    confidence = (summary.get("knee_confidence") or {}).get("level")
+    if knee and confidence:
+        lines.append(f"knee confidence: {confidence} (why: knee_signals in summary.json, 'why here' in the report)")
+    return lines
 
 
 def print_gate(summary: dict[str, Any], out: TextIO) -> int:
