@@ -22,25 +22,28 @@ DIST_METRICS = {
 }
 
 
-def steady_ok(run: RunData, step: dict[str, Any]) -> pd.DataFrame:
+def steady_mask(run: RunData, step: dict[str, Any]) -> pd.Series:
     """Successful requests in a step's steady window (the population of its latency statistics)."""
     req = run.requests
     start, end = float(step["start_s"]), float(step["end_s"])
-    mask = (
+    return (
         req["ok"]
         & (req["send_s"] >= start + float(step["warmup_s"]))
         & (req["send_s"] < end)
         & (req["end_s"] <= end)
     )
-    return req[mask]
+
+
+def steady_ok(run: RunData, step: dict[str, Any]) -> pd.DataFrame:
+    return run.requests[steady_mask(run, step)]
 
 
 def step_values(run: RunData, step: dict[str, Any], metric: str) -> np.ndarray:
-    chosen = steady_ok(run, step)
+    mask = steady_mask(run, step).to_numpy(dtype=bool)  # one column taken, not the whole frame
     if metric == "itl":
-        parts = [run.itl_s[r] for r in chosen["request_id"] if r in run.itl_s]
-        return np.concatenate(parts) if parts else np.array([])
-    values: np.ndarray = chosen[metric].to_numpy(dtype=float)
+        gaps: np.ndarray = run.itl_s.for_rows(np.flatnonzero(mask))  # rows = frame positions
+        return gaps
+    values: np.ndarray = run.requests[metric].to_numpy(dtype=float)[mask]
     kept: np.ndarray = values[~np.isnan(values)]
     return kept
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from llmload.analysis.record_arrow import ArrowColumns, PlateErrors, read_columns
 from llmload.analysis.record_columns import ItlStore, RecordColumns, count_column
 from llmload.analysis.server import load_gpu_samples, load_server_metrics
 from llmload.errors import UsageError
@@ -72,6 +73,8 @@ class RunData:
     )  # load-generator health samples: t_s (target time base), worker, cpu_percent, lags (wall s)
     server: pd.DataFrame = field(default_factory=pd.DataFrame)  # server_metrics.jsonl (analysis.server)
     gpu: pd.DataFrame = field(default_factory=pd.DataFrame)  # gpu.jsonl (analysis.server)
+    # the commonest wrong and missed plates (report_data.quality_examples), when the fast reader had them
+    plate_errors: PlateErrors | None = None
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -84,14 +87,24 @@ def load_run(run_dir: Path) -> RunData:
     meta = _read_meta(run_dir / "meta.json")
     scale = float((meta.get("target") or {}).get("time_scale") or 1.0)
     raw_steps = read_steps(run_dir / "steps.jsonl") if (run_dir / "steps.jsonl").exists() else []
-    columns = RecordColumns().add_all(iter_record_dicts(records_path))
+    columns = _read_columns(records_path)
     t0 = _time_zero(raw_steps, columns)
     requests, itl = _requests_frame(columns, t0, scale)
     steps = [_scale_step(s, t0, scale, requests) for s in raw_steps]
     generator = _generator_frame(run_dir / "generator.jsonl", t0, scale)
     server = load_server_metrics(run_dir / SERVER_METRICS_FILE, t0, scale)
     gpu = load_gpu_samples(run_dir / GPU_FILE, t0, scale)
-    return RunData(run_dir, meta, requests, steps, itl, scale, t0, generator, server, gpu)
+    plate_errors = columns.plate_errors(QUALITY_EXAMPLES) if isinstance(columns, ArrowColumns) else None
+    return RunData(run_dir, meta, requests, steps, itl, scale, t0, generator, server, gpu, plate_errors)
+
+
+QUALITY_EXAMPLES = 10  # plates listed per kind (false positive, miss) in the report
+
+
+def _read_columns(records_path: Path) -> ArrowColumns | RecordColumns:
+    """pyarrow's parallel reader when it can take the file exactly; else the streaming orjson pass."""
+    fast = read_columns(records_path)
+    return fast if fast is not None else RecordColumns().add_all(iter_record_dicts(records_path))
 
 
 GENERATOR_COLUMNS = ["t_s", "worker", "cpu_percent", "loop_lag_max_s", "loop_lag_mean_s", "cpu_warning"]
@@ -124,7 +137,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _time_zero(steps: list[StepMark], columns: RecordColumns) -> float:
+def _time_zero(steps: list[StepMark], columns: ArrowColumns | RecordColumns) -> float:
     if steps:
         return steps[0].start_s
     if columns.n:
@@ -143,13 +156,15 @@ def _rel(value: Any, t0: float, scale: float) -> float:
     return np.nan if value is None else (float(value) - t0) * scale
 
 
-def _requests_frame(columns: RecordColumns, t0: float, scale: float) -> tuple[pd.DataFrame, ItlStore]:
+def _requests_frame(
+    columns: ArrowColumns | RecordColumns, t0: float, scale: float
+) -> tuple[pd.DataFrame, ItlStore]:
     """The metric definitions (module docstring), vectorised over all records."""
 
     def rel(name: str) -> np.ndarray:
         return (columns.column(name) - t0) * scale
 
-    ok = np.frombuffer(bytes(columns.ok), dtype=np.bool_) if columns.n else np.array([], dtype=bool)
+    ok = columns.ok_mask()
     send, end, first, last, intended = (
         rel(n) for n in ("send_s", "end_s", "first_token_s", "last_token_s", "intended_send_s")
     )

@@ -3,7 +3,9 @@
 Built for a million records on a small machine: no dict per record is kept, numbers go straight into
 typed arrays (8 bytes each, no Python float objects), low-cardinality strings are interned, and the
 chunk times of all requests go into one flat array from which the ITLs are computed vectorised.
-The metric definitions themselves stay in analysis.frame.
+The metric definitions themselves stay in analysis.frame. `llmload report` reads records with pyarrow
+first (analysis.record_arrow, same interface, several times faster); this streaming pass is the fallback
+for files that reader cannot take exactly (and it names a corrupt line).
 """
 
 from __future__ import annotations
@@ -132,20 +134,32 @@ class RecordColumns:
     def plate_counts(self) -> np.ndarray:
         return np.frombuffer(self.plates, dtype=np.int64).reshape(-1, 3) if self.n else np.zeros((0, 3), np.int64)
 
+    def ok_mask(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.ok), dtype=np.bool_) if self.n else np.array([], dtype=bool)
+
     def itl(self, scale: float) -> ItlStore:
         """Gaps between consecutive chunks of each request (times `scale`), never across requests."""
         if not self.chunk_rows:
             return ItlStore.empty(self.n)
         times = np.frombuffer(self.chunk_times, dtype=np.float64)
         counts = np.frombuffer(self.chunk_counts, dtype=np.int64)
-        ends = np.cumsum(counts)
-        gaps = np.diff(times)
-        keep = np.ones(gaps.size, dtype=bool)
-        keep[ends[:-1] - 1] = False  # the step from one request's last chunk to the next one's first
-        offsets = np.concatenate(([0], np.cumsum(counts - 1)))
         rows = np.frombuffer(self.chunk_rows, dtype=np.int64)
-        request_ids = self.texts["request_id"]
-        return ItlStore(gaps[keep] * scale, offsets, rows, [request_ids[r] for r in rows], self.n)
+        return itl_store(times, counts, rows, self.texts["request_id"], self.n, scale)
+
+
+def itl_store(
+    times: np.ndarray, counts: np.ndarray, rows: np.ndarray, request_ids: list[Any], n: int, scale: float
+) -> ItlStore:
+    """Chunk times of the requests with 2+ chunks, back to back (`counts` each, frame rows `rows`) -> gaps."""
+    ends = np.cumsum(counts)
+    gaps = np.diff(times)
+    keep = np.ones(gaps.size, dtype=bool)
+    keep[ends[:-1] - 1] = False  # the step from one request's last chunk to the next one's first
+    offsets = np.concatenate(([0], np.cumsum(counts - 1)))
+    flat = gaps[keep]
+    del gaps
+    flat *= scale
+    return ItlStore(flat, offsets, rows, [request_ids[r] for r in rows.tolist()], n)
 
 
 def count_column(values: np.ndarray) -> np.ndarray:

@@ -7,12 +7,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from llmload.analysis.apdex import apdex, apdex_per_step, rating
+from llmload.analysis.csv_text import write_csv
 from llmload.analysis.errors import errors_table, top_errors_per_step
-from llmload.analysis.frame import RunData
+from llmload.analysis.frame import QUALITY_EXAMPLES, RunData
+from llmload.analysis.record_arrow import batch_ids_of_rows
 from llmload.records import iter_record_dicts
 
 
@@ -26,11 +27,27 @@ def report_extras(run: RunData, summary: dict[str, Any], limits: dict[str, Any])
             "by_type": errors_table(run.requests),
             "top_per_step": top_errors_per_step(run.requests, summary["steps"]),
         },
-        "quality_examples": quality_examples(run.run_dir / "records.jsonl"),
+        "quality_examples": run_quality_examples(run),
     }
 
 
-EXAMPLES = 10
+EXAMPLES = QUALITY_EXAMPLES
+
+
+def run_quality_examples(run: RunData) -> dict[str, list[dict[str, Any]]]:
+    """quality_examples from what load_run already counted (one look-up of a few batch_ids), else a pass."""
+    path = run.run_dir / "records.jsonl"
+    if run.plate_errors is None:
+        return quality_examples(path)
+    rows = [row for found in run.plate_errors.values() for _, _, row in found]
+    batches = batch_ids_of_rows(path, rows)
+    return {
+        key: [
+            {"plate": plate, "count": count, "batch_ids": batches.get(row, [])[:5]}
+            for plate, count, row in run.plate_errors[kind]
+        ]
+        for key, kind in (("false_positives", "fp"), ("misses", "fn"))
+    }
 
 
 def quality_examples(records_path: Path, most: int = EXAMPLES) -> dict[str, list[dict[str, Any]]]:
@@ -107,14 +124,12 @@ def requests_table(run: RunData, summary: dict[str, Any]) -> pd.DataFrame:
         steady |= (
             sent & (req["send_s"] >= step["start_s"] + step["warmup_s"]) & (req["end_s"] <= step["end_s"])
         )
-    itl_mean = [float(np.mean(run.itl_s[r])) if r in run.itl_s else np.nan for r in req["request_id"]]
-    itl_max = [float(np.max(run.itl_s[r])) if r in run.itl_s else np.nan for r in req["request_id"]]
     table = req.assign(
         step_index=step_index,
         users=users,
         steady=steady,
-        itl_mean_s=itl_mean,
-        itl_max_s=itl_max,
+        itl_mean_s=run.itl_s.per_row("mean"),
+        itl_max_s=run.itl_s.per_row("max"),
         error=req["error"].map(_defuse),
         plates_tp=req["tp"],
         plates_fp=req["fp"],
@@ -124,4 +139,5 @@ def requests_table(run: RunData, summary: dict[str, Any]) -> pd.DataFrame:
 
 
 def write_requests_csv(run: RunData, summary: dict[str, Any], path: Path) -> None:
-    requests_table(run, summary).to_csv(path, index=False, float_format="%.6f")
+    """As `to_csv(path, index=False, float_format="%.6f")` would write it (analysis.csv_text: faster)."""
+    write_csv(requests_table(run, summary), path)

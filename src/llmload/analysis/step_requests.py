@@ -21,9 +21,9 @@ MAX_N = 5000
 def steady_and_done(run: RunData, row: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     req = run.requests
     start, end = row["start_s"] + row["warmup_s"], row["end_s"]
-    ok = req[req["ok"]]
-    steady = ok[(ok["send_s"] >= start) & (ok["send_s"] < end) & (ok["end_s"] <= end)]
-    done = ok[(ok["end_s"] >= start) & (ok["end_s"] < end)]
+    ok, send, ended = req["ok"], req["send_s"], req["end_s"]  # one mask each: no copy of all ok rows
+    steady = req[ok & (send >= start) & (send < end) & (ended <= end)]
+    done = req[ok & (ended >= start) & (ended < end)]
     return steady, done
 
 
