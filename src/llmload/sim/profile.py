@@ -55,6 +55,9 @@ class SimProfile:
     workload_prompt_tokens: int = 128  # typical prompt used by predict_closed_loop
     time_scale: float = 1.0
     stream_min_interval_wall_s: float = 0.002
+    # wake this much early and sleep the rest precisely (asyncio timers round up to 1 ms: up to 1 ms late);
+    # blocks the event loop for up to this long per wake-up, so only timing-exact profiles set it
+    precise_wake_wall_s: float = 0.0
     # engine "fixed": every request independent, exact absolute deadlines
     ttft_s: float = 0.1
     itl_s: float = 0.02

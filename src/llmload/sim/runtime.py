@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass, field
 
 from llmload.sim.events import Engine, FinishedRecord
@@ -72,14 +73,23 @@ class SimRuntime:
         self.lag_sum_wall_s = 0.0  # how late token events were handed to streams (wall seconds)
         self.lag_max_wall_s = 0.0
         self.lag_count = 0
+        self._advanced_v = 0.0  # virtual time the engine was last advanced to
 
     def virtual_now(self) -> float:
         return (self.loop.time() - self.t0) * self.time_scale
 
-    def submit(self, prompt_tokens: int, output_tokens: int, finish_reason: str) -> tuple[str, Stream]:
-        """Add a request to the engine now; raises ValueError if it can never fit."""
+    def submit(self, prompt_tokens: int, output_tokens: int, finish_reason: str,
+               arrived_s: float | None = None) -> tuple[str, Stream]:
+        """Add a request to the engine; raises ValueError if it can never fit.
+
+        ``arrived_s`` (loop time) is when the handler received it: its clock starts there, so parsing the
+        body is server time inside TTFT, as on a real server; never earlier than the engine's last advance.
+        """
         req_id = f"{next(self._ids)}"
-        self.engine.add_request(req_id, prompt_tokens, output_tokens, self.virtual_now())
+        at_v = self.virtual_now()
+        if arrived_s is not None:
+            at_v = min(at_v, max(self._advanced_v, (arrived_s - self.t0) * self.time_scale))
+        self.engine.add_request(req_id, prompt_tokens, output_tokens, at_v)
         stream = Stream(output_tokens, finish_reason)
         self.streams[req_id] = stream
         self._reasons[req_id] = finish_reason
@@ -99,7 +109,8 @@ class SimRuntime:
 
     def _dispatch(self) -> None:
         now = self.loop.time()
-        for ev in self.engine.advance((now - self.t0) * self.time_scale):
+        self._advanced_v = (now - self.t0) * self.time_scale
+        for ev in self.engine.advance(self._advanced_v):
             stream = self.streams.get(ev.req_id)
             if stream is not None:
                 lag = now - (self.t0 + ev.t_s / self.time_scale)
@@ -126,11 +137,22 @@ class SimRuntime:
         delay = max(0.0, self.t0 + nxt / self.time_scale - now)
         if not self.engine.next_token_is_first():
             delay = max(delay, self.profile.stream_min_interval_wall_s - (now - woke_at))
-        return delay
+        return max(0.0, delay - self.profile.precise_wake_wall_s)
+
+    def _sleep_to_next_token(self) -> None:
+        """With ``precise_wake_wall_s``: the timer fired early on purpose; sleep (blocking, sub-ms precise)
+        until the next token is due, if that is within the lead."""
+        lead_s, nxt = self.profile.precise_wake_wall_s, self.engine.next_token_s()
+        if lead_s <= 0 or nxt is None:
+            return
+        remaining_s = self.t0 + nxt / self.time_scale - self.loop.time()
+        if 0 < remaining_s <= lead_s:
+            time.sleep(remaining_s)
 
     async def run(self) -> None:
         """The driver task (runs until cancelled)."""
         while True:
+            self._sleep_to_next_token()
             woke_at = self.loop.time()
             self._dispatch()
             delay = self._delay_s(woke_at)

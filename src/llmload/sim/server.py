@@ -114,6 +114,7 @@ class Outcome:
     kind: str | None = None  # fault drawn for this request
     duration_s: float = 0.0
     result: str | None = None  # "completed_ok" | "faulted" | "rejected" | "client_gone"
+    arrived_s: float = 0.0  # loop time the handler received it (after a slow_headers fault's delay)
 
     def settle(self, result: str) -> None:
         if self.result is None:
@@ -148,9 +149,9 @@ async def _mid_stream_fault(request: web.Request, resp: web.StreamResponse, writ
 
 async def _stream_tokens(request: web.Request, runtime: SimRuntime, chat: ChatRequest, outcome: Outcome,
                          faults: SimFaults) -> web.StreamResponse:
+    req_id, stream = runtime.submit(chat.prompt_tokens, chat.output_tokens, chat.finish_reason, outcome.arrived_s)
     pieces = completion_pieces(chat.user_text, chat.output_tokens)
     writer = ChunkWriter(runtime.profile.model)
-    req_id, stream = runtime.submit(chat.prompt_tokens, chat.output_tokens, chat.finish_reason)
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     try:
         await resp.prepare(request)
@@ -189,8 +190,8 @@ async def _stream_tokens(request: web.Request, runtime: SimRuntime, chat: ChatRe
     return resp
 
 
-async def _complete(runtime: SimRuntime, chat: ChatRequest) -> web.Response:
-    req_id, stream = runtime.submit(chat.prompt_tokens, chat.output_tokens, chat.finish_reason)
+async def _complete(runtime: SimRuntime, chat: ChatRequest, arrived_s: float) -> web.Response:
+    req_id, stream = runtime.submit(chat.prompt_tokens, chat.output_tokens, chat.finish_reason, arrived_s)
     try:
         while stream.due < chat.output_tokens:
             await stream.event.wait()
@@ -234,10 +235,11 @@ async def _handle_chat(request: web.Request, outcome: Outcome) -> web.StreamResp
     if outcome.kind == "slow_headers":
         faults.injector.injected("slow_headers")
         await asyncio.sleep(outcome.duration_s)
+        outcome.arrived_s = runtime.loop.time()
     try:
         if chat.stream:
             return await _stream_tokens(request, runtime, chat, outcome, faults)
-        resp = await _complete(runtime, chat)
+        resp = await _complete(runtime, chat, outcome.arrived_s)
         outcome.settle("completed_ok")
         return resp
     except ValueError as exc:  # the engine can never fit the request
@@ -248,7 +250,7 @@ async def _handle_chat(request: web.Request, outcome: Outcome) -> web.StreamResp
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     faults = request.app[FAULTS_KEY]
     faults.tally.received += 1
-    outcome = Outcome()
+    outcome = Outcome(arrived_s=request.app[RUNTIME_KEY].loop.time())
     try:
         return await _handle_chat(request, outcome)
     except Disconnected:
