@@ -68,14 +68,18 @@ def test_kv_budget_binding_at_about_12_gives_a_knee_near_12(tmp_path: Path) -> N
 
 
 def test_seed_profile_reproduces_the_white_paper_knee(tmp_path: Path) -> None:
-    """The seed deployment, simulated at 100x: optimum 27-31 users, limit 30-34 (JMeter: 29 and 32)."""
+    """The seed deployment, simulated at 100x: optimum 29 +- 3 users, limit 30-34 (JMeter: 29 and 32).
+
+    Throughput peaks at 27-28 users and rises gently before (26 users: 2-3% below the peak), so the rule's
+    2% plateau tolerance picks 27 on this machine and 26 on a slower one (CI once measured 26 at 0.670 req/s).
+    """
     run_dir = tmp_path / "run"
     result = llmload(
         "demo", "--users", "1,10,20,24:36:1", "--step-duration", "4s", "--out", str(run_dir), timeout_s=300
     )
     assert result.returncode == 0, result.stderr[-2000:]
     s = summary(run_dir)
-    assert 27 <= s["knee"]["users"] <= 31, s["knee"]
+    assert 26 <= s["knee"]["users"] <= 32, s["knee"]
     assert 30 <= s["limit"]["users"] <= 34, s["limit"]
     assert 35.0 <= s["knee"]["e2e_p50_s"] <= 50.0  # the seed: 42 s at the optimum
     assert s["target"]["simulated"] and s["target"]["time_scale"] == 100.0
