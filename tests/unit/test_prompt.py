@@ -13,6 +13,7 @@ from llmload.datasets.prompt import (
     build_messages,
     estimate_prompt_tokens,
     estimate_text_tokens,
+    in_prompt_form,
 )
 from llmload.datasets.schema import CommentRow, load_dataset
 from llmload.errors import UsageError
@@ -77,3 +78,24 @@ def test_estimate_text_tokens_arithmetic() -> None:
     assert estimate_text_tokens("京A12345，好") == pytest.approx(3 * 0.6 + 0.3 + 5 * 1.0)
     messages = [{"role": "user", "content": "abcdefghij"}]
     assert estimate_prompt_tokens(messages) == round(3 + 5 + 10 * 0.3)
+
+
+def test_single_user_form_folds_the_system_prompt_into_one_user_message() -> None:
+    messages = build_messages(_rows(3))
+    assert in_prompt_form(messages, "system-user") == messages
+    (single,) = in_prompt_form(messages, "single-user")
+    assert single == {"role": "user", "content": SYSTEM_PROMPT + "\n" + messages[1]["content"]}
+    with pytest.raises(UsageError, match="--prompt-form"):
+        in_prompt_form(messages, "assistant-first")
+
+
+def test_scenario_sends_the_chosen_prompt_form() -> None:
+    from llmload.load.scenario import PlateScenario
+
+    rows = _rows(6)
+    plain = PlateScenario(rows, 3).request(1, 0)
+    single = PlateScenario(rows, 3, "single-user").request(1, 0)
+    assert [m["role"] for m in plain.messages] == ["system", "user"]
+    assert [m["role"] for m in single.messages] == ["user"]
+    assert single.messages[0]["content"].endswith(plain.messages[1]["content"])
+    assert single.batch_ids == plain.batch_ids == ["c3", "c4", "c5"]

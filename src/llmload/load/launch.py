@@ -82,6 +82,8 @@ def locust_argv(args: argparse.Namespace, run_dir: Path) -> list[str]:
         args.dataset,
         "--batch-size",
         str(args.batch_size),
+        "--prompt-form",
+        args.prompt_form,
         "--max-tokens",
         str(args.max_tokens),
         "--temperature",

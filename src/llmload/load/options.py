@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from llmload.client.stream import Timeouts
+from llmload.datasets.prompt import PROMPT_FORMS
 from llmload.load.arrivals import ARRIVAL_KINDS
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
@@ -28,6 +29,12 @@ def add_locust_arguments(parser: Any) -> None:
         type=int,
         default=100,
         help="Comments per request (100 ≈ the seed's 1.3k-token prompt)",
+    )
+    group.add_argument(
+        "--prompt-form",
+        default="system-user",
+        choices=PROMPT_FORMS,
+        help="system-user: a system and a user message; single-user: one user message (as vllm bench's custom dataset)",
     )
     group.add_argument(
         "--max-tokens",
@@ -81,6 +88,7 @@ class LoadSettings:
     model: str
     dataset: Path
     batch_size: int
+    prompt_form: str
     max_tokens: int
     ignore_eos: bool
     temperature: float
@@ -130,6 +138,7 @@ class LoadSettings:
             "model": self.model,
             "dataset": str(self.dataset),
             "batch_size": self.batch_size,
+            "prompt_form": self.prompt_form,
             "max_tokens": self.max_tokens,
             "ignore_eos": self.ignore_eos,
             "temperature": self.temperature,
@@ -164,6 +173,7 @@ def settings_from_options(options: Any, host: str, run_id: str) -> LoadSettings:
         model=options.llm_model,
         dataset=Path(options.dataset),
         batch_size=options.batch_size,
+        prompt_form=options.prompt_form,
         max_tokens=options.max_tokens,
         ignore_eos=bool(options.ignore_eos),
         temperature=options.temperature,

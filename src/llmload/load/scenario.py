@@ -9,7 +9,7 @@ from pathlib import Path
 
 from llmload.datasets.generator import generate_comments
 from llmload.datasets.plates import plates_in_reply
-from llmload.datasets.prompt import build_messages
+from llmload.datasets.prompt import build_messages, in_prompt_form
 from llmload.datasets.schema import CommentRow, load_dataset
 
 DEFAULT_SEED = 20260114
@@ -23,18 +23,19 @@ class ScenarioRequest:
 
 
 class PlateScenario:
-    def __init__(self, rows: Sequence[CommentRow], batch_size: int) -> None:
+    def __init__(self, rows: Sequence[CommentRow], batch_size: int, prompt_form: str = "system-user") -> None:
         if not rows:
             raise ValueError("the dataset has no rows")
         self.rows = list(rows)
         self.batch_size = batch_size
+        self.prompt_form = prompt_form
 
     @classmethod
-    def from_path(cls, path: Path, batch_size: int) -> PlateScenario:
+    def from_path(cls, path: Path, batch_size: int, prompt_form: str = "system-user") -> PlateScenario:
         """Loads the dataset; the default path falls back to the built-in generated set when absent."""
         if not path.exists() and str(path) == "datasets/plate_comments.jsonl":
-            return cls(generate_comments(DEFAULT_SEED, 100), batch_size)
-        return cls(load_dataset(path), batch_size)
+            return cls(generate_comments(DEFAULT_SEED, 100), batch_size, prompt_form)
+        return cls(load_dataset(path), batch_size, prompt_form)
 
     def request(self, user_index: int, iteration: int) -> ScenarioRequest:
         """Each user walks the dataset from its own offset, batch after batch, wrapping around."""
@@ -42,7 +43,7 @@ class PlateScenario:
         start = (user_index * self.batch_size + iteration * self.batch_size) % n
         batch = [self.rows[(start + i) % n] for i in range(self.batch_size)]
         return ScenarioRequest(
-            messages=build_messages(batch),
+            messages=in_prompt_form(build_messages(batch), self.prompt_form),
             batch_ids=[row.id for row in batch],
             plates_expected=sorted({p for row in batch for p in row.plates}),
         )

@@ -51,7 +51,7 @@ def first_body(args: argparse.Namespace, model: str) -> dict[str, object]:
     from llmload.load.options import LoadSettings
     from llmload.load.scenario import PlateScenario
 
-    request = PlateScenario.from_path(Path(args.dataset), args.batch_size).request(0, 0)
+    request = PlateScenario.from_path(Path(args.dataset), args.batch_size, args.prompt_form).request(0, 0)
     fields = SimpleNamespace(
         model=model, temperature=args.temperature, max_tokens=args.max_tokens, ignore_eos=args.ignore_eos
     )
