@@ -47,11 +47,10 @@ from llmload.analysis.knee_signals import (
     server_signal,
     slo_signal,
 )
+from llmload.knee_rule import LIMIT_LATENCY_FACTOR, PLATEAU_TOLERANCE
 
-PLATEAU_TOLERANCE = 0.02
 SPIKE_TOLERANCE = 0.10
 SERVER_PLATEAU_TOLERANCE = 0.10
-LIMIT_LATENCY_FACTOR = 1.5
 MIN_SAMPLES = 3
 
 __all__ = ["KneeConfig", "find_knee", "marginal_gain_signal", "plateau_knee", "despike", "valid_steps"]

@@ -21,10 +21,10 @@ import math
 from collections.abc import Generator
 from dataclasses import dataclass
 
+from llmload.knee_rule import LIMIT_LATENCY_FACTOR, PLATEAU_TOLERANCE
+
 GROWTH = 2.0
 MARGINAL = 0.5
-PLATEAU_TOLERANCE = 0.02  # keep equal to analysis.knee.PLATEAU_TOLERANCE
-LIMIT_LATENCY_FACTOR = 1.5  # keep equal to analysis.knee.LIMIT_LATENCY_FACTOR
 GOLDEN = (1 + 5**0.5) / 2
 
 
