@@ -59,8 +59,9 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.localtime()) + f"-{os.getpid() % 10000:04d}"
 
 
-def discover_target(settings: LoadSettings) -> tuple[LoadSettings, dict[str, Any]]:
-    """Asks the server for its models (and, for llmload's simulator, its profile and time scale)."""
+def discover_target(settings: LoadSettings, describe: bool = True) -> tuple[LoadSettings, dict[str, Any]]:
+    """Asks the server for its models (and, for llmload's simulator, its profile and time scale); with
+    ``describe`` also its version and a live `llmload serve`'s facts, which only the run's meta.json needs."""
     models = list_models(settings.host, settings.api_key)
     if not settings.model:
         if not models:
@@ -75,6 +76,8 @@ def discover_target(settings: LoadSettings) -> tuple[LoadSettings, dict[str, Any
     }
     if sim:
         target["sim"] = sim
+    if not describe:
+        return settings, target
     target["server_version"] = server_version(settings.host)
     served = find_serve_meta(settings.host, serve_folders())
     if served:
@@ -99,7 +102,7 @@ def _replace_model(settings: LoadSettings, model: str) -> LoadSettings:
 def create_context(options: Any, host: str, is_worker: bool) -> RunContext:
     run_id = new_run_id()
     settings = settings_from_options(options, host, run_id)
-    settings, target = discover_target(settings)
+    settings, target = discover_target(settings, describe=not is_worker)
     scenario = PlateScenario.from_path(settings.dataset, settings.batch_size, settings.prompt_form)
     recorder = None
     if not is_worker:
