@@ -168,3 +168,19 @@ def test_slo_signal_last_level_before_the_first_breach() -> None:
     assert (sig["users"], sig["first_breach_at"]) == (9, 10)
     assert "e2e_p95<=12s" in sig["detail"]
     assert slo_signal(None)["fired"] is False
+
+
+def test_only_a_queue_moves_the_knee_down_a_full_kv_cache_does_not() -> None:
+    # kv-12 as CI measured it: peak 26.9 req/s at 11 users, 10 users 3% below (so the plateau knee is 11);
+    # the KV cache reads 96% full at 11 and preempts at 12, but nobody waits until 13
+    rps = {4: 13.0, 8: 21.3, 10: 26.1, 11: 26.9, 12: 25.85, 13: 25.85, 14: 24.2, 16: 23.7}
+    rows = [row(u, v, u / v) for u, v in rps.items()]
+    waiting = {13: 0.67, 14: 1.0, 16: 3.0}
+    server = [{"users": u, "waiting_mean": waiting.get(u, 0.0), "kv_usage_max": 0.96 if u >= 11 else 0.8,
+               "preemptions": 6 * max(0, u - 11)} for u in rps]
+    result = find_knee(rows, server=server)
+    assert result["knee"]["users"] == 11
+    assert result["signals"]["server"]["users"] == 10  # the evidence still says where saturation began
+    queued = [{**s, "waiting_mean": 1.0 if s["users"] >= 11 else 0.0} for s in server]
+    moved = find_knee(rows, server=queued)["knee"]  # a real queue from 11 on: 10 is within 10% of the peak
+    assert moved["users"] == 10 and "queue" in moved["rule"]

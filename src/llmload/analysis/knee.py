@@ -14,8 +14,9 @@ Rule (README "Knee and limit"):
   3. knee.users  = the smallest level whose smoothed throughput (requests/s) is within PLATEAU_TOLERANCE
                    (2%) of the largest smoothed throughput: the first level at which adding users no longer
                    buys throughput.
-  3b. Server queue (when vLLM /metrics were sampled): if the server is saturated from some level on at
-     every higher level (knee_signals.server_signal: a queue, preemptions or a full KV cache) and the
+  3b. Server queue (when vLLM /metrics were sampled): if requests wait in the server's queue from some
+     level on at every higher level (knee_signals.last_level_before_queue: waiting_mean > 0.5; a full KV
+     cache or preemptions alone are evidence, not a queue, and do not move the knee) and the
      level just before that lies below the knee of 3, the knee moves down to it, provided its smoothed
      throughput is within SERVER_PLATEAU_TOLERANCE (10%) of the peak. Past that level extra users only
      wait in the server's queue; the few percent of throughput they still add is the queue hiding the
@@ -43,6 +44,7 @@ from typing import Any
 from llmload.analysis.knee_confidence import confidence
 from llmload.analysis.knee_signals import (
     kneedle_signal,
+    last_level_before_queue,
     marginal_gain_signal,
     server_signal,
     slo_signal,
@@ -147,7 +149,7 @@ def find_knee(
     smooth = despike([s["rps"] for s in valid], users)
     plateau_i = plateau_knee([s["rps"] for s in valid], users, cfg.plateau_tolerance)
     server_evidence = server_signal(server)
-    knee_i = _server_adjusted(plateau_i, users, smooth, server_evidence)
+    knee_i = _server_adjusted(plateau_i, users, smooth, last_level_before_queue(server))
     knee, peak_i = valid[knee_i], max(range(len(valid)), key=lambda i: smooth[i])
     limit_e2e = cfg.limit_latency_factor * knee["e2e_s"]["p50"]
     limit = knee
@@ -192,10 +194,9 @@ def find_knee(
     }
 
 
-def _server_adjusted(plateau_i: int, users: list[int], smooth: list[float], server: dict[str, Any]) -> int:
+def _server_adjusted(plateau_i: int, users: list[int], smooth: list[float], clean: int | None) -> int:
     """Rule step 3b: the last level before a sustained server queue, when it lies below the plateau knee
     and still gives near-peak throughput."""
-    clean = server.get("users") if server.get("fired") else None
     if clean is None or clean >= users[plateau_i]:
         return plateau_i
     below = [i for i, u in enumerate(users) if u <= clean]

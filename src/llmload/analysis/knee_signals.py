@@ -135,6 +135,16 @@ def server_signal(server: list[dict[str, Any]] | None) -> dict[str, Any]:
     }
 
 
+def last_level_before_queue(server: list[dict[str, Any]] | None) -> int | None:
+    """The level just before the one from which requests wait in the server's queue (waiting_mean > 0.5)
+    at every higher level; None without a sustained queue or when it starts at the lowest level. A full
+    KV cache or preemptions alone do not count: they show the server at capacity, not users waiting."""
+    rows = sorted(server or [], key=lambda r: r["users"])
+    queued = [(row.get("waiting_mean") or 0.0) > SERVER_WAITING_THRESHOLD for row in rows]
+    first = next((i for i in range(len(rows)) if all(queued[i:])), None)
+    return int(rows[first - 1]["users"]) if first else None
+
+
 def slo_signal(slo: dict[str, Any] | None) -> dict[str, Any]:
     """The last level before the first one that breaks the SLO."""
     if not slo or not slo.get("per_step"):
