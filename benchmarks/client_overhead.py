@@ -48,7 +48,7 @@ CACHE = Path(os.environ.get("LLMLOAD_CACHE", Path.home() / ".cache" / "llmload")
 VLLM_PY = Path(os.environ.get("LLMLOAD_VLLM_VENV", CACHE / "vllm-venv")) / "bin" / "python"
 GUIDELLM = CACHE / "guidellm-venv" / "bin" / "guidellm"
 TOKENIZER = CACHE / "models" / "tiny-qwen3"
-SERVER_CORE, CLIENT_CORE = "0", "1"
+CORES = {"server": "0", "client": "1"}  # --server-workers N: the server on cores 0..N-1, the client on N
 VLLM_MAIN = (
     "import argparse, sys\n"
     "from vllm.benchmarks.serve import add_cli_args, main\n"
@@ -106,11 +106,13 @@ def get_json(url: str) -> dict[str, Any]:
 
 
 class FakeServer:
-    def __init__(self, case: Case, port: int, log: Path) -> None:
-        argv = [*taskset(SERVER_CORE), sys.executable, str(ROOT / "benchmarks" / "fake_server.py"), "--port",
+    def __init__(self, case: Case, port: int, log: Path, workers: int = 1) -> None:
+        argv = [*taskset(CORES["server"]), sys.executable, str(ROOT / "benchmarks" / "fake_server.py"), "--port",
                 str(port), "--ttft-ms", str(case.ttft_s * 1000), "--itl-ms", str(case.itl_s * 1000),
-                "--tokens", str(case.tokens)]
+                "--tokens", str(case.tokens), "--workers", str(workers)]
         self.url = f"http://127.0.0.1:{port}"
+        # one worker answers /stats on the shared port; several each answer on port + 1 + i
+        self.stats_urls = [self.url] if workers == 1 else [f"http://127.0.0.1:{port + 1 + i}" for i in range(workers)]
         self.proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT)
         for _ in range(100):
             try:
@@ -120,12 +122,41 @@ class FakeServer:
                 time.sleep(0.05)
         raise RuntimeError(f"fake server did not start (log {log})")
 
-    def stats(self, reset: bool = False) -> dict[str, Any]:
-        return get_json(self.url + "/stats" + ("?reset=1" if reset else ""))
+    def stats(self, reset: bool = False, lateness: bool = False) -> dict[str, Any]:
+        """Counters (cheap for the server); with ``lateness`` also its lateness percentiles."""
+        query = "?reset=1" if reset else ("?x=1" if lateness else "?counters=1")
+        if len(self.stats_urls) == 1:
+            return get_json(self.url + "/stats" + query)
+        query += "&hist=1" if lateness else ""
+        return merge_stats([get_json(u + "/stats" + query) for u in self.stats_urls])
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The workers' /stats as one server's: counters summed, lateness percentiles from merged 0.1 ms bins."""
+    out: dict[str, Any] = {"t_monotonic_s": max(p["t_monotonic_s"] for p in parts)}
+    for key in ("tokens_sent", "requests_started", "requests_done", "active", "lateness_n"):
+        out[key] = sum(p[key] for p in parts)
+    bins: dict[int, int] = {}
+    for p in parts:
+        for b, c in p.get("lateness_hist_01ms", {}).items():
+            bins[int(b)] = bins.get(int(b), 0) + c
+    n, seen, p50, p99 = sum(bins.values()), 0, None, None
+    for b in sorted(bins):
+        seen += bins[b]
+        if p50 is None and seen > n // 2:
+            p50 = (b + 1) * 1e-4
+        if p99 is None and seen > min(n - 1, int(0.99 * n)):
+            p99 = (b + 1) * 1e-4  # the bin's upper edge: never under-states the server's lateness
+    means = [(p["lateness_mean_s"], p["lateness_n"]) for p in parts if p["lateness_mean_s"] is not None]
+    out["lateness_mean_s"] = sum(m * k for m, k in means) / n if n else None
+    out["lateness_p50_s"], out["lateness_p99_s"] = p50, p99
+    maxima = [p["lateness_max_s"] for p in parts if p["lateness_max_s"] is not None]
+    out["lateness_max_s"] = max(maxima) if maxima else None
+    return out
 
 
 class Sampler(threading.Thread):
@@ -191,7 +222,7 @@ def run_tool(tool: str, case: Case, server: FakeServer, out: Path) -> Result:
     argv = {"llmload": llmload_argv, "vllm": vllm_argv, "guidellm": guidellm_argv}[tool](case, server.url, out)
     server.stats(reset=True)
     with (out / "client.log").open("w") as log:
-        proc = subprocess.Popen([*taskset(CLIENT_CORE), *argv], stdout=log, stderr=subprocess.STDOUT, cwd=out)
+        proc = subprocess.Popen([*taskset(CORES["client"]), *argv], stdout=log, stderr=subprocess.STDOUT, cwd=out)
         sampler = Sampler(proc, server)
         sampler.start()
         try:
@@ -211,7 +242,7 @@ def run_tool(tool: str, case: Case, server: FakeServer, out: Path) -> Result:
         dt = s_b[0] - s_a[0]
         result.tok_s = (s_b[2] - s_a[2]) / dt
         result.cpu_frac = (s_b[1] - s_a[1]) / dt
-    result.server_late_p99_s = server.stats()["lateness_p99_s"]
+    result.server_late_p99_s = server.stats(lateness=True)["lateness_p99_s"]
     {"llmload": llmload_errors, "vllm": vllm_errors, "guidellm": guidellm_errors}[tool](case, out, result)
     return result
 
@@ -369,7 +400,11 @@ def main() -> None:
     p.add_argument("--port", type=int, default=8631)
     p.add_argument("--nice", type=int, default=-10 if os.geteuid() == 0 else 0,
                    help="nice value of the server and the clients (default -10 as root: a shared machine)")
+    p.add_argument("--server-workers", type=int, default=1,
+                   help="fake-server processes (cores 0..N-1); the client then runs on core N")
     args = p.parse_args()
+    if args.server_workers > 1:
+        CORES.update(server=f"0-{args.server_workers - 1}", client=str(args.server_workers))
     if args.nice:
         NICE[:] = ["nice", "-n", str(args.nice)]
         os.nice(args.nice)  # the harness too: its sampler must not stall
@@ -377,11 +412,12 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load before: {os.getloadavg()[0]:.2f}  work: {work}", flush=True)
     if taskset("0"):
-        os.sched_setaffinity(0, {int(SERVER_CORE)})
+        os.sched_setaffinity(0, {0})
     results = []
     print(HEADER, flush=True)
     for case in cases(args):
-        server = FakeServer(case, args.port, work / f"server-{case.streams}-{case.tokens}-{case.itl_s}.log")
+        server = FakeServer(case, args.port, work / f"server-{case.streams}-{case.tokens}-{case.itl_s}.log",
+                            args.server_workers)
         try:
             for tool in args.tools.split(","):
                 reason = available(tool)

@@ -10,18 +10,28 @@ selectors.SelectSelector on purpose: epoll's timeout has millisecond granularity
 1 ms late), select's has microseconds. The server measures its own lateness (actual write time minus
 the due time of each token event) so a client's error can be told from the server's.
 
-    python benchmarks/fake_server.py --port 8600 --ttft-ms 100 --itl-ms 20 --tokens 64
+With --workers N it forks N processes that share the port (SO_REUSEPORT: the kernel spreads connections
+over them), so that pacing hundreds of streams is spread over several cores; worker i also answers on
+port + 1 + i, where its own /stats can be read (`/stats?hist=1` adds its lateness histogram, 0.1 ms bins,
+for merging: client_overhead.py does).
+
+    python benchmarks/fake_server.py --port 8600 --ttft-ms 100 --itl-ms 20 --tokens 64 [--workers 4]
     GET /stats            tokens sent, requests, active streams, server lateness (mean/p50/p99/max s)
     GET /stats?reset=1    the same, then clears the lateness samples
+    GET /stats?counters=1 counters only (cheap: no sort of the lateness samples; for frequent polling)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import selectors
+import signal
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,16 +116,19 @@ class Stats:
     active: int = 0
     lateness_s: list[float] = field(default_factory=list)
 
-    def snapshot(self, reset: bool) -> dict[str, Any]:
-        late = sorted(self.lateness_s)
+    def snapshot(self, reset: bool, late_stats: bool = True, hist: bool = False) -> dict[str, Any]:
+        """Counters, and (late_stats) lateness percentiles: sorting every sample costs the loop milliseconds
+        at 10k+ events/s, so the harness polls counters without them and asks once per run."""
+        late = sorted(self.lateness_s) if late_stats or hist else []
         n = len(late)
-        out: dict[str, Any] = {
+        out: dict[str, Any] = {"lateness_hist_01ms": late_histogram(late)} if hist else {}
+        out |= {
             "t_monotonic_s": time.monotonic(),
             "tokens_sent": self.tokens_sent,
             "requests_started": self.requests_started,
             "requests_done": self.requests_done,
             "active": self.active,
-            "lateness_n": n,
+            "lateness_n": n if late_stats or hist else len(self.lateness_s),
             "lateness_mean_s": sum(late) / n if n else None,
             "lateness_p50_s": late[n // 2] if n else None,
             "lateness_p99_s": late[min(n - 1, int(0.99 * n))] if n else None,
@@ -124,6 +137,11 @@ class Stats:
         if reset:
             self.lateness_s = []
         return out
+
+
+def late_histogram(lateness_s: list[float]) -> dict[str, int]:
+    """Lateness counts in 0.1 ms bins (bin b holds [b, b+1) x 0.1 ms; early events in bin 0)."""
+    return {str(b): c for b, c in Counter(max(0, int(x * 1e4)) for x in lateness_s).items()}
 
 
 class Stream:
@@ -235,7 +253,8 @@ class HttpProtocol(asyncio.Protocol):
         elif route in ("/health", "/ping"):
             self.json_response({})
         elif route == "/stats":
-            self.json_response(self.stats.snapshot(reset="reset=1" in path))
+            self.json_response(self.stats.snapshot(reset="reset=1" in path, late_stats="counters=1" not in path,
+                                                   hist="hist=1" in path))
         else:
             self.json_response({"error": {"message": f"no route {route}"}}, status=b"404 Not Found")
 
@@ -262,14 +281,54 @@ class HttpProtocol(asyncio.Protocol):
         self.stream.start()
 
 
-async def serve(cfg: Config, host: str, port: int) -> None:
+async def serve(cfg: Config, host: str, port: int, stats_port: int | None = None) -> None:
     loop = asyncio.get_running_loop()
     stats = Stats()
     chat, text = Events(cfg, chat=True), Events(cfg, chat=False)
-    server = await loop.create_server(lambda: HttpProtocol(cfg, stats, chat, text), host, port, backlog=4096)
-    print(f"fake server on http://{host}:{port} ttft {cfg.ttft_s * 1000:g} ms itl {cfg.itl_s * 1000:g} ms", flush=True)
+
+    def protocol() -> HttpProtocol:
+        return HttpProtocol(cfg, stats, chat, text)
+
+    shared = stats_port is not None
+    server = await loop.create_server(protocol, host, port, backlog=4096, reuse_port=shared or None)
+    if stats_port is not None:
+        await loop.create_server(protocol, host, stats_port)
+    print(f"fake server on http://{host}:{port} ttft {cfg.ttft_s * 1000:g} ms itl {cfg.itl_s * 1000:g} ms"
+          + (f" (worker stats on :{stats_port})" if shared else ""), flush=True)
     async with server:
         await server.serve_forever()
+
+
+def run_loop(cfg: Config, host: str, port: int, stats_port: int | None = None) -> None:
+    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+    try:
+        loop.run_until_complete(serve(cfg, host, port, stats_port))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        loop.close()
+
+
+def run_workers(cfg: Config, host: str, port: int, workers: int) -> None:
+    """Fork `workers` servers on one SO_REUSEPORT port; ends them all on SIGTERM/SIGINT."""
+    children = []
+    for i in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+            run_loop(cfg, host, port, stats_port=port + 1 + i)
+            os._exit(0)
+        children.append(pid)
+
+    def stop(*_: Any) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        os.waitpid(child, 0)
 
 
 def main() -> None:
@@ -280,15 +339,13 @@ def main() -> None:
     p.add_argument("--itl-ms", type=float, default=20.0)
     p.add_argument("--tokens", type=int, default=64, help="tokens per stream when the request sets no max_tokens")
     p.add_argument("--model", default="fake")
+    p.add_argument("--workers", type=int, default=1, help="processes sharing the port (stats on port+1+i)")
     args = p.parse_args()
     cfg = Config(args.ttft_ms / 1000.0, args.itl_ms / 1000.0, args.tokens, args.model)
-    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
-    try:
-        loop.run_until_complete(serve(cfg, args.host, args.port))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        loop.close()
+    if args.workers > 1:
+        run_workers(cfg, args.host, args.port, args.workers)
+    else:
+        run_loop(cfg, args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,21 @@
 """llmload vs `vllm bench serve` on the same vLLM server, prompts and fixed concurrency (issue 3 proof).
 
 Both clients send the plate-patrol batches of our dataset (exported as a vLLM "custom" dataset: one user
-message holding the system prompt and the comments, since that format has no system role; llmload sends
-the same single message with --prompt-form single-user, the default here), streamed chat completions
-with exactly --max-tokens output tokens (ignore_eos), temperature 0, at --concurrency requests in flight.
-vllm bench runs with --skip-chat-template: by default its custom dataset renders each prompt through the
-model's chat template client-side and then sends that text as a chat message, which the server templates
-again: a different, longer prompt (334 vs 321 tokens here) whose prefix our warm-up never cached, which
-made vllm bench's mean TTFT 26-35% higher than llmload's while each tool matched vLLM's own histogram.
-Printed side by side: output tokens/s and mean TTFT (and mean prompt tokens, to show the prompts match),
-and vLLM's own mean TTFT (its /metrics histogram) over each tool's requests, the arbiter when they differ;
-llmload runs once before and once after vllm bench and its two results are averaged (drift cancels).
-Before measuring, every prompt is sent once (prefix cache warm for both tools), and both
-clients run at raised CPU priority (nice -10 where allowed), as if on their own host.
+message holding the system prompt and the comments; llmload sends the same single message with
+--prompt-form single-user, the default here), streamed chat completions with exactly --max-tokens output
+tokens (ignore_eos), temperature 0. vllm bench runs with --skip-chat-template: by default its custom
+dataset renders each prompt through the model's chat template client-side and then sends that text as a
+chat message, which the server templates again: a different, longer prompt (334 vs 321 tokens here) whose
+prefix our warm-up never cached, which made vllm bench's mean TTFT 26-35% higher than llmload's while each
+tool matched vLLM's own histogram.
+
+The two tools run at the same time, half of --concurrency each (2 + 2 by default), and both are judged by
+llmload's rules over llmload's steady window (vllm bench's --save-detailed start times and latencies):
+output tokens of the requests that finished in it per second, mean TTFT of those sent in it. Run one
+after the other, they met a server whose speed had moved by up to 25% between runs on this 2-core box
+(each tool still within 2% of vLLM's own TTFT histogram over its requests); at once they meet the same
+server. Printed side by side with vLLM's own mean TTFT over the window. Before measuring, every prompt is
+sent once (prefix cache warm), and both clients run at raised CPU priority (nice -10 where allowed).
 
   .venv/bin/python benchmarks/vllm_agreement.py --launch            # start tiny-cpu, compare, stop it
   .venv/bin/python benchmarks/vllm_agreement.py --host http://127.0.0.1:8451
@@ -26,6 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -103,11 +107,13 @@ def warm_prefix_cache(host: str, model: str, batch_size: int, concurrency: int, 
     return len(forms)
 
 
-def run_llmload(host: str, args: argparse.Namespace, out: Path) -> Side:
+def run_llmload(host: str, args: argparse.Namespace, users: int, out: Path) -> tuple[Side, tuple[float, float]]:
+    """One llmload step at `users`; returns its figures and its steady window (wall-clock seconds)."""
     argv = [
-        sys.executable, "-m", "llmload.cli", "run", "--host", host, "--users", str(args.concurrency),
+        sys.executable, "-m", "llmload.cli", "run", "--host", host, "--users", str(users),
         "--step-duration", args.step_duration, "--max-tokens", str(args.max_tokens), "--ignore-eos",
-        "--batch-size", str(args.batch_size), "--prompt-form", args.prompt_form, "--no-score", "--metrics-interval", "0", "--out", str(out),
+        "--batch-size", str(args.batch_size), "--prompt-form", args.prompt_form, "--no-score",
+        "--metrics-interval", "0", "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(
         argv, cwd=REPO, capture_output=True, text=True, timeout=600, check=False, preexec_fn=_priority
@@ -115,7 +121,9 @@ def run_llmload(host: str, args: argparse.Namespace, out: Path) -> Side:
     if done.returncode != 0:
         raise RuntimeError(f"llmload run failed ({done.returncode}): {done.stderr[-1500:]}")
     step = json.loads((out / "summary.json").read_text())["steps"][0]
-    return Side(
+    t0 = json.loads((out / "steps.jsonl").read_text().splitlines()[0])["start_s"]
+    window = (t0 + step["start_s"] + step["warmup_s"], t0 + step["end_s"])
+    side = Side(
         "llmload",
         step["completed_in_window"],
         step["output_tokens_per_s"],
@@ -123,30 +131,55 @@ def run_llmload(host: str, args: argparse.Namespace, out: Path) -> Side:
         step["prompt_tokens_mean"],
         step["ttft_s"]["p50"],
     )
+    return side, window
 
 
-def run_vllm_bench(host: str, model: str, args: argparse.Namespace, dataset: Path, out: Path) -> Side:
+def start_vllm_bench(
+    host: str, model: str, args: argparse.Namespace, concurrency: int, dataset: Path, out: Path
+) -> subprocess.Popen[str]:
     argv = [
         str(vllm_python()), "-c", BENCH_SERVE,
         "--backend", "openai-chat", "--endpoint", "/v1/chat/completions", "--base-url", host,
         "--model", model, "--tokenizer", args.tokenizer or model,
         "--dataset-name", "custom", "--dataset-path", str(dataset), "--custom-output-len", str(args.max_tokens),
         "--skip-chat-template",  # else the custom dataset's prompts arrive chat-templated twice (see above)
-        "--num-prompts", str(args.num_prompts), "--max-concurrency", str(args.concurrency),
-        "--num-warmups", str(args.concurrency), "--ignore-eos", "--temperature", "0", "--seed", "0",
-        "--disable-tqdm", "--save-result", "--result-dir", str(out), "--result-filename", "bench.json",
+        "--num-prompts", str(args.num_prompts), "--max-concurrency", str(concurrency),
+        "--num-warmups", str(concurrency), "--ignore-eos", "--temperature", "0", "--seed", "0",
+        "--disable-tqdm", "--save-result", "--save-detailed", "--result-dir", str(out),
+        "--result-filename", "bench.json",
     ]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, preexec_fn=_priority)
-    if done.returncode != 0:
-        raise RuntimeError(f"vllm bench serve failed ({done.returncode}): {done.stderr[-2500:]}")
+    out.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_priority)
+
+
+def bench_in_window(out: Path, window: tuple[float, float]) -> Side:
+    """vllm bench's requests judged by llmload's rules over llmload's steady window: output tokens of the
+    requests that finished in it per second, TTFT of those sent in it that finished in it. Its start
+    times are time.perf_counter() (CLOCK_MONOTONIC, machine-wide) and are moved to wall-clock time."""
     result: dict[str, Any] = json.loads((out / "bench.json").read_text())
+    offset = time.time() - time.perf_counter()
+    w0, w1 = window
+    rows = [
+        (start + offset, start + offset + latency, ttft, out_len, in_len)
+        for start, latency, ttft, out_len, in_len, error in zip(
+            result["start_times"], result["latencies"], result["ttfts"], result["output_lens"],
+            result["input_lens"], result["errors"], strict=True,
+        )
+        if not error
+    ]  # fmt: skip
+    if not rows or max(r[1] for r in rows) < w1:
+        raise RuntimeError("vllm bench finished before llmload's steady window ended: raise --num-prompts")
+    finished = [r for r in rows if w0 <= r[1] < w1]
+    steady = sorted(r[2] for r in rows if r[0] >= w0 and r[1] <= w1)
+    if not steady:
+        raise RuntimeError("vllm bench sent no request inside llmload's steady window: raise --num-prompts")
     return Side(
         "vllm bench serve",
-        int(result["completed"]),
-        float(result["output_throughput"]),
-        float(result["mean_ttft_ms"]) / 1000.0,
-        float(result["total_input_tokens"]) / max(1, int(result["completed"])),
-        float(result["median_ttft_ms"]) / 1000.0,
+        len(steady),
+        sum(r[3] for r in finished) / (w1 - w0),
+        sum(steady) / len(steady),
+        sum(r[4] for r in rows) / len(rows),
+        steady[len(steady) // 2],
     )
 
 
@@ -154,48 +187,53 @@ def relative_diff(a: float, b: float) -> float:
     return abs(a - b) / b if b else float("inf")
 
 
-def mean_side(runs: list[Side]) -> Side:
-    n = len(runs)
-    return Side(
-        runs[0].tool,
-        sum(r.requests for r in runs),
-        sum(r.output_tokens_per_s for r in runs) / n,
-        sum(r.mean_ttft_s for r in runs) / n,
-        sum(r.mean_prompt_tokens for r in runs) / n,
-        sum(r.median_ttft_s for r in runs) / n,
-    )
-
-
 def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Warm-up, then llmload, vllm bench, llmload again: llmload's two runs bracket vLLM's so that a slow
-    drift of the machine's speed (a shared CI box) cancels out of the comparison."""
+    """Both tools at once on the same server, half of --concurrency each, judged over the same window:
+    vllm bench starts first, llmload runs while it is in full swing, and vllm bench's requests are
+    counted over llmload's steady window. Run one after the other, the two sides met a server whose
+    speed had moved by up to 25% between runs on this 2-core box; at once, they meet the same server."""
     workdir.mkdir(parents=True, exist_ok=True)
     dataset = workdir / "plate_prompts.jsonl"
     export_custom_dataset(dataset, args.batch_size)
     warm_prefix_cache(host, model, args.batch_size, args.concurrency, {"single-user", args.prompt_form})
-    marks = [server_ttft(host)]
-    before = run_llmload(host, args, workdir / "llmload-1")
-    marks.append(server_ttft(host))
-    theirs = run_vllm_bench(host, model, args, dataset, workdir / "bench")
-    marks.append(server_ttft(host))
-    after = run_llmload(host, args, workdir / "llmload-2")
-    marks.append(server_ttft(host))
-    ours = mean_side([before, after])
-    server = [_mean_between(marks[i], marks[i + 1]) for i in range(3)]
+    theirs_c = args.concurrency // 2
+    ours_c = args.concurrency - theirs_c
+    base = server_ttft(host)
+    bench = start_vllm_bench(host, model, args, theirs_c, dataset, workdir / "bench")
+    try:
+        _wait_for_requests(host, base[1] + 2 * theirs_c, bench)  # its warm-ups done, measured requests going
+        marks = [server_ttft(host)]
+        ours, window = run_llmload(host, args, ours_c, workdir / "llmload")
+        marks.append(server_ttft(host))
+        log, _ = bench.communicate(timeout=900)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    if bench.returncode != 0:
+        raise RuntimeError(f"vllm bench serve failed ({bench.returncode}): {log[-2500:]}")
+    theirs = bench_in_window(workdir / "bench", window)
     return {
-        "concurrency": args.concurrency,
+        "concurrency": {"llmload": ours_c, "vllm_bench": theirs_c},
         "max_tokens": args.max_tokens,
         "llmload_prompt_form": args.prompt_form,
+        "window_s": window[1] - window[0],
         "llmload": asdict(ours),
-        "llmload_runs": [asdict(before), asdict(after)],
         "vllm_bench": asdict(theirs),
-        # vLLM's own TTFT histogram (arrival -> first token, whole client run incl. warm-up), per segment
-        "server_mean_ttft_s": {"llmload": _mean_of(server[0], server[2]), "vllm_bench": server[1]},
+        # vLLM's own TTFT histogram (arrival -> first token) over llmload's run: both tools' requests
+        "server_mean_ttft_s": _mean_between(marks[0], marks[1]),
         "diff": {
             "output_tokens_per_s": relative_diff(ours.output_tokens_per_s, theirs.output_tokens_per_s),
             "mean_ttft_s": relative_diff(ours.mean_ttft_s, theirs.mean_ttft_s),
         },
     }
+
+
+def _wait_for_requests(host: str, count: float, bench: subprocess.Popen[str], timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while server_ttft(host)[1] < count:
+        if bench.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("vllm bench serve did not get going: " + (bench.stdout.read()[-1500:] if bench.stdout else ""))
+        time.sleep(0.5)
 
 
 def server_ttft(host: str) -> tuple[float, float]:
@@ -220,33 +258,22 @@ def _mean_between(a: tuple[float, float], b: tuple[float, float]) -> float | Non
     return (b[0] - a[0]) / n if n > 0 else None
 
 
-def _mean_of(x: float | None, y: float | None) -> float | None:
-    values = [v for v in (x, y) if v is not None]
-    return sum(values) / len(values) if values else None
-
-
 def format_table(result: dict[str, Any]) -> str:
-    a, b, d = result["llmload"], result["vllm_bench"], result["diff"]
-    lines = [
-        f"concurrency {result['concurrency']}, {result['max_tokens']} output tokens per request,"
-        f" llmload prompt form {result.get('llmload_prompt_form', 'system-user')} (vllm bench: single-user)",
+    a, b, d, c = result["llmload"], result["vllm_bench"], result["diff"], result["concurrency"]
+    return "\n".join([
+        f"both at once: llmload {c['llmload']} + vllm bench {c['vllm_bench']} in flight,"
+        f" {result['max_tokens']} output tokens, prompt form {result['llmload_prompt_form']},"
+        f" judged over llmload's steady window ({result['window_s']:.0f} s)",
         f"{'':<22}{'llmload':>12}{'vllm bench':>12}{'diff':>8}",
         f"{'output tokens/s':<22}{a['output_tokens_per_s']:>12.1f}{b['output_tokens_per_s']:>12.1f}"
         f"{d['output_tokens_per_s']:>8.1%}",
         f"{'mean TTFT ms':<22}{a['mean_ttft_s'] * 1000:>12.1f}{b['mean_ttft_s'] * 1000:>12.1f}{d['mean_ttft_s']:>8.1%}",
         f"{'median TTFT ms':<22}{a['median_ttft_s'] * 1000:>12.1f}{b['median_ttft_s'] * 1000:>12.1f}"
         f"{relative_diff(a['median_ttft_s'], b['median_ttft_s']):>8.1%}",
-        f"{'server mean TTFT ms':<22}{_ms(result.get('server_mean_ttft_s', {}).get('llmload'))}"
-        f"{_ms(result.get('server_mean_ttft_s', {}).get('vllm_bench'))}  (vLLM's own histogram)",
+        f"{'server mean TTFT ms':<22}{_ms(result.get('server_mean_ttft_s'))}  (vLLM's own histogram, both tools)",
         f"{'mean prompt tokens':<22}{a['mean_prompt_tokens']:>12.1f}{b['mean_prompt_tokens']:>12.1f}",
         f"{'requests measured':<22}{a['requests']:>12d}{b['requests']:>12d}",
-        "llmload runs before/after vllm bench: "
-        + ", ".join(
-            f"{r['output_tokens_per_s']:.1f} tok/s, TTFT {r['mean_ttft_s'] * 1000:.0f} ms"
-            for r in result.get("llmload_runs", [])
-        ),
-    ]
-    return "\n".join(lines)
+    ])
 
 
 def _ms(value: float | None) -> str:
@@ -274,8 +301,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=5)
     p.add_argument("--prompt-form", default="single-user", choices=PROMPT_FORMS,
                    help="llmload's prompt form (vllm bench always sends single-user)")
-    p.add_argument("--num-prompts", type=int, default=160)  # ~ what llmload completes in its 30 s window: ramp-up/down weigh little
-    p.add_argument("--step-duration", default="30s", help="each llmload run: one step (its warm-up excluded)")
+    p.add_argument("--num-prompts", type=int, default=120,
+                   help="vllm bench's requests: enough to outlast llmload's run (at 2 in flight, ~1.2 req/s here)")
+    p.add_argument("--step-duration", default="40s", help="llmload's one step (its warm-up excluded from the window)")
     p.add_argument("--json", default="", help="Also write the result as JSON here")
     return p.parse_args(argv)
 
