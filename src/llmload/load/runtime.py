@@ -87,10 +87,15 @@ def install_stop_signals() -> None:
     """SIGTERM and SIGINT both raise KeyboardInterrupt, Locust's graceful path (users finish the request
     they are in, test_stop writes the records' end and the report). Locust's own SIGTERM handler is
     installed only after a shape test ends, so without this a SIGTERM would kill the process outright;
-    SIGINT may arrive ignored from a background launcher."""
+    SIGINT may arrive ignored from a background launcher.
+
+    The KeyboardInterrupt is thrown into the main greenlet (where Locust waits for the run) by gevent's
+    hub: a plain Python handler raises it in whichever greenlet runs when the signal lands, and in a user
+    greenlet mid-request that killed the request without its record (1 of 107 lost in a fresh-clone run)."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        main = gevent.getcurrent()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            gevent.signal_handler(sig, gevent.kill, main, KeyboardInterrupt)
 
 
 def watch_target(environment: Any, ctx: RunContext, record: Record) -> None:
