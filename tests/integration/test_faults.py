@@ -53,8 +53,7 @@ def test_each_fault_is_one_failed_record_of_its_category(
         if kind.endswith("timeout"):  # bounded by the timeout, not by the fault's 1.5 s
             limit = timeouts.total_s if kind == "total_timeout" else timeouts.first_token_s
             assert all(o.end_s - o.send_s < limit + 0.3 for o in outcomes)
-        time.sleep(0.1)
-        info = server.faults.info()
+        info = settled_info(server)
     assert info["faults_injected"] == {name: 2}
     assert info["requests_received"] == 2 and info["completed_ok"] == 0 and info["in_flight"] == 0
 

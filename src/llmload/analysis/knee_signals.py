@@ -121,8 +121,7 @@ def server_signal(server: list[dict[str, Any]] | None) -> dict[str, Any]:
     if not server:
         return _not_fired("no server metrics sampled")
     rows = sorted(server, key=lambda r: r["users"])
-    saturated = [bool(_server_reasons(row)) for row in rows]
-    first = next((i for i in range(len(rows)) if all(saturated[i:])), None)
+    first = _sustained_from([bool(_server_reasons(row)) for row in rows])
     if first is None:
         return _not_fired("no sustained queue, preemption or full KV cache up to the top level")
     row = rows[first]
@@ -140,9 +139,18 @@ def last_level_before_queue(server: list[dict[str, Any]] | None) -> int | None:
     at every higher level; None without a sustained queue or when it starts at the lowest level. A full
     KV cache or preemptions alone do not count: they show the server at capacity, not users waiting."""
     rows = sorted(server or [], key=lambda r: r["users"])
-    queued = [(row.get("waiting_mean") or 0.0) > SERVER_WAITING_THRESHOLD for row in rows]
-    first = next((i for i in range(len(rows)) if all(queued[i:])), None)
+    first = _sustained_from([(row.get("waiting_mean") or 0.0) > SERVER_WAITING_THRESHOLD for row in rows])
     return int(rows[first - 1]["users"]) if first else None
+
+
+def _sustained_from(flags: list[bool]) -> int | None:
+    """The first index from which every flag is set (None if the last one is not)."""
+    first = None
+    for i in range(len(flags) - 1, -1, -1):
+        if not flags[i]:
+            break
+        first = i
+    return first
 
 
 def slo_signal(slo: dict[str, Any] | None) -> dict[str, Any]:

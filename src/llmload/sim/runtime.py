@@ -79,16 +79,14 @@ class SimRuntime:
         return (self.loop.time() - self.t0) * self.time_scale
 
     def submit(self, prompt_tokens: int, output_tokens: int, finish_reason: str,
-               arrived_s: float | None = None) -> tuple[str, Stream]:
+               arrived_s: float) -> tuple[str, Stream]:
         """Add a request to the engine; raises ValueError if it can never fit.
 
         ``arrived_s`` (loop time) is when the handler received it: its clock starts there, so parsing the
         body is server time inside TTFT, as on a real server; never earlier than the engine's last advance.
         """
         req_id = f"{next(self._ids)}"
-        at_v = self.virtual_now()
-        if arrived_s is not None:
-            at_v = min(at_v, max(self._advanced_v, (arrived_s - self.t0) * self.time_scale))
+        at_v = min(self.virtual_now(), max(self._advanced_v, (arrived_s - self.t0) * self.time_scale))
         self.engine.add_request(req_id, prompt_tokens, output_tokens, at_v)
         stream = Stream(output_tokens, finish_reason)
         self.streams[req_id] = stream
@@ -142,8 +140,11 @@ class SimRuntime:
     def _sleep_to_next_token(self) -> None:
         """With ``precise_wake_wall_s``: the timer fired early on purpose; sleep (blocking, sub-ms precise)
         until the next token is due, if that is within the lead."""
-        lead_s, nxt = self.profile.precise_wake_wall_s, self.engine.next_token_s()
-        if lead_s <= 0 or nxt is None:
+        lead_s = self.profile.precise_wake_wall_s
+        if lead_s <= 0:
+            return  # most profiles: no look-up of the next token on the driver's hot path
+        nxt = self.engine.next_token_s()
+        if nxt is None:
             return
         remaining_s = self.t0 + nxt / self.time_scale - self.loop.time()
         if 0 < remaining_s <= lead_s:
