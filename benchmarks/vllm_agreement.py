@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -45,6 +46,7 @@ from llmload.datasets.prompt import PROMPT_FORMS, build_messages, in_prompt_form
 from llmload.load.scenario import PlateScenario  # noqa: E402
 from llmload.serve.demo import raise_priority  # noqa: E402
 from llmload.serve.vllm_env import vllm_python  # noqa: E402
+from llmload.steps import parse_duration_s  # noqa: E402
 
 DATASET = REPO / "datasets" / "plate_comments.jsonl"
 CLIENT_NICENESS = int(os.environ.get("LLMLOAD_AGREEMENT_NICE", "-10"))
@@ -90,8 +92,8 @@ def export_custom_dataset(path: Path, batch_size: int) -> int:
     return len(batches)
 
 
-def _one_token(host: str, model: str, messages: list[dict[str, str]]) -> None:
-    body = json.dumps({"model": model, "messages": messages, "max_tokens": 1}).encode()
+def _complete(host: str, model: str, messages: list[dict[str, str]], max_tokens: int = 1) -> None:
+    body = json.dumps({"model": model, "messages": messages, "max_tokens": max_tokens, "ignore_eos": True}).encode()
     request = urllib.request.Request(host + "/v1/chat/completions", body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=120) as resp:  # noqa: S310 - loopback benchmark target
         resp.read()
@@ -103,8 +105,27 @@ def warm_prefix_cache(host: str, model: str, batch_size: int, concurrency: int, 
     batches = distinct_batches(batch_size)
     forms = [in_prompt_form(b, form) for b in batches for form in sorted(prompt_forms)]
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(lambda m: _one_token(host, model, m), forms))
+        list(pool.map(lambda m: _complete(host, model, m), forms))
     return len(forms)
+
+
+def solo_rate_rps(host: str, model: str, args: argparse.Namespace, concurrency: int) -> float:
+    """Requests/s of `concurrency` clients alone on the server (3 rounds of full-length requests): an upper
+    bound of vllm bench's rate once llmload runs beside it, so prompts sized by it outlast llmload."""
+    batches = distinct_batches(args.batch_size)[: 3 * concurrency]
+    messages = [in_prompt_form(b, "single-user") for b in batches]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(lambda m: _complete(host, model, m, args.max_tokens), messages))
+    return len(messages) / (time.monotonic() - started)
+
+
+def bench_prompts(args: argparse.Namespace, rate_rps: float) -> int:
+    """vllm bench's --num-prompts: at its solo rate, half again as long as llmload's whole run (start-up and
+    step) plus 20 s; never fewer than --num-prompts. A fixed 120 ran out before llmload's window ended on a
+    machine 2.5x faster than this one."""
+    llmload_run_s = parse_duration_s(args.step_duration) + 20.0
+    return max(int(args.num_prompts), math.ceil(1.5 * rate_rps * llmload_run_s))
 
 
 def run_llmload(host: str, args: argparse.Namespace, users: int, out: Path) -> tuple[Side, tuple[float, float]]:
@@ -135,7 +156,7 @@ def run_llmload(host: str, args: argparse.Namespace, users: int, out: Path) -> t
 
 
 def start_vllm_bench(
-    host: str, model: str, args: argparse.Namespace, concurrency: int, dataset: Path, out: Path
+    host: str, model: str, args: argparse.Namespace, concurrency: int, dataset: Path, out: Path, prompts: int
 ) -> subprocess.Popen[str]:
     argv = [
         str(vllm_python()), "-c", BENCH_SERVE,
@@ -143,7 +164,7 @@ def start_vllm_bench(
         "--model", model, "--tokenizer", args.tokenizer or model,
         "--dataset-name", "custom", "--dataset-path", str(dataset), "--custom-output-len", str(args.max_tokens),
         "--skip-chat-template",  # else the custom dataset's prompts arrive chat-templated twice (see above)
-        "--num-prompts", str(args.num_prompts), "--max-concurrency", str(concurrency),
+        "--num-prompts", str(prompts), "--max-concurrency", str(concurrency),
         "--num-warmups", str(concurrency), "--ignore-eos", "--temperature", "0", "--seed", "0",
         "--disable-tqdm", "--save-result", "--save-detailed", "--result-dir", str(out),
         "--result-filename", "bench.json",
@@ -198,8 +219,9 @@ def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> d
     warm_prefix_cache(host, model, args.batch_size, args.concurrency, {"single-user", args.prompt_form})
     theirs_c = args.concurrency // 2
     ours_c = args.concurrency - theirs_c
+    prompts = bench_prompts(args, solo_rate_rps(host, model, args, theirs_c))
     base = server_ttft(host)
-    bench = start_vllm_bench(host, model, args, theirs_c, dataset, workdir / "bench")
+    bench = start_vllm_bench(host, model, args, theirs_c, dataset, workdir / "bench", prompts)
     try:
         _wait_for_requests(host, base[1] + 2 * theirs_c, bench)  # its warm-ups done, measured requests going
         marks = [server_ttft(host)]
@@ -214,6 +236,7 @@ def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> d
     theirs = bench_in_window(workdir / "bench", window)
     return {
         "concurrency": {"llmload": ours_c, "vllm_bench": theirs_c},
+        "vllm_bench_prompts": prompts,
         "max_tokens": args.max_tokens,
         "llmload_prompt_form": args.prompt_form,
         "window_s": window[1] - window[0],
@@ -263,7 +286,8 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join([
         f"both at once: llmload {c['llmload']} + vllm bench {c['vllm_bench']} in flight,"
         f" {result['max_tokens']} output tokens, prompt form {result['llmload_prompt_form']},"
-        f" judged over llmload's steady window ({result['window_s']:.0f} s)",
+        f" judged over llmload's steady window ({result['window_s']:.0f} s; vllm bench sent"
+        f" {result['vllm_bench_prompts']} prompts)",
         f"{'':<22}{'llmload':>12}{'vllm bench':>12}{'diff':>8}",
         f"{'output tokens/s':<22}{a['output_tokens_per_s']:>12.1f}{b['output_tokens_per_s']:>12.1f}"
         f"{d['output_tokens_per_s']:>8.1%}",
@@ -301,8 +325,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=5)
     p.add_argument("--prompt-form", default="single-user", choices=PROMPT_FORMS,
                    help="llmload's prompt form (vllm bench always sends single-user)")
-    p.add_argument("--num-prompts", type=int, default=120,
-                   help="vllm bench's requests: enough to outlast llmload's run (at 2 in flight, ~1.2 req/s here)")
+    p.add_argument("--num-prompts", type=int, default=60,
+                   help="vllm bench's fewest requests; more when its measured solo rate needs them to outlast llmload")
     p.add_argument("--step-duration", default="40s", help="llmload's one step (its warm-up excluded from the window)")
     p.add_argument("--json", default="", help="Also write the result as JSON here")
     return p.parse_args(argv)

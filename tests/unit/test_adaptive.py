@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from llmload.knee_rule import interpolate_limit
 from llmload.load.adaptive import AdaptivePlan, Measurement
 
 Curve = Callable[[int], tuple[float, float]]  # users -> (rps, p50 E2E s)
@@ -29,7 +30,7 @@ def thrashing(knee: int = 29) -> Curve:
     return curve
 
 
-def run(plan: AdaptivePlan, curve: Curve) -> list[int]:
+def run(plan: AdaptivePlan, curve: Curve, queue: Queue | None = None) -> list[int]:
     levels: list[int] = []
     gen = plan.steps()
     try:
@@ -37,10 +38,27 @@ def run(plan: AdaptivePlan, curve: Curve) -> list[int]:
         while True:
             levels.append(users)
             rps, p50 = curve(users)
-            users = gen.send(Measurement(users, rps, p50))
+            waiting, running = queue(users) if queue else (None, None)
+            users = gen.send(Measurement(users, rps, p50, 0.0, waiting, running))
     except StopIteration:
         pass
     return levels
+
+
+Queue = Callable[[int], tuple[float, float]]  # users -> vLLM's (mean waiting, mean running)
+
+
+def slot_server(capacity: int, turnaround: float = 0.05, service_s: float = 10.0) -> tuple[Curve, Queue]:
+    """vLLM with --max-num-seqs `capacity`: below it, each client's turnaround leaves its slot idle for a
+    `turnaround` share of the time; past it, the queue keeps every slot busy (a few % more throughput)
+    and the extra users wait, E2E growing in proportion."""
+
+    def curve(n: int) -> tuple[float, float]:
+        if n <= capacity:
+            return n / (service_s * (1 + turnaround)), service_s
+        return capacity / service_s, service_s * n / capacity
+
+    return curve, lambda n: (float(max(0, n - capacity)), float(min(n, capacity)))
 
 
 def sweep_knee(curve: Curve, top: int) -> tuple[int, int]:
@@ -93,3 +111,47 @@ def test_never_saturating_server_stops_at_max_users() -> None:
 def test_step_budget_is_respected() -> None:
     plan = AdaptivePlan(max_users=400, max_steps=5)
     assert len(run(plan, thrashing(29))) == 5
+
+
+@pytest.mark.parametrize(("capacity", "levels", "limit"), [(4, [1, 2, 4, 8], 6), (13, [1, 2, 4, 8, 16, 32, 13], 19)])
+def test_server_queue_stops_the_search_at_the_admitted_concurrency(capacity: int, levels: list[int], limit: int) -> None:
+    # the plateau rule alone needs 5% more throughput than the slots-full level gives (turnaround): the
+    # queue says where the slots fill, and E2E past it is linear in users, so the limit is interpolated
+    curve, queue = slot_server(capacity)
+    plan = AdaptivePlan(max_users=400)
+    assert run(plan, curve, queue) == levels
+    assert (plan.knee, plan.limit) == (capacity, limit)
+    sweep_limit = max(n for n in range(capacity, 400) if curve(n)[1] <= 1.5 * curve(capacity)[1])
+    assert plan.limit == sweep_limit
+
+
+def test_without_queue_evidence_the_same_server_takes_the_throughput_search() -> None:
+    curve, _ = slot_server(4)
+    plan = AdaptivePlan(max_users=400)
+    levels = run(plan, curve)
+    assert len(levels) > 4 and plan.knee is not None and abs(plan.knee - 4) <= 1
+
+
+def test_a_queue_far_below_the_peak_falls_back_to_the_throughput_search() -> None:
+    curve, queue = slot_server(4, turnaround=0.25)  # the last clean level is 20% below the peak
+    plan = AdaptivePlan(max_users=400)
+    levels = run(plan, curve, queue)
+    assert len(levels) > 4 and plan.knee == 5  # the rule's plateau knee, as a sweep finds it
+
+
+def test_a_level_that_queues_below_the_guess_is_bisected_to_one_user() -> None:
+    curve, _ = slot_server(13)
+    # the server admitted 13 at the saturated level, but requests already waited from 11 users on
+    levels = run(AdaptivePlan(max_users=400), curve, lambda n: (float(max(0, n - 10)), float(min(n, 13))))
+    assert levels[:6] == [1, 2, 4, 8, 16, 32] and {13, 10, 11} <= set(levels)  # the guess, then bisection
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [([(4, 10.0), (5, 12.5), (6, 15.0), (7, 17.5)], 6),  # 1-by-1: the last level within the bound
+     ([(4, 10.0), (8, 20.0)], 6),  # crosses 15 s at 6 users
+     ([(4, 10.0), (8, 14.0)], 8),  # never over the bound: the last level
+     ([(4, 10.0), (5, 16.0)], 4)],
+)
+def test_interpolate_limit(points: list[tuple[int, float]], expected: int) -> None:
+    assert interpolate_limit(points, 15.0) == expected

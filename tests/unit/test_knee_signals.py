@@ -184,3 +184,15 @@ def test_only_a_queue_moves_the_knee_down_a_full_kv_cache_does_not() -> None:
     queued = [{**s, "waiting_mean": 1.0 if s["users"] >= 11 else 0.0} for s in server]
     moved = find_knee(rows, server=queued)["knee"]  # a real queue from 11 on: 10 is within 10% of the peak
     assert moved["users"] == 10 and "queue" in moved["rule"]
+
+
+def test_a_sparse_plan_interpolates_the_limit_between_measured_levels() -> None:
+    sparse = [r for r in known_curve() if r["users"] in (1, 2, 4, 8, 16)]
+    result = find_knee(sparse)
+    limit = result["limit"]
+    assert result["knee"]["users"] == 8
+    assert limit["users"] == find_knee(known_curve())["limit"]["users"] == 12  # the 1-by-1 sweep's limit
+    assert limit["interpolated_between"] == [8, 16]
+    assert limit["e2e_p50_s"] == pytest.approx(15.0)  # halfway between 10 s and 20 s
+    assert "interpolated" in result["signals"]["limit_latency"]["detail"]
+    assert "interpolated_between" not in find_knee(known_curve())["limit"]

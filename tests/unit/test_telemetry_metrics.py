@@ -157,3 +157,14 @@ def test_run_loop_stops_when_asked_and_keeps_the_cadence() -> None:
     assert sampler.scrapes == 3
     # deadlines on a fixed grid (0.5 s, 1.0 s, 1.5 s from the start), so a slow scrape does not drift
     assert [round(b - a, 2) for a, b in zip([0.0, *sleeps], sleeps, strict=False)] == [0.5, 0.5, 0.5]
+
+
+def test_sampler_keeps_the_queue_per_scrape_for_the_adaptive_plan() -> None:
+    clock = iter([10.0, 11.0, 12.0])
+    later = EXPOSITION.replace("} 4.0\n", "} 2.0\n", 1).replace("waiting{engine=\"0\",model_name=\"tiny-qwen3\"} 3.0", "waiting{engine=\"0\",model_name=\"tiny-qwen3\"} 0.0")
+    fake = FakeTarget([(200, EXPOSITION), (200, EXPOSITION), (200, later)])
+    sampler = MetricsSampler("http://h:1", lambda _: None, fetch=fake, clock=lambda: next(clock))
+    assert all(sampler.sample_once() for _ in range(3))
+    assert sampler.queue == [(10.0, 3.0, 4.0), (11.0, 3.0, 4.0), (12.0, 0.0, 2.0)]
+    assert sampler.queue_means(10.5, 13.0) == (1.5, 3.0)  # the scrapes at 11 and 12 only
+    assert sampler.queue_means(20.0, 30.0) is None

@@ -23,7 +23,11 @@ Rule (README "Knee and limit"):
      client's turnaround and the scheduler's admission delay, not new capacity.
   4. limit.users = the largest level at or above the knee whose median E2E is at most LIMIT_LATENCY_FACTOR
                    (1.5) x the knee's, scanning upward and stopping at the first level above that bound:
-                   past it, queues build and responses degrade faster than users are added.
+                   past it, queues build and responses degrade faster than users are added. When that
+                   first level lies more than one user above the last one within the bound (a sparse or
+                   `--users auto` plan), the limit is where the straight line between the two crosses the
+                   bound (floor; E2E grows linearly with users once the server queues), its figures
+                   interpolated too and marked `interpolated_between`.
   5. Evidence, reported beside the rule and never moving it (llmload.analysis.knee_signals): marginal
      throughput gain per added user, Kneedle on throughput vs users and on p95 E2E vs users, the server's
      own queue / KV-cache / preemption metrics when sampled, and the SLO breach when an SLO is given.
@@ -49,10 +53,14 @@ from llmload.analysis.knee_signals import (
     server_signal,
     slo_signal,
 )
-from llmload.knee_rule import LIMIT_LATENCY_FACTOR, PLATEAU_TOLERANCE
+from llmload.knee_rule import (
+    LIMIT_LATENCY_FACTOR,
+    PLATEAU_TOLERANCE,
+    SERVER_PLATEAU_TOLERANCE,
+    interpolate_limit,
+)
 
 SPIKE_TOLERANCE = 0.10
-SERVER_PLATEAU_TOLERANCE = 0.10
 MIN_SAMPLES = 3
 
 __all__ = ["KneeConfig", "find_knee", "marginal_gain_signal", "plateau_knee", "despike", "valid_steps"]
@@ -152,11 +160,14 @@ def find_knee(
     knee_i = _server_adjusted(plateau_i, users, smooth, last_level_before_queue(server))
     knee, peak_i = valid[knee_i], max(range(len(valid)), key=lambda i: smooth[i])
     limit_e2e = cfg.limit_latency_factor * knee["e2e_s"]["p50"]
-    limit = knee
+    limit, over = knee, None
     for s in valid[knee_i:]:
         if s["e2e_s"]["p50"] > limit_e2e:
+            over = s
             break
         limit = s
+    limit_users = interpolate_limit([(s["users"], s["e2e_s"]["p50"]) for s in valid[knee_i:]], limit_e2e)
+    limit_point = _point(limit) if over is None or limit_users == limit["users"] else _between(limit, over, limit_users)
     signals = {
         "plateau": {
             "users": valid[plateau_i]["users"],
@@ -178,20 +189,30 @@ def find_knee(
             "fired": limit is not valid[-1],
             "factor": cfg.limit_latency_factor,
             "e2e_p50_bound_s": limit_e2e,
-            "detail": f"last level with p50 E2E <= {cfg.limit_latency_factor} x {knee['e2e_s']['p50']:.4g} s",
+            "detail": f"last level with p50 E2E <= {cfg.limit_latency_factor} x {knee['e2e_s']['p50']:.4g} s"
+            + (f" (between measured {limit['users']} and {over['users']} users, interpolated)" if over else ""),
         },
     }
     draws = _valid_draws(steps, valid, rps_draws)
     return {
         "knee": {**_point(knee), "rule": _knee_rule(knee_i != plateau_i)},
         "limit": {
-            **_point(limit),
+            **limit_point,
             "rule": f"largest level with p50 E2E <= {cfg.limit_latency_factor} x knee",
             "saturated": limit is not valid[-1],
         },
         "signals": signals,
         "confidence": confidence(valid, knee_i, signals, draws, cfg.plateau_tolerance),
     }
+
+
+def _between(low: dict[str, Any], high: dict[str, Any], users: int) -> dict[str, Any]:
+    """The limit between two measured levels more than one user apart (rule step 4): each figure linearly
+    interpolated at `users`, marked with the two levels it came from."""
+    a, b = _point(low), _point(high)
+    f = (users - a["users"]) / (b["users"] - a["users"])
+    point = {k: a[k] + f * (b[k] - a[k]) if a[k] is not None and b[k] is not None else None for k in a}
+    return {**point, "users": users, "interpolated_between": [a["users"], b["users"]]}
 
 
 def _server_adjusted(plateau_i: int, users: list[int], smooth: list[float], clean: int | None) -> int:

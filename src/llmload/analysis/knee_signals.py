@@ -10,8 +10,9 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from llmload.knee_rule import SERVER_WAITING_THRESHOLD
+
 MARGINAL_GAIN_THRESHOLD = 0.5
-SERVER_WAITING_THRESHOLD = 0.5  # mean requests waiting in the server's queue over the step
 SERVER_KV_FULL = 0.95  # KV-cache usage (fraction) counted as full
 
 

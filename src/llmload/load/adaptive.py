@@ -13,6 +13,16 @@ when it has bracketed both numbers to one user.
 4. Limit: binary search above the knee for the largest level whose median E2E is within the limit factor
    of the knee's, climbing further first if no measured level exceeds it yet.
 Every level is measured at most once; decisions use all measurements so far.
+
+With vLLM's own queue sampled (/metrics: requests waiting and running), steps 2-4 start from the server's
+word instead: when the saturated level queued (mean waiting > SERVER_WAITING_THRESHOLD), the knee is the
+last level before the queue (rule 3b of `analysis.knee`), searched for from the server's admitted
+concurrency (mean requests running at the saturated level) outward; a queue-free level at or above that
+concurrency closes the search, since every user past it must wait. The limit is then read off the
+measured latencies: median E2E grows linearly with users once the server queues (Little's law), so it is
+interpolated between the last level within the bound and the first past it instead of searched for.
+A server queue whose last clean level is not within SERVER_PLATEAU_TOLERANCE of the peak throughput falls
+back to the throughput search, as rule 3b does.
 """
 
 from __future__ import annotations
@@ -21,7 +31,13 @@ import math
 from collections.abc import Generator
 from dataclasses import dataclass
 
-from llmload.knee_rule import LIMIT_LATENCY_FACTOR, PLATEAU_TOLERANCE
+from llmload.knee_rule import (
+    LIMIT_LATENCY_FACTOR,
+    PLATEAU_TOLERANCE,
+    SERVER_PLATEAU_TOLERANCE,
+    SERVER_WAITING_THRESHOLD,
+    interpolate_limit,
+)
 
 GROWTH = 2.0
 MARGINAL = 0.5
@@ -33,6 +49,13 @@ class Measurement:
     users: int
     rps: float
     e2e_p50_s: float
+    window_start_s: float = 0.0  # wall clock: where the steady window began (its end: when measured)
+    waiting_mean: float | None = None  # vLLM's queue over the window (/metrics), None when not sampled
+    running_mean: float | None = None
+
+    @property
+    def queued(self) -> bool:
+        return self.waiting_mean is not None and self.waiting_mean > SERVER_WAITING_THRESHOLD
 
 
 Plan = Generator[int, Measurement, None]
@@ -57,6 +80,10 @@ class AdaptivePlan:
             bracket = yield from self._climb()
             if bracket is None:
                 return
+            knee = yield from self._server_knee(bracket[1])
+            if knee is not None:
+                self.knee, self.limit = knee, self._interpolated_limit(knee)
+                return
             peak = yield from self._peak(*bracket)
             self.knee = yield from self._knee(peak)
             self.limit = yield from self._limit(self.knee)
@@ -80,6 +107,34 @@ class AdaptivePlan:
                 return previous.users, current.users
             previous = current
         return None  # never saturated within max_users: no knee to find
+
+    def _server_knee(self, high: int) -> Generator[int, Measurement, int | None]:
+        """The last level before the server's queue (module doc), or None without that evidence."""
+        saturated = self.measured[high]
+        if not saturated.queued or saturated.running_mean is None:
+            return None
+        clean_levels = [u for u, m in self.measured.items() if u < high and m.waiting_mean is not None and not m.queued]
+        if not clean_levels:
+            return None
+        clean = max(clean_levels)
+        queued = min(u for u, m in self.measured.items() if u > clean and m.queued)
+        guess: int | None = max(1, round(saturated.running_mean))  # the server's admitted concurrency
+        while queued - clean > 1 and not (guess is not None and clean >= guess):
+            probe = min(max(guess, clean + 1), queued - 1) if guess is not None else (clean + queued) // 2
+            if (yield from self._measure(probe)).queued:
+                queued, guess = probe, None  # it admitted fewer at this level: bisect what is left
+            else:
+                clean = probe
+        if self.measured[clean].rps < (1 - SERVER_PLATEAU_TOLERANCE) * self._peak_rps():
+            return None
+        return clean
+
+    def _interpolated_limit(self, knee: int) -> int:
+        """Largest users whose median E2E is within the limit factor of the knee's, interpolated linearly
+        between the last measured level within the bound and the first past it."""
+        bound = LIMIT_LATENCY_FACTOR * self.measured[knee].e2e_p50_s
+        levels = sorted(u for u in self.measured if u >= knee)
+        return interpolate_limit([(u, self.measured[u].e2e_p50_s) for u in levels], bound)
 
     def _rps(self, users: int) -> Generator[int, Measurement, float]:
         return (yield from self._measure(users)).rps

@@ -119,4 +119,4 @@ def measure_step(
     window = (end_s - warm_start) * scale
     if not steady or window <= 0:
         return None
-    return Measurement(users, done / window, steady[len(steady) // 2] * scale)
+    return Measurement(users, done / window, steady[len(steady) // 2] * scale, warm_start)

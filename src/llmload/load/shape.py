@@ -3,6 +3,9 @@ written to the run directory as it happens."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from locust import LoadTestShape
 
 from llmload.client.clock import wall_clock
@@ -37,7 +40,7 @@ class StepLoadShape(LoadTestShape):
                 ctx.recorder.end_step(wall_clock())
             return None
         if settings.adaptive:
-            return self._adaptive_tick(ctx)
+            return self._adaptive_tick(ctx, getattr(environment, "llmload_telemetry", None))
         index = int(self.get_run_time() // settings.step_duration_s)
         if index != self._index and ctx.recorder is not None:
             now = wall_clock()
@@ -54,7 +57,7 @@ class StepLoadShape(LoadTestShape):
             return None
         return (settings.max_users if settings.open_loop else settings.levels[index]), SPAWN_RATE
 
-    def _adaptive_tick(self, ctx: RunContext) -> tuple[int, float] | None:
+    def _adaptive_tick(self, ctx: RunContext, telemetry: Any) -> tuple[int, float] | None:
         """`--users auto`: run each level for the step duration, then ask the plan for the next one."""
         recorder = ctx.recorder
         assert recorder is not None
@@ -68,6 +71,8 @@ class StepLoadShape(LoadTestShape):
             measurement = recorder.measure(now)
             if measurement is None and run_time - self._step_started_s < MAX_STEP_EXTENSION * duration:
                 return self._level, SPAWN_RATE  # nothing finished yet: let the step run longer
+            if measurement is not None:
+                measurement = with_server_queue(measurement, telemetry, now)
             try:
                 self._level = self._plan.send(measurement or Measurement(self._level, 0.0, float("inf")))
             except StopIteration:
@@ -78,3 +83,13 @@ class StepLoadShape(LoadTestShape):
             self._step_started_s = run_time
             recorder.start_step(self._index, self._level, now)
         return (self._level, SPAWN_RATE) if self._level is not None else None
+
+
+def with_server_queue(measurement: Measurement, telemetry: Any, now_s: float) -> Measurement:
+    """The measurement with vLLM's mean waiting/running requests over its window, when /metrics is sampled
+    (the run's telemetry: serve.telemetry.Telemetry, whose `metrics` is None once it found no vLLM series)."""
+    sampler = getattr(telemetry, "metrics", None)
+    means = sampler.queue_means(measurement.window_start_s, now_s) if sampler is not None else None
+    if means is None:
+        return measurement
+    return dataclasses.replace(measurement, waiting_mean=means[0], running_mean=means[1])

@@ -42,6 +42,7 @@ KEPT_FAMILIES = (
     "vllm:cache_config_info",
 )
 STATIC_NAMES = frozenset({"vllm:cache_config_info"})
+WAITING, RUNNING = "vllm:num_requests_waiting", "vllm:num_requests_running"
 _SUFFIXES = ("", "_total", "_bucket", "_sum", "_count", "_info")
 _KEPT_NAMES = frozenset(f + s for f in KEPT_FAMILIES for s in _SUFFIXES)
 
@@ -111,6 +112,7 @@ class MetricsSampler:
         self.scrapes = 0
         self.failures = 0
         self.disabled_reason: str | None = None
+        self.queue: list[tuple[float, float, float]] = []  # (t_s, waiting, running) per scrape, for --users auto
 
     def sample_once(self) -> bool:
         """One scrape. False (and ``disabled_reason`` set) when the target has no usable /metrics."""
@@ -130,8 +132,22 @@ class MetricsSampler:
         if self.scrapes:  # static facts (cache config) once, on the first scrape
             rows = [r for r in rows if r["name"] not in STATIC_NAMES]
         self._emit(rows)
+        self._note_queue(rows, t_s)
         self.scrapes += 1
         return True
+
+    def _note_queue(self, rows: list[dict[str, Any]], t_s: float) -> None:
+        waiting = [r["value"] for r in rows if r["name"] == WAITING]
+        running = [r["value"] for r in rows if r["name"] == RUNNING]
+        if waiting and running:
+            self.queue.append((t_s, sum(waiting), sum(running)))
+
+    def queue_means(self, start_s: float, end_s: float) -> tuple[float, float] | None:
+        """Mean (waiting, running) requests over the scrapes in [start_s, end_s); None without any."""
+        inside = [(w, r) for t, w, r in self.queue if start_s <= t < end_s]
+        if not inside:
+            return None
+        return sum(w for w, _ in inside) / len(inside), sum(r for _, r in inside) / len(inside)
 
     def _disable(self, reason: str) -> bool:
         self.disabled_reason = reason
