@@ -162,7 +162,7 @@ def start_vllm_bench(
         str(vllm_python()), "-c", BENCH_SERVE,
         "--backend", "openai-chat", "--endpoint", "/v1/chat/completions", "--base-url", host,
         "--model", model, "--tokenizer", args.tokenizer or model,
-        "--dataset-name", "custom", "--dataset-path", str(dataset), "--custom-output-len", str(args.max_tokens),
+        "--dataset-name", "custom", "--dataset-path", str(dataset), "--custom-output-len", str(args.max_tokens - args.length_offset),
         "--skip-chat-template",  # else the custom dataset's prompts arrive chat-templated twice (see above)
         "--num-prompts", str(prompts), "--max-concurrency", str(concurrency),
         "--num-warmups", str(concurrency), "--ignore-eos", "--temperature", "0", "--seed", "0",
@@ -238,6 +238,7 @@ def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> d
         "concurrency": {"llmload": ours_c, "vllm_bench": theirs_c},
         "vllm_bench_prompts": prompts,
         "max_tokens": args.max_tokens,
+        "length_offset": args.length_offset,
         "llmload_prompt_form": args.prompt_form,
         "window_s": window[1] - window[0],
         "llmload": asdict(ours),
@@ -285,7 +286,8 @@ def format_table(result: dict[str, Any]) -> str:
     a, b, d, c = result["llmload"], result["vllm_bench"], result["diff"], result["concurrency"]
     return "\n".join([
         f"both at once: llmload {c['llmload']} + vllm bench {c['vllm_bench']} in flight,"
-        f" {result['max_tokens']} output tokens, prompt form {result['llmload_prompt_form']},"
+        f" {result['max_tokens']} output tokens (vllm bench {result['max_tokens'] - result['length_offset']}),"
+        f" prompt form {result['llmload_prompt_form']},"
         f" judged over llmload's steady window ({result['window_s']:.0f} s; vllm bench sent"
         f" {result['vllm_bench_prompts']} prompts)",
         f"{'':<22}{'llmload':>12}{'vllm bench':>12}{'diff':>8}",
@@ -322,6 +324,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tokenizer", default="", help="Tokenizer path for vllm bench (default: the model)")
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--max-tokens", type=int, default=32)
+    p.add_argument("--length-offset", type=int, default=1,
+                   help="vllm bench asks for this many fewer output tokens, so the two clients' streams drift"
+                        " against each other instead of finishing on the same engine step (see the doc)")
     p.add_argument("--batch-size", type=int, default=5)
     p.add_argument("--prompt-form", default="single-user", choices=PROMPT_FORMS,
                    help="llmload's prompt form (vllm bench always sends single-user)")

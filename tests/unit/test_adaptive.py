@@ -155,3 +155,18 @@ def test_a_level_that_queues_below_the_guess_is_bisected_to_one_user() -> None:
 )
 def test_interpolate_limit(points: list[tuple[int, float]], expected: int) -> None:
     assert interpolate_limit(points, 15.0) == expected
+
+
+def test_one_request_waiting_for_admission_at_many_users_is_not_a_full_server() -> None:
+    # the seed simulator: rps 0.535 at 16 users, 0.523 at 32 (preemptions) and 0.675 at its peak (27) in
+    # between; at 32, 1 request waited for the prefill budget while 31 ran. Taken for a full server, the
+    # queue would have closed the search at 15 (within 10% of the best level measured so far)
+    def curve(n: int) -> tuple[float, float]:
+        m = min(n, 27)
+        r = m / (16.0 + 0.9 * m) * (1 - 0.046 * max(0, n - 27))
+        return r, n / r
+
+    plan = AdaptivePlan(max_users=40)
+    levels = run(plan, curve, lambda n: (1.0 if n >= 16 else 0.0, n - 1.0 if n >= 16 else float(n)))
+    knee, _ = sweep_knee(curve, 40)
+    assert len(levels) > 7 and plan.knee is not None and abs(plan.knee - knee) <= 1

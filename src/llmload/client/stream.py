@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +25,11 @@ from llmload.client.clock import Clock, wall_clock
 from llmload.client.sse import DONE, MalformedStream, SseSplitter, StreamAccumulator, StreamFacts
 
 RECV_BYTES = 65536
+# Linux SO_TIMESTAMPNS (asm-generic/socket.h; Python has no constant): the kernel stamps each received
+# segment, recvmsg() hands back the stamp of the last one read, CLOCK_REALTIME, as a struct timespec.
+SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None
+_TIMESPEC = struct.Struct("qq")
+_ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if SO_TIMESTAMPNS is not None else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +138,8 @@ class ChatStreamClient:
                 raise StreamError(
                     "http_status", f"HTTP {response.status_code}: {_error_text(response.read())}"
                 )
-            consume_stream(_Reader(response, self, send_s, accumulator.facts).recv, self.clock, accumulator)
+            reader = _Reader(response, self, send_s, accumulator.facts)
+            consume_stream(reader.recv, reader.arrival_s, accumulator)
             outcome.facts = accumulator.finish()
             if not outcome.facts.done:
                 raise StreamError("incomplete", "stream ended without [DONE]")
@@ -159,13 +168,26 @@ class ChatStreamClient:
 
 
 class _Reader:
-    """recv() over a geventhttpclient response: returns decoded (de-chunked) body bytes as they come."""
+    """recv() over a geventhttpclient response: returns decoded (de-chunked) body bytes as they come.
+
+    arrival_s() is when those bytes reached the machine: the kernel's receive stamp of the last segment
+    read (SO_TIMESTAMPNS) when the socket gives one, else the clock read right after recv. With hundreds of
+    streams on one core, a token can sit in the socket for milliseconds while the event loop serves the
+    others; the kernel stamp keeps that wait out of TTFT and ITL. Only with the default clock (a scripted
+    clock in tests has no kernel counterpart)."""
 
     def __init__(self, response: Any, client: ChatStreamClient, send_s: float, facts: StreamFacts) -> None:
         self.response = response
         self.client = client
         self.send_s = send_s
         self.facts = facts
+        self.kernel_stamps = client.clock is wall_clock and SO_TIMESTAMPNS is not None
+        self._stamped_sock: Any = None
+        self._rx_s: float | None = None
+
+    def arrival_s(self) -> float:
+        rx_s, self._rx_s = self._rx_s, None
+        return rx_s if rx_s is not None else self.client.clock()
 
     def recv(self) -> bytes:
         response = self.response
@@ -176,7 +198,7 @@ class _Reader:
                 return b""
             sock.settimeout(self._timeout_s())
             try:
-                data = sock.recv(RECV_BYTES)
+                data = self._recv_stamped(sock) if self.kernel_stamps else sock.recv(RECV_BYTES)
             except TimeoutError:
                 kind = "first_token_timeout" if self.facts.first_token_s is None else "total_timeout"
                 raise StreamError(kind, f"no data within the {kind.replace('_', ' ')}") from None
@@ -186,6 +208,26 @@ class _Reader:
         data = bytes(buffer)
         del buffer[:]
         return data
+
+    def _recv_stamped(self, sock: Any) -> bytes:
+        if sock is not self._stamped_sock:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            except (OSError, AttributeError):  # not a plain TCP socket (TLS, a test double): the clock only
+                self.kernel_stamps = False
+                return bytes(sock.recv(RECV_BYTES))
+            self._stamped_sock = sock
+        try:
+            data, ancillary, _, _ = sock.recvmsg(RECV_BYTES, _ANCILLARY_BYTES)
+        except (AttributeError, NotImplementedError):  # an SSL socket has no recvmsg
+            self.kernel_stamps = False
+            return bytes(sock.recv(RECV_BYTES))
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= _TIMESPEC.size:
+                seconds, nanoseconds = _TIMESPEC.unpack_from(raw)
+                # CLOCK_REALTIME -> this process's clock (perf_counter anchored to the wall clock once)
+                self._rx_s = seconds + nanoseconds * 1e-9 + (self.client.clock() - time.time())
+        return bytes(data)
 
     def _timeout_s(self) -> float:
         timeouts = self.client.timeouts

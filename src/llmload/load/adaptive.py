@@ -15,7 +15,8 @@ when it has bracketed both numbers to one user.
 Every level is measured at most once; decisions use all measurements so far.
 
 With vLLM's own queue sampled (/metrics: requests waiting and running), steps 2-4 start from the server's
-word instead: when the saturated level queued (mean waiting > SERVER_WAITING_THRESHOLD), the knee is the
+word instead: when the saturated level queued (mean waiting > SERVER_WAITING_THRESHOLD and at least
+CAPACITY_QUEUE_SHARE of its users), the knee is the
 last level before the queue (rule 3b of `analysis.knee`), searched for from the server's admitted
 concurrency (mean requests running at the saturated level) outward; a queue-free level at or above that
 concurrency closes the search, since every user past it must wait. The limit is then read off the
@@ -42,6 +43,9 @@ from llmload.knee_rule import (
 GROWTH = 2.0
 MARGINAL = 0.5
 GOLDEN = (1 + 5**0.5) / 2
+# the saturated level's queue says "the server is full" only when a real share of its users wait: on the
+# seed simulator 1 of 32 users waited for admission (prefill budget) while throughput still had 15% to go
+CAPACITY_QUEUE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,10 @@ class AdaptivePlan:
     def _server_knee(self, high: int) -> Generator[int, Measurement, int | None]:
         """The last level before the server's queue (module doc), or None without that evidence."""
         saturated = self.measured[high]
-        if not saturated.queued or saturated.running_mean is None:
+        if not saturated.queued or saturated.running_mean is None or saturated.waiting_mean is None:
             return None
+        if saturated.waiting_mean < CAPACITY_QUEUE_SHARE * high:
+            return None  # a request or so waiting for admission at many users: not a full server
         clean_levels = [u for u, m in self.measured.items() if u < high and m.waiting_mean is not None and not m.queued]
         if not clean_levels:
             return None

@@ -1,0 +1,85 @@
+"""Token arrival times come from the kernel (SO_TIMESTAMPNS), not from when a busy event loop got round to
+reading: a client that reads a token 200 ms late still stamps it within milliseconds of when it was sent."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import gevent
+import pytest
+
+from llmload.client import stream
+from llmload.client.stream import ChatStreamClient, StreamOutcome
+
+TOKEN_AFTER_S = 0.05
+BUSY_S = 0.25
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+@contextmanager
+def one_token_server() -> Iterator[tuple[int, list[float]]]:
+    """Answers one streamed chat: headers at once, one token TOKEN_AFTER_S later (its send time is
+    appended to the list), then [DONE]."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent: list[float] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            time.sleep(TOKEN_AFTER_S)
+            sent.append(time.time())
+            conn.sendall(_chunk(b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'))
+            time.sleep(BUSY_S + 0.1)
+            conn.sendall(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], sent
+    finally:
+        thread.join(timeout=5)
+        listener.close()
+
+
+def first_token_while_busy(port: int) -> StreamOutcome:
+    """The request's greenlet waits for the token while this one spins (no yield) for BUSY_S."""
+    client = ChatStreamClient(f"http://127.0.0.1:{port}")
+    try:
+        greenlet = gevent.spawn(client.chat_stream, {"model": "m", "messages": [], "stream": True})
+        gevent.sleep(0.01)  # the request is sent and its greenlet blocks on the socket
+        end = time.perf_counter() + BUSY_S
+        while time.perf_counter() < end:
+            pass
+        outcome: StreamOutcome = greenlet.get(timeout=5)
+        return outcome
+    finally:
+        client.close()
+
+
+@pytest.mark.skipif(stream.SO_TIMESTAMPNS is None, reason="kernel receive stamps are Linux-only")
+def test_a_token_read_late_keeps_its_kernel_arrival_time() -> None:
+    with one_token_server() as (port, sent):
+        outcome = first_token_while_busy(port)
+    assert outcome.ok, outcome.error
+    assert outcome.facts.first_token_s is not None
+    assert abs(outcome.facts.first_token_s - sent[0]) < 0.005
+
+
+@pytest.mark.skipif(stream.SO_TIMESTAMPNS is None, reason="kernel receive stamps are Linux-only")
+def test_without_kernel_stamps_the_same_token_is_stamped_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "SO_TIMESTAMPNS", None)
+    with one_token_server() as (port, sent):
+        outcome = first_token_while_busy(port)
+    assert outcome.ok, outcome.error
+    assert outcome.facts.first_token_s is not None
+    assert outcome.facts.first_token_s - sent[0] > 0.1  # read ~200 ms late, stamped then
