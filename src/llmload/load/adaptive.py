@@ -16,10 +16,10 @@ Every level is measured at most once; decisions use all measurements so far.
 
 With vLLM's own queue sampled (/metrics: requests waiting and running), steps 2-4 start from the server's
 word instead: when the saturated level queued (mean waiting > SERVER_WAITING_THRESHOLD and at least
-CAPACITY_QUEUE_SHARE of its users), the knee is the
-last level before the queue (rule 3b of `analysis.knee`), searched for from the server's admitted
-concurrency (mean requests running at the saturated level) outward; a queue-free level at or above that
-concurrency closes the search, since every user past it must wait. The limit is then read off the
+CAPACITY_QUEUE_SHARE of its users), the knee is the last level before the queue (rule 3b of
+`analysis.knee`), searched for from the server's admitted concurrency (mean requests running at the
+saturated level) outward; a queue-free level at or above that concurrency closes the search, since every
+user past it must wait. The limit is then read off the
 measured latencies: median E2E grows linearly with users once the server queues (Little's law), so it is
 interpolated between the last level within the bound and the first past it instead of searched for.
 A server queue whose last clean level is not within SERVER_PLATEAU_TOLERANCE of the peak throughput falls
