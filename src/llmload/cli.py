@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from llmload import __version__
-from llmload.datasets.prompt import PROMPT_FORMS
+from llmload.datasets.prompt import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 from llmload.errors import UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_GENERATOR = 0, 1, 2, 3, 4
@@ -38,7 +38,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="datasets/plate_comments.jsonl", help="Comments dataset (JSONL)")
     p.add_argument("--batch-size", type=int, default=100, help="Comments per request (default 100)")
     p.add_argument(
-        "--prompt-form", default="system-user", choices=PROMPT_FORMS,
+        "--prompt-form", default=DEFAULT_PROMPT_FORM, choices=PROMPT_FORMS,
         help="system-user: system + user message (default); single-user: one user message, as vllm bench's custom dataset",
     )  # fmt: skip
     p.add_argument("--max-tokens", type=int, default=0, help="max_tokens per request (default 0: not sent, the server decides)")

@@ -20,6 +20,7 @@ USER_HEADER = "评论如下，每行一条："
 # how the task reaches the server: a system and a user message, or one user message holding both
 # (what `vllm bench serve`'s custom dataset sends; some servers serve the two forms at different speeds)
 PROMPT_FORMS = ("system-user", "single-user")
+DEFAULT_PROMPT_FORM = PROMPT_FORMS[0]
 
 
 def build_messages(rows: Sequence[CommentRow], numbered: bool = False) -> list[dict[str, str]]:

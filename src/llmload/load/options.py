@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from llmload.client.stream import Timeouts
-from llmload.datasets.prompt import PROMPT_FORMS
+from llmload.datasets.prompt import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 from llmload.load.arrivals import ARRIVAL_KINDS
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
@@ -32,7 +32,7 @@ def add_locust_arguments(parser: Any) -> None:
     )
     group.add_argument(
         "--prompt-form",
-        default="system-user",
+        default=DEFAULT_PROMPT_FORM,
         choices=PROMPT_FORMS,
         help="system-user: a system and a user message; single-user: one user message (as vllm bench's custom dataset)",
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from llmload.datasets.generator import generate_comments
 from llmload.datasets.plates import plates_in_reply
-from llmload.datasets.prompt import build_messages, in_prompt_form
+from llmload.datasets.prompt import DEFAULT_PROMPT_FORM, build_messages, in_prompt_form
 from llmload.datasets.schema import CommentRow, load_dataset
 
 DEFAULT_SEED = 20260114
@@ -23,7 +23,7 @@ class ScenarioRequest:
 
 
 class PlateScenario:
-    def __init__(self, rows: Sequence[CommentRow], batch_size: int, prompt_form: str = "system-user") -> None:
+    def __init__(self, rows: Sequence[CommentRow], batch_size: int, prompt_form: str = DEFAULT_PROMPT_FORM) -> None:
         if not rows:
             raise ValueError("the dataset has no rows")
         self.rows = list(rows)
@@ -31,7 +31,7 @@ class PlateScenario:
         self.prompt_form = prompt_form
 
     @classmethod
-    def from_path(cls, path: Path, batch_size: int, prompt_form: str = "system-user") -> PlateScenario:
+    def from_path(cls, path: Path, batch_size: int, prompt_form: str = DEFAULT_PROMPT_FORM) -> PlateScenario:
         """Loads the dataset; the default path falls back to the built-in generated set when absent."""
         if not path.exists() and str(path) == "datasets/plate_comments.jsonl":
             return cls(generate_comments(DEFAULT_SEED, 100), batch_size, prompt_form)
