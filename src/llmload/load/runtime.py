@@ -3,6 +3,7 @@ process is local, master or worker, where records go, and what happens when a te
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -46,7 +47,17 @@ def get_context(environment: Any) -> RunContext:
         if not isinstance(environment.runner, MasterRunner):  # the master sends no requests
             environment.llmload_sampler = HealthSampler(sink, ctx.worker_tag)
             environment.llmload_sampler.start()
+            settle_heap()
     return ctx
+
+
+def settle_heap() -> None:
+    """Puts everything alive before the load starts (modules, Locust, the dataset) out of the garbage
+    collector's reach (gc.freeze). Otherwise a full collection walks all of it with the process stopped, and
+    a request whose clock started just before such a pause counts the pause in its TTFT (a 256-stream run:
+    one full collection of 23.5 ms mid-run, TTFT p99 error +10.9 ms; frozen, that collection took 2.6 ms)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _start_telemetry(environment: Any, ctx: RunContext) -> Any:
