@@ -86,6 +86,7 @@ class Result:
     failed: int = 0
     server_late_p99_s: float | None = None
     note: str = ""
+    read_lag_note: str = ""
 
     @property
     def tok_s_per_core(self) -> float:
@@ -242,7 +243,10 @@ def run_tool(tool: str, case: Case, server: FakeServer, out: Path) -> Result:
         dt = s_b[0] - s_a[0]
         result.tok_s = (s_b[2] - s_a[2]) / dt
         result.cpu_frac = (s_b[1] - s_a[1]) / dt
-    result.server_late_p99_s = server.stats(lateness=True)["lateness_p99_s"]
+    server_stats = server.stats(lateness=True)
+    result.server_late_p99_s = server_stats["lateness_p99_s"]
+    if server_stats.get("read_lag_p99_s") is not None:  # one worker: its clock starts at the receive stamp
+        result.read_lag_note = f"server read lag p99 {server_stats['read_lag_p99_s'] * 1000:.2f} ms"
     {"llmload": llmload_errors, "vllm": vllm_errors, "guidellm": guidellm_errors}[tool](case, out, result)
     return result
 
@@ -363,7 +367,7 @@ def row(r: Result) -> str:
     exact = "-" if r.exact is None else ("yes" if r.exact and not r.failed else f"NO ({r.failed} failed)")
     return (f"| {r.tool:<8} | {label:<13} | {r.tok_s:9.0f} | {r.cpu_frac * 100:5.1f} | {r.tok_s_per_core:10.0f} "
             f"| {_ms(r.ttft_err_s, None):>7} | {_ms(r.ttft_err_s, 99):>7} | {_ms(r.itl_err_s, None):>7} "
-            f"| {_ms(r.itl_err_s, 99):>7} | {exact:<5} | {late:>6} | {r.note}")
+            f"| {_ms(r.itl_err_s, 99):>7} | {exact:<5} | {late:>6} | {'; '.join(x for x in (r.note, r.read_lag_note) if x)}")
 
 
 HEADER = ("| tool     | streams x tok | tok/s     | CPU % | tok/s/core | TTFT+ms | TTFTp99 | ITL+ms  | ITLp99  "
@@ -382,7 +386,7 @@ def available(tool: str) -> str | None:
 
 def cases(args: argparse.Namespace) -> list[Case]:
     if args.curve:  # 256 streams, ITL shrinking: client CPU rises, watch the TTFT error
-        return [Case(256, int(1.28 / itl) + 1, 0.1, itl) for itl in (0.02, 0.01, 0.005, 0.0035, 0.0025, 0.002)]
+        return [Case(256, int(1.28 / (ms / 1000)) + 1, 0.1, ms / 1000) for ms in args.curve_itl_ms]
     out = [Case(n, args.tokens, 0.1, 0.02) for n in args.streams]
     if not args.no_throughput:
         out.insert(0, Case(64, 256, 0.0, 0.0, run_s=12.0, window_s=6.0))
@@ -396,6 +400,8 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=64, help="tokens per stream in the paced cases")
     p.add_argument("--no-throughput", action="store_true", help="skip the unpaced 64x256 throughput case")
     p.add_argument("--curve", action="store_true", help="256 streams at shrinking ITL: CPU vs error")
+    p.add_argument("--curve-itl-ms", type=lambda s: [float(x) for x in s.split(",")], default=[20, 10, 5, 3.5, 2.5, 2],
+                   help="the ITLs of --curve (ms, comma-separated)")
     p.add_argument("--out", default="", help="work folder (default: a new folder under /tmp)")
     p.add_argument("--port", type=int, default=8631)
     p.add_argument("--nice", type=int, default=-10 if os.geteuid() == 0 else 0,

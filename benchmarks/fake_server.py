@@ -8,7 +8,11 @@ per SSE event). With --itl-ms 0 the whole body is written in one go after TTFT (
 Raw asyncio, no framework: one Protocol per connection, pre-built event bytes. The loop uses
 selectors.SelectSelector on purpose: epoll's timeout has millisecond granularity (timers wake up to
 1 ms late), select's has microseconds. The server measures its own lateness (actual write time minus
-the due time of each token event) so a client's error can be told from the server's.
+the due time of each token event) so a client's error can be told from the server's. "Arrived" is the
+kernel's receive stamp of the request (SO_TIMESTAMPNS, Linux), not when the loop got round to it: a burst
+of requests (closed-loop streams of equal length all end, and send again, together) is read one after the
+other, and the last one read used to start its clock milliseconds late, which the harness then charged to
+the client. `/stats` reports that wait as read lag.
 
 With --workers N it forks N processes that share the port (SO_REUSEPORT: the kernel spreads connections
 over them), so that pacing hundreds of streams is spread over several cores; worker i also answers on
@@ -30,6 +34,9 @@ import json
 import os
 import selectors
 import signal
+import socket
+import struct
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,6 +47,8 @@ HEADERS_SSE = (
     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
 )
 CHUNK_END = b"0\r\n\r\n"
+SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None  # asm-generic/socket.h; Python has no constant
+_TIMESPEC = struct.Struct("qq")
 
 
 def _chunk(payload: bytes) -> bytes:
@@ -115,6 +124,7 @@ class Stats:
     requests_done: int = 0
     active: int = 0
     lateness_s: list[float] = field(default_factory=list)
+    read_lag_s: list[float] = field(default_factory=list)  # request's receive stamp -> the loop read it
 
     def snapshot(self, reset: bool, late_stats: bool = True, hist: bool = False) -> dict[str, Any]:
         """Counters, and (late_stats) lateness percentiles: sorting every sample costs the loop milliseconds
@@ -135,8 +145,13 @@ class Stats:
             "lateness_p99_s": late[min(n - 1, int(0.99 * n))] if n else None,
             "lateness_max_s": late[-1] if n else None,
         }
+        if wanted:
+            lag = sorted(self.read_lag_s)
+            out |= {"read_lag_p99_s": lag[min(len(lag) - 1, int(0.99 * len(lag)))] if lag else None,
+                    "read_lag_max_s": lag[-1] if lag else None}
         if reset:
             self.lateness_s = []
+            self.read_lag_s = []
         return out
 
 
@@ -155,7 +170,7 @@ class Stream:
         self.events = events
         self.n = n
         self.k = 0
-        self.arrival = proto.loop.time()
+        self.arrival = proto.arrival_time()
         self.prompt_tokens = prompt_tokens
         self.usage = usage
         self.handle: asyncio.TimerHandle | None = None
@@ -208,12 +223,62 @@ class HttpProtocol(asyncio.Protocol):
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
         self.stream: Stream | None = None
+        self.sock: socket.socket | None = None  # our own reader of the connection, for its receive stamps
+        self.rx_wall_s: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        if SO_TIMESTAMPNS is None or transport.get_extra_info("sockname") is None:
+            return
+        try:  # read the connection ourselves with recvmsg (the transport's reader drops the stamps)
+            fd = transport.get_extra_info("socket").fileno()
+            sock = socket.socket(fileno=os.dup(fd))
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            sock.setblocking(False)
+        except OSError:
+            return
+        transport.pause_reading()
+        self.sock = sock
+        self.loop.add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        assert self.sock is not None
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(_TIMESPEC.size))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, ancillary = b"", []
+        if not data:
+            if self.transport is not None:
+                self.transport.close()
+            self._drop_reader()
+            return
+        self.rx_wall_s = None
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= _TIMESPEC.size:
+                seconds, nanoseconds = _TIMESPEC.unpack_from(raw)
+                self.rx_wall_s = seconds + nanoseconds * 1e-9
+        self.data_received(data)
+
+    def arrival_time(self) -> float:
+        """Loop time at which the request being handled reached the machine (its receive stamp)."""
+        now = self.loop.time()
+        if self.rx_wall_s is None:
+            return now
+        lag_s = max(0.0, time.time() - self.rx_wall_s)
+        self.stats.read_lag_s.append(lag_s)
+        return now - lag_s
+
+    def _drop_reader(self) -> None:
+        if self.sock is not None:
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._drop_reader()
         if self.stream is not None:
             self.stream.cancel()
             self.stream = None

@@ -51,6 +51,19 @@ def test_planted_generator_stall_is_flagged_and_excluded_from_the_knee(tmp_path:
     assert summary["knee"]["users"] == 8
 
 
+def test_a_busy_generator_gets_a_caution_before_it_is_excluded(tmp_path: Path) -> None:
+    steps, records = closed_loop([2, 4, 6], step_s=400.0, e2e_for={2: 10.0, 4: 10.0, 6: 10.0})
+    run_dir = write_run(tmp_path, steps, records)
+    cpu = {0: 40.0, 1: 74.0, 2: 60.0}  # by step; the 6-user step peaks at 95% once but averages 60%
+    samples = [(t, cpu[t // 400], 0.002) for t in range(0, 1200, 10)] + [(1000.0, 95.0, 0.002)]
+    _health(run_dir / "generator.jsonl", samples)
+    rows = step_rows(load_run(run_dir))
+    assert [bool(r["validity"]["generator"]["cautions"]) for r in rows] == [False, True, False]
+    assert "averaged 74%" in rows[1]["validity"]["generator"]["cautions"][0]
+    assert [r["excluded"] for r in rows] == [False, False, True]  # a caution does not exclude; 95% does
+    assert rows[2]["validity"]["generator"]["cautions"] == []  # an excluded step needs no caution too
+
+
 def test_healthy_closed_loop_obeys_littles_law(tmp_path: Path) -> None:
     steps, records = closed_loop([4], step_s=1000.0, e2e_for={4: 10.0})
     (row,) = step_rows(load_run(write_run(tmp_path, steps, records)))
