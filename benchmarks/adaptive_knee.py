@@ -55,6 +55,7 @@ def run(url: str, users: str, step: str, extra: list[str], out: Path) -> dict[st
         "knee": (summary["knee"] or {}).get("users"),
         "limit": (summary["limit"] or {}).get("users"),
         "levels": ",".join(str(s["users"]) for s in summary["steps"]),
+        "rps": {int(s["users"]): float(s["rps"]) for s in summary["steps"]},
     }
 
 
@@ -62,15 +63,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", choices=("sim", "vllm-cpu"), default="sim")
     parser.add_argument("--step-duration", default="")
+    parser.add_argument("--keep", default="", help="keep both runs' directories here (default: a temporary one)")
     args = parser.parse_args()
     step = args.step_duration or ("4s" if args.target == "sim" else "20s")
-    with tempfile.TemporaryDirectory() as tmp, target(args.target, Path(tmp)) as (url, extra, linear):
-        rows = [run(url, plan, step, extra, Path(tmp) / plan.replace(":", "_")) for plan in (linear, "auto")]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        with target(args.target, work) as (url, extra, linear):
+            rows = [run(url, plan, step, extra, work / plan.replace(":", "_")) for plan in (linear, "auto")]
     print(f"target {args.target}, {step} per step")
     print(f"{'plan':>10} {'steps':>6} {'wall s':>8} {'knee':>5} {'limit':>6}")
     for r in rows:
         print(f"{r['plan']:>10} {r['steps']:>6} {r['wall_s']:>8.1f} {r['knee']!s:>5} {r['limit']!s:>6}  {r['levels']}")
     lin, auto = rows
+    near = sorted(u for u in auto["rps"] if abs(u - int(auto["knee"] or 0)) <= 4)  # type: ignore[attr-defined]
+    print("req/s near auto's knee (sweep / auto):", ", ".join(
+        f"{u}: {lin['rps'].get(u, float('nan')):.3f} / {auto['rps'][u]:.3f}" for u in near))  # type: ignore[index,attr-defined]
     same = lin["knee"] is not None and auto["knee"] is not None and abs(int(lin["knee"]) - int(auto["knee"])) <= 1  # type: ignore[call-overload]
     print(f"knee within ±1: {same}; auto time / linear time = {float(auto['wall_s']) / float(lin['wall_s']):.2f}")  # type: ignore[arg-type]
 
