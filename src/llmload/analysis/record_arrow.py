@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +35,7 @@ from llmload.analysis.record_columns import (
 from llmload.records import _parse_line
 
 BLOCK_BYTES = 4 << 20  # per parse task; bounds the reader's memory (16 MiB blocks: +0.4 GB peak, no faster)
+PIECE_BYTES = 4 * BLOCK_BYTES  # read from the file at a time, parsed as BLOCK_BYTES blocks in parallel
 _PLATE_LISTS = ("plates_expected", "plates_found")
 SCHEMA = pa.schema(
     [(name, pa.float64()) for name in FLOAT_FIELDS + NUMBER_FIELDS]
@@ -155,13 +156,7 @@ def read_columns(path: Path) -> ArrowColumns | None:
     if tail.strip() and _parse_line(path, 0, tail, last=True) is not None:
         return None  # a complete last line without its newline (or a non-object): rare, the slow path
     try:
-        with _Capped(path, limit) as source:
-            reader = pj.open_json(
-                pa.PythonFile(source, mode="r"),
-                read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
-                parse_options=pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore"),
-            )
-            table = pa.Table.from_batches(list(reader), schema=SCHEMA)
+        table = pa.concat_tables([SCHEMA.empty_table(), *_parsed_pieces(path, limit)])
     except (pa.ArrowException, UnicodeDecodeError):
         return None
     if _has_non_records(table):
@@ -196,32 +191,26 @@ def _complete_part(path: Path, step: int = 1 << 16) -> tuple[int, bytes]:
         return 0, f.read()
 
 
-class _Capped:
-    """A binary file read only up to `limit` bytes (the reader must not see a truncated last line)."""
-
-    def __init__(self, path: Path, limit: int) -> None:
-        self._file: IO[bytes] = path.open("rb")
-        self._left = limit
-        self.closed = False
-
-    def read(self, size: int = -1) -> bytes:
-        size = self._left if size is None or size < 0 else min(size, self._left)
-        data = self._file.read(size)
-        self._left -= len(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._file.close()
-        self.closed = True
-
-    def __enter__(self) -> _Capped:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def _parsed_pieces(path: Path, limit: int) -> Iterable[pa.Table]:
+    """The first `limit` bytes of `path` as tables, PIECE_BYTES of whole lines at a time, each parsed by
+    pyarrow on all cores from bytes in memory. Arrow's streaming reader over a Python file object was used
+    before: its I/O thread calls back into Python, and when a parse error left one such read pending while
+    the process exited (a usage error exits at once), the interpreter's shutdown aborted the process
+    ("terminate called without an active exception", exit -6 after the right message; once in a fresh clone)."""
+    options = pj.ReadOptions(block_size=BLOCK_BYTES)
+    parse = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
+    with path.open("rb") as f:
+        left, carry = limit, b""
+        while left > 0:
+            data = f.read(min(PIECE_BYTES, left))
+            if not data:
+                break
+            left -= len(data)
+            piece = carry + data
+            cut = piece.rfind(b"\n") + 1 if left > 0 else len(piece)
+            piece, carry = piece[:cut], piece[cut:]
+            if piece.strip():
+                yield pj.read_json(pa.BufferReader(piece), read_options=options, parse_options=parse)
 
 
 def batch_ids_of_rows(path: Path, rows: Iterable[int]) -> dict[int, list[str]]:
