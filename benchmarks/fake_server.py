@@ -35,20 +35,18 @@ import os
 import selectors
 import signal
 import socket
-import struct
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from llmload.client.kernel_stamp import ANCILLARY_BYTES, SO_TIMESTAMPNS, received_wall_s
 
 HEADERS_SSE = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
 )
 CHUNK_END = b"0\r\n\r\n"
-SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None  # asm-generic/socket.h; Python has no constant
-_TIMESPEC = struct.Struct("qq")
 
 
 def _chunk(payload: bytes) -> bytes:
@@ -245,7 +243,7 @@ class HttpProtocol(asyncio.Protocol):
     def _readable(self) -> None:
         assert self.sock is not None
         try:
-            data, ancillary, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(_TIMESPEC.size))
+            data, ancillary, _, _ = self.sock.recvmsg(65536, ANCILLARY_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -255,11 +253,7 @@ class HttpProtocol(asyncio.Protocol):
                 self.transport.close()
             self._drop_reader()
             return
-        self.rx_wall_s = None
-        for level, kind, raw in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= _TIMESPEC.size:
-                seconds, nanoseconds = _TIMESPEC.unpack_from(raw)
-                self.rx_wall_s = seconds + nanoseconds * 1e-9
+        self.rx_wall_s = received_wall_s(ancillary)
         self.data_received(data)
 
     def arrival_time(self) -> float:

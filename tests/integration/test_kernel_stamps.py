@@ -4,51 +4,40 @@ reading: a client that reads a token 200 ms late still stamps it within millisec
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import gevent
 import pytest
+from loopback import SSE_HEADERS, http_chunk, one_connection_server
 
 from llmload.client import stream
+from llmload.client.kernel_stamp import received_wall_s
 from llmload.client.stream import ChatStreamClient, StreamOutcome
 
 TOKEN_AFTER_S = 0.05
 BUSY_S = 0.25
 
 
-def _chunk(data: bytes) -> bytes:
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
 @contextmanager
 def one_token_server() -> Iterator[tuple[int, list[float]]]:
     """Answers one streamed chat: headers at once, one token TOKEN_AFTER_S later (its send time is
     appended to the list), then [DONE]."""
-    listener = socket.create_server(("127.0.0.1", 0))
     sent: list[float] = []
 
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-            time.sleep(TOKEN_AFTER_S)
-            sent.append(time.time())
-            conn.sendall(_chunk(b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'))
-            time.sleep(BUSY_S + 0.1)
-            conn.sendall(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
-            time.sleep(0.1)
+    def serve(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(SSE_HEADERS)
+        time.sleep(TOKEN_AFTER_S)
+        sent.append(time.time())
+        conn.sendall(http_chunk(b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'))
+        time.sleep(BUSY_S + 0.1)
+        conn.sendall(http_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        time.sleep(0.1)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], sent
-    finally:
-        thread.join(timeout=5)
-        listener.close()
+    with one_connection_server(serve) as port:
+        yield port, sent
 
 
 def kernel_stamps_work() -> bool:
@@ -65,7 +54,7 @@ def kernel_stamps_work() -> bool:
                 return False
             conn.sendall(b"x")
             _, ancillary, _, _ = client.recvmsg(16, socket.CMSG_SPACE(16))
-    return any(kind == stream.SO_TIMESTAMPNS for _, kind, _ in ancillary)
+    return received_wall_s(ancillary) is not None
 
 
 STAMPS = pytest.mark.skipif(not kernel_stamps_work(), reason="no kernel receive stamps on this platform")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import select
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,43 +16,32 @@ from contextlib import contextmanager
 import gevent
 import gevent.select
 import pytest
+from loopback import SSE_HEADERS, http_chunk, one_connection_server
 
 from llmload.client.stream import ChatStreamClient
 
 HOG_S = 0.2
 
 
-def _chunk(data: bytes) -> bytes:
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
 @contextmanager
 def keep_alive_server(requests: int) -> Iterator[tuple[int, list[float]]]:
     """Answers `requests` streamed chats on one connection; appends when each request arrived (wall s)."""
-    listener = socket.create_server(("127.0.0.1", 0))
     arrived: list[float] = []
 
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            for _ in range(requests):
-                conn.recv(65536)
-                arrived.append(time.time())
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    + _chunk(b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n')
-                    + _chunk(b"data: [DONE]\n\n")
-                    + b"0\r\n\r\n"
-                )
-            time.sleep(0.1)
+    def serve(conn: socket.socket) -> None:
+        for _ in range(requests):
+            conn.recv(65536)
+            arrived.append(time.time())
+            conn.sendall(
+                SSE_HEADERS
+                + http_chunk(b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n')
+                + http_chunk(b"data: [DONE]\n\n")
+                + b"0\r\n\r\n"
+            )
+        time.sleep(0.1)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], arrived
-    finally:
-        thread.join(timeout=5)
-        listener.close()
+    with one_connection_server(serve) as port:
+        yield port, arrived
 
 
 def test_a_ready_greenlet_cannot_run_between_the_send_stamp_and_the_write(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import struct
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,14 +22,10 @@ from gevent import monkey
 from geventhttpclient import HTTPClient
 
 from llmload.client.clock import Clock, wall_clock
+from llmload.client.kernel_stamp import ANCILLARY_BYTES, SO_TIMESTAMPNS, received_wall_s
 from llmload.client.sse import DONE, MalformedStream, SseSplitter, StreamAccumulator, StreamFacts
 
 RECV_BYTES = 65536
-# Linux SO_TIMESTAMPNS (asm-generic/socket.h; Python has no constant): the kernel stamps each received
-# segment, recvmsg() hands back the stamp of the last one read, CLOCK_REALTIME, as a struct timespec.
-SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None
-_TIMESPEC = struct.Struct("qq")
-_ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if SO_TIMESTAMPNS is not None else 0
 _select_no_yield = monkey.get_original("select", "select")
 
 
@@ -222,15 +216,13 @@ class _Reader:
                 return bytes(sock.recv(RECV_BYTES))
             self._stamped_sock = sock
         try:
-            data, ancillary, _, _ = sock.recvmsg(RECV_BYTES, _ANCILLARY_BYTES)
+            data, ancillary, _, _ = sock.recvmsg(RECV_BYTES, ANCILLARY_BYTES)
         except (AttributeError, NotImplementedError):  # an SSL socket has no recvmsg
             self.kernel_stamps = False
             return bytes(sock.recv(RECV_BYTES))
-        for level, kind, raw in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= _TIMESPEC.size:
-                seconds, nanoseconds = _TIMESPEC.unpack_from(raw)
-                # CLOCK_REALTIME -> this process's clock (perf_counter anchored to the wall clock once)
-                self._rx_s = seconds + nanoseconds * 1e-9 + (self.client.clock() - time.time())
+        stamp_s = received_wall_s(ancillary)
+        if stamp_s is not None:  # CLOCK_REALTIME -> this process's clock (perf_counter anchored to the wall once)
+            self._rx_s = stamp_s + (self.client.clock() - time.time())
         return bytes(data)
 
     def _timeout_s(self) -> float:
