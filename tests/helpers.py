@@ -57,9 +57,11 @@ def rec(
 
 
 def closed_loop(
-    users_levels: list[int], step_s: float, e2e_for: dict[int, float], tokens: int = 11
+    users_levels: list[int], step_s: float, e2e_for: dict[int, float], tokens: int = 11, gap_s: float = 0.0,
+    **kw: Any,
 ) -> tuple[list[StepMark], list[Record]]:
-    """Users send back to back with a fixed E2E per level: the exact closed-loop answers are known."""
+    """Users send back to back (or `gap_s` after the previous request ended) with a fixed E2E per level:
+    the exact closed-loop answers are known. `kw` goes into every record."""
     steps: list[StepMark] = []
     records: list[Record] = []
     n = 0
@@ -71,7 +73,7 @@ def closed_loop(
         for u in range(users):
             t = start + u * e2e / users  # users staggered evenly
             while t + e2e <= end:
-                records.append(rec(n, t, e2e, tokens=tokens, user=u))
+                records.append(rec(n, t, e2e, tokens=tokens, user=u, **kw))
                 n += 1
-                t += e2e
+                t += e2e + gap_s
     return steps, records

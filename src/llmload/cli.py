@@ -54,6 +54,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--metrics-interval", default="1s", help="Sample the target's /metrics and local GPUs this often (default 1s; 0: off)"
     )
+    p.add_argument(
+        "--cpus", default="", help="Run the load generator on these cores only, e.g. 0 or 0-3 (default: any); "
+        "keeps it off a server's cores on a shared machine",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

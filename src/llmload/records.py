@@ -58,6 +58,8 @@ class Record:
     first_answer_s: float | None = None  # first chunk of the answer proper (after reasoning)
     last_token_s: float | None = None  # last content-bearing chunk; usage trailer and [DONE] excluded
     chunk_s: list[float] = field(default_factory=list)  # arrival times of content-bearing chunks
+    last_byte_s: float | None = None  # when the response's last bytes arrived (kernel stamp; None without)
+    read_lag_max_s: float | None = None  # longest wait of received bytes for the event loop (kernel stamps)
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     reasoning_tokens: int | None = None

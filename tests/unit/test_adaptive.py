@@ -132,11 +132,20 @@ def test_without_queue_evidence_the_same_server_takes_the_throughput_search() ->
     assert len(levels) > 4 and plan.knee is not None and abs(plan.knee - 4) <= 1
 
 
-def test_a_queue_far_below_the_peak_falls_back_to_the_throughput_search() -> None:
-    curve, queue = slot_server(4, turnaround=0.25)  # the last clean level is 20% below the peak
+def test_a_queue_far_below_the_peak_falls_back_to_the_throughput_search_while_admission_grows() -> None:
+    curve, _ = slot_server(4, turnaround=0.25)  # the last clean level is 20% below the peak
+    # a request waits from 5 users on, but the server still admits more at once as users grow (a per-step
+    # token budget admitting a few at a time): not a full server
     plan = AdaptivePlan(max_users=400)
-    levels = run(plan, curve, queue)
+    levels = run(plan, curve, lambda n: (1.0 if n > 4 else 0.0, float(n - 1 if n > 4 else n)))
     assert len(levels) > 4 and plan.knee == 5  # the rule's plateau knee, as a sweep finds it
+
+
+def test_a_full_admission_is_the_knee_whatever_throughput_the_queue_adds() -> None:
+    curve, queue = slot_server(4, turnaround=0.25)  # 25% more throughput once a queue hides the turnaround
+    plan = AdaptivePlan(max_users=400)
+    assert run(plan, curve, queue) == [1, 2, 4, 8]  # running stays at 4 past 4 users: extra users only wait
+    assert plan.knee == 4
 
 
 def test_a_level_that_queues_below_the_guess_is_bisected_to_one_user() -> None:

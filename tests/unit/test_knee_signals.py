@@ -161,6 +161,23 @@ def test_a_sustained_server_queue_moves_a_late_plateau_knee_down() -> None:
     assert find_knee(low, server=queue)["knee"]["users"] == 9
 
 
+def test_a_full_admission_moves_the_knee_to_the_last_clean_level_whatever_the_queue_adds() -> None:
+    # vLLM's CPU build, --max-num-seqs 6, on one core, 20 s steps (2026-12-04): the server ran ~5.8 requests
+    # from 6 users on and queued the rest, while throughput kept moving with the server's own speed (TPOT at
+    # the same batch of 6: 26.8-32.8 ms between steps) and peaked 18% above the 6-user step, at 10 users
+    rps = {1: 0.395, 2: 0.705, 3: 0.96, 4: 1.218, 5: 1.339, 6: 1.392, 7: 1.537, 8: 1.412, 9: 1.431,
+           10: 1.646, 11: 1.644, 12: 1.451}  # fmt: skip
+    e2e = {1: 2.5, 2: 2.88, 3: 3.11, 4: 3.26, 5: 3.72, 6: 4.22, 7: 4.2, 8: 5.89, 9: 6.23, 10: 5.83,
+           11: 6.63, 12: 8.14}  # fmt: skip
+    rows = [row(u, rps[u], e2e[u]) for u in rps]
+    server = [{"users": u, "waiting_mean": float(max(0, u - 6)), "running_mean": min(u - 0.1, 5.8 + 0.01 * u)}
+              for u in rps]  # fmt: skip
+    assert find_knee(rows)["knee"]["users"] == 10  # the throughput plateau alone
+    assert find_knee(rows, server=server)["knee"]["users"] == 6
+    growing = [{**s, "running_mean": s["running_mean"] + max(0, s["users"] - 6)} for s in server]
+    assert find_knee(rows, server=growing)["knee"]["users"] == 10  # admission still grew: 6 is 15% below the peak
+
+
 def test_slo_signal_last_level_before_the_first_breach() -> None:
     per_step = [{"users": u, "passed": u <= 9, "clauses": [{"clause": "e2e_p95<=12s", "passed": u <= 9}]}
                 for u in LEVELS]

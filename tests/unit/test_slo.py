@@ -69,10 +69,14 @@ def test_goodput_counts_requests_meeting_every_per_request_clause(tmp_path: Path
     steps = step_rows(run, 5.0)
     block = slo_summary(run, steps, "e2e_p50<=2s,e2e_p90<=10s,ttft_p97<=0.2s")
     step = block["per_step"][0]
-    # completions in [5, 100): ends at i+1 (even i) or i+3 (odd i), +1 ms -> 95 completions, 48 fast ones
+    # completions in [5, 100): ends at i+1 (even i) or i+3 (odd i), +1 ms -> 95 completions
     assert steps[0]["completed_in_window"] == 95
-    assert step["good_share"] == pytest.approx(48 / 95)
-    assert step["goodput_rps"] == pytest.approx(48 / 95)
+    # goodput counts work in the window as throughput does: whole requests inside count 1, edge ones their
+    # share inside. Fast (1.001 s, even i): 6..98 whole, 0.001 s of the one sent at 4; slow (3.001 s, odd i):
+    # 5..95 whole, 1.001 s of the one sent at 3, 3 s of 97's, 1 s of 99's
+    fast, slow = 47 + 0.001 / 1.001, 46 + (1.001 + 3 + 1) / 3.001
+    assert step["good_share"] == pytest.approx(fast / (fast + slow))
+    assert step["goodput_rps"] == pytest.approx(fast / 95)
     assert step["clauses"][2]["value"] == pytest.approx(0.1, abs=1e-6)  # any percentile, from the requests
     # steady requests: 47 fast (sent 6..98 even) and 46 slow (sent 5..95 odd): the median is a fast one
     assert step["clauses"][0]["value"] == pytest.approx(1.0)

@@ -61,7 +61,9 @@ def test_time_scale_maps_back_to_profile_time(tmp_path: Path) -> None:
     run = load_run(write_run(tmp_path, steps, records, meta={"target": {"time_scale": 100.0}}))
     rows = step_rows(run)
     assert rows[0]["e2e_s"]["p50"] == pytest.approx(10.0)  # 0.1 s wall x 100
-    assert rows[1]["rps"] == pytest.approx(0.2, rel=0.05)  # 2 users / 10 s
+    # 2 users / 10.1 s per request (client end), busy 165.2 of the window's 2 x 90 user-seconds: the helper's
+    # users stop before the step's end (user 0 at 190.1 s, user 1 at 195.1 s)
+    assert rows[1]["rps"] == pytest.approx(165.2 / 10.1 / 90, rel=0.01)
 
 
 def test_knee_and_limit_on_a_known_saturation_curve(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def step_load(vllm_server: VllmServer, run_dir: Path) -> dict[str, Any]:
     """One `llmload run` step-load (the vLLM demo's levels and step length) into run_dir."""
-    argv = demo_run_argv(vllm_server.base_url, VLLM_DEMO_USERS, VLLM_DEMO_STEP, run_dir)
+    argv = demo_run_argv(vllm_server.base_url, VLLM_DEMO_USERS, VLLM_DEMO_STEP, run_dir, vllm_server.cpus)
     done = subprocess.run(
         [sys.executable, "-m", "llmload.cli", *argv], cwd=REPO, capture_output=True, text=True, timeout=400,
         check=False, preexec_fn=raise_priority,  # the generator shares 2 cores with vLLM: give it priority

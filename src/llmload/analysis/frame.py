@@ -56,6 +56,8 @@ RECORD_COLUMNS = [
     "intended_send_s",
     "queue_s",
     "client_s",
+    "last_byte_s",
+    "read_lag_max_s",
 ]
 
 
@@ -107,7 +109,9 @@ def _read_columns(records_path: Path) -> ArrowColumns | RecordColumns:
     return fast if fast is not None else RecordColumns().add_all(iter_record_dicts(records_path))
 
 
-GENERATOR_COLUMNS = ["t_s", "worker", "cpu_percent", "loop_lag_max_s", "loop_lag_mean_s", "cpu_warning"]
+GENERATOR_COLUMNS = [
+    "t_s", "worker", "cpu_percent", "system_cpu_percent", "loop_lag_max_s", "loop_lag_mean_s", "cpu_warning",
+]  # fmt: skip
 
 
 def _generator_frame(path: Path, t0: float, scale: float) -> pd.DataFrame:
@@ -119,6 +123,7 @@ def _generator_frame(path: Path, t0: float, scale: float) -> pd.DataFrame:
                     _rel(d.get("t_s"), t0, scale),
                     d.get("worker", ""),
                     d.get("cpu_percent"),
+                    d.get("system_cpu_percent", np.nan),
                     d.get("loop_lag_max_s"),
                     d.get("loop_lag_mean_s"),
                     bool(d.get("cpu_warning", False)),
@@ -201,6 +206,8 @@ def _requests_frame(
         "intended_send_s": intended,
         "queue_s": send - intended,
         "client_s": end - send,
+        "last_byte_s": rel("last_byte_s"),
+        "read_lag_max_s": columns.column("read_lag_max_s") * scale,
     }
     frame = pd.DataFrame({name: data[name] for name in RECORD_COLUMNS})
     return frame, columns.itl(scale)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from llmload.analysis.frame import RunData
 from llmload.analysis.slo import ROW_STATS, SloClause, evaluate_slo, parse_slo
-from llmload.analysis.step_requests import steady_and_done
+from llmload.analysis.step_requests import steady_and_working
 
 
 def _meets(frame: pd.DataFrame, clauses: list[SloClause]) -> pd.Series:
@@ -36,12 +36,15 @@ def _extra(run: RunData, steady: pd.DataFrame, clauses: list[SloClause]) -> dict
     return out
 
 
-def goodput_row(row: dict[str, Any], done: pd.DataFrame, clauses: list[SloClause]) -> dict[str, Any]:
+def goodput_row(row: dict[str, Any], working: pd.DataFrame, clauses: list[SloClause]) -> dict[str, Any]:
+    """Requests/s meeting every per-request clause, counted as throughput is (work in the window)."""
     window = row["window_s"]
-    good = int(_meets(done, clauses).sum()) if len(done) else 0
+    share = working["window_share"] if len(working) else pd.Series(dtype=float)
+    good = float(share[_meets(working, clauses)].sum()) if len(working) else 0.0
+    total = float(share.sum())
     return {
         "goodput_rps": good / window if window and window > 0 else None,
-        "good_share": good / len(done) if len(done) else None,
+        "good_share": good / total if total > 0 else None,
     }
 
 
@@ -50,7 +53,7 @@ def slo_summary(run: RunData, steps: list[dict[str, Any]], spec: str, source: st
     clauses = parse_slo(spec, source)
     extras, goodput = [], []
     for row in steps:
-        steady, done = steady_and_done(run, row)
+        steady, working = steady_and_working(run, row)
         extras.append(_extra(run, steady, clauses))
-        goodput.append(goodput_row(row, done, clauses))
+        goodput.append(goodput_row(row, working, clauses))
     return evaluate_slo(clauses, steps, extras, goodput)

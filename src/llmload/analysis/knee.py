@@ -17,10 +17,15 @@ Rule (README "Knee and limit"):
   3b. Server queue (when vLLM /metrics were sampled): if requests wait in the server's queue from some
      level on at every higher level (knee_signals.last_level_before_queue: waiting_mean > 0.5; a full KV
      cache or preemptions alone are evidence, not a queue, and do not move the knee) and the
-     level just before that lies below the knee of 3, the knee moves down to it, provided its smoothed
-     throughput is within SERVER_PLATEAU_TOLERANCE (10%) of the peak. Past that level extra users only
-     wait in the server's queue; the few percent of throughput they still add is the queue hiding the
-     client's turnaround and the scheduler's admission delay, not new capacity.
+     level just before that lies below the knee of 3, the knee moves down to it, provided the server
+     admitted no more requests at once past it (mean running requests at every queued level within one of
+     that level's: knee_rule.admission_saturated), or else its smoothed throughput is within
+     SERVER_PLATEAU_TOLERANCE (10%) of the peak. Past that level extra users only wait in the server's
+     queue; the throughput they still add is the queue hiding the client's turnaround and the scheduler's
+     admission delay, and the server's own speed moving between steps (vLLM's CPU build, one core: TPOT at
+     the same batch of 6 moved 27-33 ms between steps and throughput rose 18% past max-num-seqs), not
+     capacity. Where the running count still grows past the queue's start (a per-step token budget admits
+     requests a few at a time), the 10% bound applies.
   4. limit.users = the largest level at or above the knee whose median E2E is at most LIMIT_LATENCY_FACTOR
                    (1.5) x the knee's, scanning upward and stopping at the first level above that bound:
                    past it, queues build and responses degrade faster than users are added. When that
@@ -59,6 +64,7 @@ from llmload.knee_rule import (
     SERVER_PLATEAU_TOLERANCE,
     interpolate_limit,
 )
+from llmload.validity_rule import ADVICE
 
 SPIKE_TOLERANCE = 0.10
 MIN_SAMPLES = 3
@@ -152,7 +158,7 @@ def find_knee(
     cfg = cfg or KneeConfig()
     valid = valid_steps(steps, cfg)
     if len(valid) < 2:
-        return {"knee": None, "limit": None, "reason": f"need at least 2 valid steps, have {len(valid)}"}
+        return _without_knee(steps, valid, cfg, server, slo)
     users = [s["users"] for s in valid]
     smooth = despike([s["rps"] for s in valid], users)
     plateau_i = plateau_knee([s["rps"] for s in valid], users, cfg.plateau_tolerance)
@@ -206,6 +212,31 @@ def find_knee(
     }
 
 
+def _without_knee(
+    steps: list[dict[str, Any]], valid: list[dict[str, Any]], cfg: KneeConfig,
+    server: list[dict[str, Any]] | None, slo: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Fewer than 2 valid steps. Where steps were excluded for the generator's timing error, the reason says
+    why and what to change, and `provisional` holds the rule's answer over the excluded steps too (never
+    used by gates: their numbers may be off by more than the bounds of analysis.validity)."""
+    reason = f"need at least 2 valid steps, have {len(valid)}"
+    excluded = [s for s in steps if s.get("excluded")]
+    if not excluded:
+        return {"knee": None, "limit": None, "reason": reason}
+    causes = sorted({str((s["validity"]["generator"] or {}).get("cause")) for s in excluded if s.get("validity")})
+    advice = "; ".join(ADVICE[c] for c in causes if c in ADVICE)
+    reason += f": {len(excluded)} of {len(steps)} steps excluded ({', '.join(causes)}): {advice}"
+    result: dict[str, Any] = {"knee": None, "limit": None, "reason": reason}
+    trial = find_knee([{**s, "excluded": False} for s in steps], cfg, server, slo)
+    if trial.get("knee") is not None:
+        result["provisional"] = {
+            "knee": trial["knee"],
+            "limit": trial["limit"],
+            "caveat": f"from {len(excluded)} excluded steps whose generator timing error was over its bounds",
+        }
+    return result
+
+
 def _between(low: dict[str, Any], high: dict[str, Any], users: int) -> dict[str, Any]:
     """The limit between two measured levels more than one user apart (rule step 4): each figure linearly
     interpolated at `users`, marked with the two levels it came from."""
@@ -215,20 +246,23 @@ def _between(low: dict[str, Any], high: dict[str, Any], users: int) -> dict[str,
     return {**point, "users": users, "interpolated_between": [a["users"], b["users"]]}
 
 
-def _server_adjusted(plateau_i: int, users: list[int], smooth: list[float], clean: int | None) -> int:
-    """Rule step 3b: the last level before a sustained server queue, when it lies below the plateau knee
-    and still gives near-peak throughput."""
-    if clean is None or clean >= users[plateau_i]:
+def _server_adjusted(
+    plateau_i: int, users: list[int], smooth: list[float], queue: tuple[int, bool] | None
+) -> int:
+    """Rule step 3b: the last level before a sustained server queue, when it lies below the plateau knee and
+    the server admitted no more requests past it, or it still gives near-peak throughput."""
+    if queue is None or queue[0] >= users[plateau_i]:
         return plateau_i
+    clean, admission_full = queue
     below = [i for i, u in enumerate(users) if u <= clean]
-    if not below or smooth[below[-1]] < (1 - SERVER_PLATEAU_TOLERANCE) * max(smooth):
+    if not below or (not admission_full and smooth[below[-1]] < (1 - SERVER_PLATEAU_TOLERANCE) * max(smooth)):
         return plateau_i
     return below[-1]
 
 
 def _knee_rule(moved_by_server: bool) -> str:
     if moved_by_server:
-        return "last level before the server's sustained queue (throughput within 10% of peak)"
+        return "last level before the server's sustained queue (admission full, or throughput within 10% of peak)"
     return "smallest level within plateau tolerance of peak throughput"
 
 

@@ -10,7 +10,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from llmload.knee_rule import SERVER_WAITING_THRESHOLD
+from llmload.knee_rule import SERVER_WAITING_THRESHOLD, admission_saturated
 
 MARGINAL_GAIN_THRESHOLD = 0.5
 SERVER_KV_FULL = 0.95  # KV-cache usage (fraction) counted as full
@@ -135,13 +135,18 @@ def server_signal(server: list[dict[str, Any]] | None) -> dict[str, Any]:
     }
 
 
-def last_level_before_queue(server: list[dict[str, Any]] | None) -> int | None:
+def last_level_before_queue(server: list[dict[str, Any]] | None) -> tuple[int, bool] | None:
     """The level just before the one from which requests wait in the server's queue (waiting_mean > 0.5)
-    at every higher level; None without a sustained queue or when it starts at the lowest level. A full
-    KV cache or preemptions alone do not count: they show the server at capacity, not users waiting."""
+    at every higher level, and whether the server's admitted concurrency stopped growing there
+    (knee_rule.admission_saturated); None without a sustained queue or when it starts at the lowest level.
+    A full KV cache or preemptions alone do not count: they show the server at capacity, not users waiting."""
     rows = sorted(server or [], key=lambda r: r["users"])
     first = _sustained_from([(row.get("waiting_mean") or 0.0) > SERVER_WAITING_THRESHOLD for row in rows])
-    return int(rows[first - 1]["users"]) if first else None
+    if not first:
+        return None
+    clean = rows[first - 1]
+    saturated = admission_saturated(clean.get("running_mean"), [row.get("running_mean") for row in rows[first:]])
+    return int(clean["users"]), saturated
 
 
 def _sustained_from(flags: list[bool]) -> int | None:

@@ -20,8 +20,17 @@ import pandas as pd
 
 from llmload.analysis.frame import RunData
 from llmload.analysis.stats import bootstrap_percentile_ci
-from llmload.analysis.validity import gap_stats, generator_health, littles_law, scheduling_gaps
+from llmload.analysis.validity import (
+    gap_stats,
+    generator_health,
+    generator_samples,
+    idle_before_send,
+    littles_law,
+    scheduling_gaps,
+    step_damage,
+)
 from llmload.records import StepMark
+from llmload.steady import share_in_window
 from llmload.steps import auto_warmup_s
 
 PERCENTILES = (50, 90, 95, 99)
@@ -74,22 +83,27 @@ def step_window(step: StepMark, sent: pd.DataFrame, warmup: str | float) -> Step
 def step_rows(run: RunData, warmup: str | float = "auto") -> list[dict[str, Any]]:
     req = run.requests
     gaps = scheduling_gaps(req) if len(req) else pd.Series(dtype=float)
+    idle = idle_before_send(req) if len(req) else pd.DataFrame({"idle_s": [], "cycle_s": []})
     rows = []
     for step in run.steps:
         end = step.end_s if step.end_s is not None else step.start_s
         sent = req[(req["send_s"] >= step.start_s) & (req["send_s"] < end)]
         window = step_window(step, sent, warmup)
-        rows.append(_step_row(run, window, sent, gaps))
+        rows.append(_step_row(run, window, sent, gaps, idle))
     return rows
 
 
-def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Series) -> dict[str, Any]:
+def _step_row(
+    run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Series, idle: pd.DataFrame
+) -> dict[str, Any]:
     req = run.requests
     steady = sent[(sent["send_s"] >= window.start_s) & (sent["end_s"] <= window.end_s)]
     steady_ok = steady[steady["ok"]]
     done = req[(req["end_s"] >= window.start_s) & (req["end_s"] < window.end_s)]
     done_ok = done[done["ok"]]
     length = window.length_s
+    working = req[req["ok"] & (req["end_s"] > window.start_s) & (req["send_s"] < window.end_s)]
+    share = share_in_window(working["send_s"], working["end_s"], window.start_s, window.end_s)
     ended = sent[sent["end_s"] <= window.end_s]
     failed = int((~ended["ok"]).sum())
     itl = run.itl_s.for_rows(steady_ok.index.to_numpy())  # the frame's index is the row position
@@ -105,8 +119,10 @@ def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Ser
         "requests_failed": failed,
         "error_rate": failed / len(ended) if len(ended) else 0.0,
         "completed_in_window": int(len(done_ok)),
-        "rps": len(done_ok) / length if length > 0 else math.nan,
-        "output_tokens_per_s": float(done_ok["output_tokens"].sum()) / length if length > 0 else math.nan,
+        "rps": float(share.sum()) / length if length > 0 else math.nan,
+        "output_tokens_per_s": float((share * working["output_tokens"].fillna(0)).sum()) / length
+        if length > 0
+        else math.nan,
         "prompt_tokens_mean": _mean(steady_ok["prompt_tokens"]),
         "output_tokens_mean": _mean(steady_ok["output_tokens"]),
         "itl_s": distribution(itl),
@@ -121,7 +137,13 @@ def _step_row(run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Ser
         row[metric]["ci95"] = bootstrap_percentile_ci(
             steady_ok[metric].to_numpy(dtype=float), seed=window.step.index
         )
-    health = generator_health(run, window.step.start_s, window.end_s)
+    open_loop = window.step.rate_rps is not None
+    samples = generator_samples(run, window.step.start_s, window.end_s)
+    damage = step_damage(
+        run, sent, steady_ok, idle, row["ttft_s"]["p50"], window.step.users if open_loop else None,
+        samples.loop_lag_max_s,
+    )
+    health = generator_health(samples, damage)
     row["validity"] = {
         "generator": health,
         "littles_law": littles_law(window.step.users, row["rps"], steady_ok, gaps)

@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-FLOAT_FIELDS = ("send_s", "end_s", "first_token_s", "first_answer_s", "last_token_s", "intended_send_s")
+FLOAT_FIELDS = (
+    "send_s", "end_s", "first_token_s", "first_answer_s", "last_token_s", "intended_send_s", "last_byte_s",
+    "read_lag_max_s",
+)  # fmt: skip
 NUMBER_FIELDS = ("user_id", "http_status", "prompt_tokens", "output_tokens", "reasoning_tokens")
 TEXT_FIELDS = ("request_id", "worker", "error_kind", "error", "token_source", "finish_reason")
 _TEXT_DEFAULTS = {"worker": "", "token_source": "usage"}

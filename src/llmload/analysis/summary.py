@@ -40,6 +40,7 @@ def build_summary(run: RunData) -> dict[str, Any]:
         "limit": _clean(knee.get("limit")),
         "knee_signals": _clean(knee.get("signals")),
         "knee_reason": knee.get("reason"),
+        "knee_provisional": _clean(knee.get("provisional")),
         "knee_confidence": _clean(knee.get("confidence")),
         **_clean(knee_extra),
         "accuracy": accuracy(req[req["ok"]]),

@@ -47,6 +47,10 @@ class StreamOutcome:
     facts: StreamFacts
     error_kind: str | None = None
     error: str | None = None
+    # kernel receive stamps only (None where the socket gives none): the largest wait between a read's data
+    # reaching the machine and the event loop reading it, and when the response's last bytes arrived
+    read_lag_max_s: float | None = None
+    last_byte_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -128,6 +132,7 @@ class ChatStreamClient:
             send_s=send_s, end_s=send_s, headers_s=None, http_status=None, facts=accumulator.facts
         )
         response = None
+        reader: _Reader | None = None
         try:
             response = self._http.request("POST", self.path_prefix + "/v1/chat/completions", body=payload)
             outcome.headers_s = self.clock()
@@ -160,6 +165,8 @@ class ChatStreamClient:
             outcome.error_kind, outcome.error = _classify_other(exc)
         finally:
             outcome.end_s = self.clock()
+            if reader is not None and reader.read_lag_max_s is not None:
+                outcome.read_lag_max_s, outcome.last_byte_s = reader.read_lag_max_s, reader.last_byte_s
             if response is not None and outcome.error_kind is not None:
                 _discard(response)
         return outcome
@@ -182,10 +189,15 @@ class _Reader:
         self.kernel_stamps = client.clock is wall_clock and SO_TIMESTAMPNS is not None
         self._stamped_sock: Any = None
         self._rx_s: float | None = None
+        self.read_lag_max_s: float | None = None  # set by the first kernel-stamped read
+        self.last_byte_s: float | None = None
 
     def arrival_s(self) -> float:
         rx_s, self._rx_s = self._rx_s, None
-        return rx_s if rx_s is not None else self.client.clock()
+        if rx_s is None:
+            return self.client.clock()
+        self.last_byte_s = rx_s
+        return rx_s
 
     def recv(self) -> bytes:
         response = self.response
@@ -222,7 +234,11 @@ class _Reader:
             return bytes(sock.recv(RECV_BYTES))
         stamp_s = received_wall_s(ancillary)
         if stamp_s is not None:  # CLOCK_REALTIME -> this process's clock (perf_counter anchored to the wall once)
-            self._rx_s = stamp_s + (self.client.clock() - time.time())
+            read_s, wall_s = self.client.clock(), time.time()
+            self._rx_s = stamp_s + (read_s - wall_s)
+            lag_s = wall_s - stamp_s  # how long the bytes waited in the socket for the event loop
+            if self.read_lag_max_s is None or lag_s > self.read_lag_max_s:
+                self.read_lag_max_s = lag_s
         return bytes(data)
 
     def _timeout_s(self) -> float:

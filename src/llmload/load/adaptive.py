@@ -22,8 +22,9 @@ saturated level) outward; a queue-free level at or above that concurrency closes
 user past it must wait. The limit is then read off the
 measured latencies: median E2E grows linearly with users once the server queues (Little's law), so it is
 interpolated between the last level within the bound and the first past it instead of searched for.
-A server queue whose last clean level is not within SERVER_PLATEAU_TOLERANCE of the peak throughput falls
-back to the throughput search, as rule 3b does.
+A server queue whose last clean level is not within SERVER_PLATEAU_TOLERANCE of the peak throughput, while
+the server still admitted more requests at once above it (knee_rule.admission_saturated), falls back to the
+throughput search, as rule 3b does.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from llmload.knee_rule import (
     PLATEAU_TOLERANCE,
     SERVER_PLATEAU_TOLERANCE,
     SERVER_WAITING_THRESHOLD,
+    admission_saturated,
     interpolate_limit,
 )
 
@@ -131,6 +133,9 @@ class AdaptivePlan:
                 queued, guess = probe, None  # it admitted fewer at this level: bisect what is left
             else:
                 clean = probe
+        queued_running = [m.running_mean for u, m in self.measured.items() if u > clean]
+        if admission_saturated(self.measured[clean].running_mean, queued_running):
+            return clean
         if self.measured[clean].rps < (1 - SERVER_PLATEAU_TOLERANCE) * self._peak_rps():
             return None
         return clean

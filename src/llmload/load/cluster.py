@@ -143,10 +143,11 @@ def ui_argv(locust_argv: list[str], web_host: str, web_port: int) -> list[str]:
 def run_ui(args: argparse.Namespace) -> int:
     """`llmload ui`: Locust's web UI (with --workers N: a master and N local workers) until Ctrl-C,
     which stops a running test the graceful way (load.supervise.run_locust)."""
-    from llmload.load.launch import locust_argv
+    from llmload.load.launch import locust_argv, pin_generator
     from llmload.load.supervise import run_locust
 
     validate_distributed_args(args)
+    pin_generator(args.cpus)
     env = dict(os.environ)
     api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or ""
     if api_key:

@@ -1,8 +1,9 @@
 """Load-generator health, sampled inside every Locust process that sends requests.
 
-Each second: this process's CPU (psutil, percent of one core) and the event loop's lag — how late a
-greenlet that asked to wake after SAMPLE_EVERY_S actually woke. A saturated generator delays reads
-(inflating TTFT/ITL) and sends (deflating throughput); these samples let the analysis flag such steps.
+Each second: this process's CPU (psutil, percent of one core), the whole machine's CPU (percent of all
+cores) and the event loop's lag — how late a greenlet that asked to wake after LAG_PROBE_S actually woke.
+A late loop delays reads and sends; the analysis (analysis.validity) judges the damage from the records
+and uses these samples to name the cause: the generator's own CPU, or other processes taking the machine.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class HealthSampler:
         self.worker = worker
         self.process = psutil.Process()
         self._greenlet: gevent.Greenlet | None = None
-        self.process.cpu_percent(None)  # prime the counter
+        self.process.cpu_percent(None)  # prime the counters
+        psutil.cpu_percent(None)
 
     def start(self) -> None:
         if self._greenlet is None:
@@ -49,6 +51,7 @@ class HealthSampler:
                         "t_s": time.time(),
                         "worker": self.worker,
                         "cpu_percent": self.process.cpu_percent(None),
+                        "system_cpu_percent": psutil.cpu_percent(None),
                         "loop_lag_max_s": max(lags),
                         "loop_lag_mean_s": sum(lags) / len(lags),
                     }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmload.client.probe import TargetUnreachable, list_models
+from llmload.cpus import parse_cpu_list, pin_process
 from llmload.errors import UsageError
 from llmload.load.options import check_max_tokens, is_auto
 from llmload.load.supervise import check_host, exit_code, mark_stopped, run_locust, run_preflight
@@ -48,6 +49,8 @@ def validate_run_args(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise UsageError(f"--batch-size: {args.batch_size} must be at least 1")
     check_max_tokens(args.max_tokens, args.ignore_eos)
+    if args.cpus:
+        parse_cpu_list(args.cpus, "--cpus")
     from llmload.serve.telemetry import parse_interval_s
 
     parse_interval_s(getattr(args, "metrics_interval", "1s"))
@@ -58,6 +61,12 @@ def validate_run_args(args: argparse.Namespace) -> None:
         from llmload.datasets.schema import load_dataset
 
         load_dataset(dataset)
+
+
+def pin_generator(cpus: str) -> None:
+    """`--cpus`: this process on those cores; Locust and its workers, started after, inherit them."""
+    if cpus:
+        pin_process(parse_cpu_list(cpus, "--cpus"))
 
 
 def locust_argv(args: argparse.Namespace, run_dir: Path) -> list[str]:
@@ -135,6 +144,7 @@ def run_headless(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: {run_dir} already holds a run; choose a new directory")
     if not run_preflight(args, args.model or (models[0] if models else ""), api_key or None):
         return EXIT_UNREACHABLE
+    pin_generator(args.cpus)
     env = dict(os.environ, LLMLOAD_QUIET_LOCUST_STATS="1")
     if api_key:
         env["OPENAI_API_KEY"] = api_key  # through the environment: never on a command line or in a file

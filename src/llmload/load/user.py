@@ -73,6 +73,8 @@ class LlmUser(User):
             first_answer_s=facts.first_answer_s,
             last_token_s=facts.last_token_s,
             chunk_s=facts.chunk_s,
+            last_byte_s=outcome.last_byte_s,
+            read_lag_max_s=outcome.read_lag_max_s,
             prompt_tokens=facts.prompt_tokens,
             output_tokens=facts.output_tokens,
             reasoning_tokens=facts.reasoning_tokens,

@@ -21,7 +21,8 @@ def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
     for key, label in (("knee", "optimal concurrency"), ("limit", "limit concurrency")):
         p = summary.get(key)
         if not p:
-            out.write(f"{label:22}  not determined: {summary.get('knee_reason')}\n")
+            reason = f"  not determined: {summary.get('knee_reason')}" if key == "knee" else "  not determined"
+            out.write(f"{label:22}{reason}\n")
             continue
         out.write(
             f"{label:22}{p['users']:>7}{_f(p['e2e_p50_s']):>12}{_f(p['e2e_p95_s']):>12}"
@@ -41,6 +42,13 @@ def _caveats(summary: dict[str, Any]) -> list[str]:
     """What the reader must know before trusting the two numbers: a partial run, a knee at the top of
     the plan (saturation not reached), how sure the knee is."""
     lines = []
+    provisional = summary.get("knee_provisional")
+    if provisional:
+        knee, limit = provisional["knee"], provisional.get("limit") or {}
+        lines.append(
+            f"provisional (not trusted, {provisional['caveat']}): knee {knee['users']} users, "
+            f"limit {limit.get('users')} users"
+        )
     if summary.get("complete") is False:
         lines.append(f"PARTIAL RUN: {summary.get('stopped_reason') or 'the run did not finish'}")
     knee, steps = summary.get("knee"), summary.get("steps") or []

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from llmload.cpus import format_cpu_list, generator_cpus_beside
 from llmload.errors import UsageError
 
 VLLM_DEMO_USERS = "1,2,3,4,5,6,8"
@@ -30,11 +31,14 @@ def raise_priority(niceness: int = -10) -> bool:
     return True
 
 
-def demo_run_argv(url: str, users: str, step_duration: str, run_dir: Path) -> list[str]:
-    """The `llmload run` arguments of the vLLM demo (and of the real-vLLM test tier)."""
+def demo_run_argv(url: str, users: str, step_duration: str, run_dir: Path, server_cpus: list[int] | None) -> list[str]:
+    """The `llmload run` arguments of the vLLM demo (and of the real-vLLM test tier): the generator on the
+    cores the server (pinned to `server_cpus`) leaves."""
+    cpus = generator_cpus_beside(server_cpus)
     return [
         "run", "--host", url, "--users", users, "--step-duration", step_duration,
         "--max-tokens", "32", "--ignore-eos", "--batch-size", "5", "--no-score", "--out", str(run_dir),
+        *(["--cpus", format_cpu_list(cpus)] if cpus else []),
     ]  # fmt: skip
 
 
@@ -75,7 +79,8 @@ def run_vllm_demo(args: argparse.Namespace) -> int:
         with server:
             print(f"vLLM ready at {server.base_url} after {server.startup_s:.0f} s", flush=True)
             raise_priority()  # after vLLM started: only the load generator gets the boost
-            rc = run_headless(build_parser().parse_args(demo_run_argv(server.base_url, users, step, run_dir)))
+            argv = demo_run_argv(server.base_url, users, step, run_dir, server.cpus)
+            rc = run_headless(build_parser().parse_args(argv))
     except VllmStartError as exc:
         print(f"llmload: vLLM failed to start: {exc}", file=sys.stderr)
         return 4

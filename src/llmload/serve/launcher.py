@@ -26,10 +26,11 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any
 
+from llmload.cpus import format_cpu_list, pin_process, server_cpus
 from llmload.errors import UsageError
 from llmload.serve.preflight import GpuInfo, read_nvml_inventory, run_preflight
 from llmload.serve.profile import ServeProfile, load_profile, profile_to_argv
-from llmload.serve.vllm_env import vllm_python
+from llmload.serve.vllm_env import VLLM_CPU_PLATFORM_ENV, vllm_python
 
 SERVE_META = "serve_meta.json"
 SERVE_LOG = "vllm.log"
@@ -61,6 +62,19 @@ def _get_json(url: str, timeout_s: float) -> Any:
     return json.loads(body) if body else None
 
 
+def server_env(profile: ServeProfile, cpus: list[int] | None) -> dict[str, str]:
+    """What vLLM's CPU build needs from us: its platform named (a process that imports vLLM's benchmark or
+    kernel code without it may load the AVX-512 kernels on an AVX2 CPU: illegal instruction), and its
+    OpenMP threads bound to the server's cores (VLLM_CPU_OMP_THREADS_BIND; vLLM's own `auto` binding
+    would take a core the generator uses). The profile's [env] overrides both."""
+    if profile.device != "cpu":
+        return {}
+    env = dict(VLLM_CPU_PLATFORM_ENV)
+    if cpus:
+        env["VLLM_CPU_OMP_THREADS_BIND"] = format_cpu_list(cpus)
+    return env
+
+
 def read_serve_meta(serve_dir: Path) -> dict[str, Any] | None:
     """The ``serve_meta.json`` a running/finished server left in ``serve_dir``, or None."""
     path = Path(serve_dir) / SERVE_META
@@ -70,7 +84,7 @@ def read_serve_meta(serve_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-RUN_FACTS = ("profile", "vllm_version", "argv", "device", "gpus", "started_at", "startup_s")
+RUN_FACTS = ("profile", "vllm_version", "argv", "device", "gpus", "cpus", "started_at", "startup_s")
 
 
 def find_serve_meta(base_url: str, folders: list[Path]) -> dict[str, Any] | None:
@@ -124,6 +138,7 @@ class VllmServer:
         self.gpus = gpus
         self.stop_grace_s = stop_grace_s
         self.argv = profile_to_argv(profile, self.python, self.port)
+        self.cpus = server_cpus(profile.cpus)  # None: not pinned
         self.process: subprocess.Popen[bytes] | None = None
         self.vllm_version: str | None = None
         self.startup_s: float | None = None
@@ -142,16 +157,17 @@ class VllmServer:
         return self.serve_dir / SERVE_META
 
     def start(self) -> None:
-        """Spawn vLLM in a new session (own process group); returns at once."""
+        """Spawn vLLM in a new session (own process group), on the profile's cores; returns at once."""
         self.serve_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.profile.env}
+        env = {**os.environ, **server_env(self.profile, self.cpus), **self.profile.env}
         self._log = self.log_path.open("wb")
         self._log.write(f"$ {shlex.join(self.argv)}\n".encode())
         self._log.flush()
         self._started_mono_s = time.monotonic()
+        cpus = self.cpus
         self.process = subprocess.Popen(
             self.argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,
+            env=env, start_new_session=True, preexec_fn=(lambda: pin_process(cpus)) if cpus else None,
         )  # fmt: skip
 
     def _raise_if_dead(self) -> None:
@@ -210,6 +226,7 @@ class VllmServer:
             "pid": self.process.pid if self.process else None,
             "device": self.profile.device,
             "gpus": [asdict(g) for g in self.gpus or []],
+            "cpus": format_cpu_list(self.cpus) if self.cpus else None,
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "startup_s": round(self.startup_s, 3) if self.startup_s is not None else None,
         }

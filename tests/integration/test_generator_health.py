@@ -1,0 +1,138 @@
+"""The generator-health rule judges damage, not symptoms (analysis.validity), against a known-timing server.
+
+- Contended but accurate: the Locust process is stopped (SIGSTOP) for 150 ms every 2 s, as a machine busy
+  with other work would stall it. Its event loop wakes 100+ ms late (a symptom the old rule excluded for),
+  but token times are the kernel's receive stamps and a user waits only when its last bytes land in a pause:
+  the step is kept, and its TTFT is the fake server's truth within the rule's own latency bound.
+- Truly late: 300 users against a server that answers in 5 ms (60,000 requests/s offered; a generator on
+  one core turns a few thousand around): users stand idle waiting for the event loop far over the 1% bound,
+  the generator's own CPU is full, so the step is excluded as "generator saturated".
+
+The fake server (benchmarks/fake_server.py) runs on its own core and reports its own lateness, so its truth
+is known; the generator runs on another (`--cpus`).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from simulator import REPO, summary
+
+from llmload.cpus import colocated_split, format_cpu_list, pin_process
+from llmload.serve.launcher import free_port
+from llmload.validity_rule import LATENCY_ERROR_LIMIT, LOOP_LAG_SYMPTOM_S
+
+SPLIT = colocated_split()
+pytestmark = pytest.mark.skipif(SPLIT is None, reason="needs two cores: one for the server, one for the generator")
+TTFT_S = 0.100
+PAUSE_S, PAUSE_EVERY_S = 0.150, 2.0
+
+
+@contextmanager
+def fake_server(tmp: Path, ttft_ms: float, itl_ms: float, tokens: int) -> Iterator[str]:
+    assert SPLIT is not None
+    port = free_port()
+    argv = [
+        sys.executable, str(REPO / "benchmarks" / "fake_server.py"), "--port", str(port),
+        "--ttft-ms", str(ttft_ms), "--itl-ms", str(itl_ms), "--tokens", str(tokens),
+    ]  # fmt: skip
+    cores = SPLIT[1]
+    with (tmp / "fake.log").open("w") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: pin_process(cores))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def server_stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url + "/stats", timeout=5) as resp:
+        data: dict[str, Any] = json.loads(resp.read())
+        return data
+
+
+def start_run(url: str, run_dir: Path, users: int, tokens: int) -> subprocess.Popen[str]:
+    assert SPLIT is not None
+    argv = [
+        sys.executable, "-m", "llmload.cli", "run", "--host", url, "--users", str(users), "--step-duration", "12s",
+        "--max-tokens", str(tokens), "--batch-size", "1", "--no-score", "--metrics-interval", "0",
+        "--cpus", format_cpu_list(SPLIT[0]), "--out", str(run_dir),
+    ]  # fmt: skip
+    return subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def pause_locust(run: subprocess.Popen[str], stop: threading.Event) -> None:
+    """Stops the run's Locust process for PAUSE_S every PAUSE_EVERY_S (a machine busy with other work)."""
+    while not stop.wait(PAUSE_EVERY_S):
+        try:
+            for proc in psutil.Process(run.pid).children(recursive=True):
+                if "locust" in " ".join(proc.cmdline()):
+                    proc.send_signal(signal.SIGSTOP)
+                    time.sleep(PAUSE_S)
+                    proc.send_signal(signal.SIGCONT)
+        except psutil.Error:  # the run ended meanwhile
+            return
+
+
+def finish(run: subprocess.Popen[str]) -> str:
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode == 0, out[-3000:]
+    return out
+
+
+def test_a_contended_but_accurate_step_is_kept(tmp_path: Path) -> None:
+    with fake_server(tmp_path, ttft_ms=TTFT_S * 1000, itl_ms=20, tokens=32) as url:
+        run = start_run(url, tmp_path / "run", users=4, tokens=32)
+        stop = threading.Event()
+        pauser = threading.Thread(target=pause_locust, args=(run, stop), daemon=True)
+        pauser.start()
+        try:
+            finish(run)
+        finally:
+            stop.set()
+            pauser.join(timeout=10)
+        truth = server_stats(url)
+    (step,) = summary(tmp_path / "run")["steps"]
+    generator = step["validity"]["generator"]
+    true_ttft_s = TTFT_S + truth["lateness_p50_s"]
+    print(f"loop lag max {generator['loop_lag_max_s']:.3f} s, idle {generator['damage']['idle_share']:.3%}, "
+          f"TTFT p50 {step['ttft_s']['p50']:.4f} s vs the server's {true_ttft_s:.4f} s; {generator['cautions']}")
+    assert generator["loop_lag_max_s"] > LOOP_LAG_SYMPTOM_S, "the pauses did not show: the test checked nothing"
+    assert not step["excluded"], step["excluded_reasons"]
+    assert any("woke" in c for c in generator["cautions"]), generator["cautions"]
+    # the server's own truth: TTFT_S after the request arrived, plus how late it wrote (it reports that)
+    assert abs(step["ttft_s"]["p50"] - true_ttft_s) <= LATENCY_ERROR_LIMIT * true_ttft_s  # the rule's bound
+    assert generator["damage"]["idle_share"] < generator["damage"]["throughput_error_limit"]
+
+
+def test_a_saturated_generator_is_excluded_and_named(tmp_path: Path) -> None:
+    with fake_server(tmp_path, ttft_ms=5, itl_ms=0, tokens=8) as url:
+        finish(start_run(url, tmp_path / "run", users=300, tokens=8))
+    data = summary(tmp_path / "run")
+    (step,) = data["steps"]
+    generator = step["validity"]["generator"]
+    print(f"CPU {generator['cpu_percent_mean']:.0f}%, idle {generator['damage']['idle_share']:.1%}: {step['excluded_reasons']}")
+    assert step["excluded"] and generator["cause"] == "generator saturated", generator
+    assert generator["damage"]["idle_share"] > generator["damage"]["throughput_error_limit"]
+    assert "--workers" in step["excluded_reasons"][0]
+    assert data["knee"] is None and "--workers" in data["knee_reason"]
