@@ -13,6 +13,7 @@ import pytest
 from loopback import SSE_HEADERS, http_chunk, one_connection_server
 
 from llmload.client import stream
+from llmload.client.clock import wall_clock
 from llmload.client.kernel_stamp import received_wall_s
 from llmload.client.stream import ChatStreamClient, StreamOutcome
 
@@ -30,7 +31,7 @@ def one_token_server() -> Iterator[tuple[int, list[float]]]:
         conn.recv(65536)
         conn.sendall(SSE_HEADERS)
         time.sleep(TOKEN_AFTER_S)
-        sent.append(time.time())
+        sent.append(wall_clock())  # the client's clock: a wall-clock step during the session cannot split them
         conn.sendall(http_chunk(b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'))
         time.sleep(BUSY_S + 0.1)
         conn.sendall(http_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
