@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 
 from llmload.client.probe import TargetUnreachable, get_json, http_get
-from llmload.load.launch import free_port
+from llmload.processes import free_port
 
 DEFAULT_FAULTS = ("http_500=0.02", "http_503=0.01", "http_429=0.01", "disconnect=0.02", "malformed=0.02",
                   "no_done=0.02", "stall=0.02:1s", "slow_headers=0.01:500ms")

@@ -364,7 +364,8 @@ def _ms(value: float | None) -> str:
 
 @contextmanager
 def launched_tiny_server(serve_dir: Path) -> Iterator[tuple[str, str]]:
-    from llmload.serve.launcher import VllmServer, free_port
+    from llmload.processes import free_port
+    from llmload.serve.launcher import VllmServer
     from llmload.serve.profile import load_profile
 
     profile = load_profile("tiny-cpu")

@@ -1,5 +1,10 @@
-"""A step's steady window and the work done in it (pure; numpy only): one definition for the report and
-the live side.
+"""A step's steady window and the work done in it (pure; numpy only): one definition for the report
+(analysis.metrics), the adaptive plan (load.recorder) and the web UI's live view (load.live).
+
+Attribution: a request belongs to the step in which it was SENT. The step's warm-up is its first
+`warmup_s` (fixed, or `auto`: auto_warmup_s); its steady window is [start + warm-up, end). A request counts in
+the step's latency statistics when it succeeded, was sent inside the window and ended by the window's end
+(steady_mask); requests straddling a boundary stay in the records and the step's error count only.
 
 Throughput counts work, not completions: each successful request adds the share of its send-to-end time
 that falls inside the window, so a request that runs across the window's edge counts for its part inside,
@@ -15,6 +20,24 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+
+WARMUP_MIN_S = 5.0  # target time base
+
+
+def auto_warmup_s(step_length_s: float, median_e2e_s: float) -> float:
+    """Warm-up `auto`: the longer of WARMUP_MIN_S and one median E2E of the step; in steps shorter than
+    4 x WARMUP_MIN_S the fixed part shrinks to a quarter of the step, and it never takes over half the step."""
+    fixed = min(WARMUP_MIN_S, step_length_s / 4)
+    return min(max(fixed, median_e2e_s), step_length_s / 2)
+
+
+def steady_mask(
+    ok: npt.ArrayLike, send_s: npt.ArrayLike, end_s: npt.ArrayLike, start_s: float, stop_s: float
+) -> np.ndarray:
+    """Per request: counts in the latency statistics of the window [start, stop) (module doc)."""
+    send, end = np.asarray(send_s, dtype=float), np.asarray(end_s, dtype=float)
+    mask: np.ndarray = np.asarray(ok, dtype=bool) & (send >= start_s) & (send < stop_s) & (end <= stop_s)
+    return mask
 
 
 def share_in_window(send_s: npt.ArrayLike, end_s: npt.ArrayLike, start_s: float, stop_s: float) -> np.ndarray:

@@ -7,7 +7,6 @@ import re
 from llmload.errors import UsageError
 
 MAX_USERS = 100_000
-WARMUP_MIN_S = 5.0  # target time base
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -87,10 +86,3 @@ def parse_rates(text: str, what: str = "--rate") -> list[float]:
     if len(rates) > 10_000:
         raise UsageError(f"{what}: too many rates (at most 10000)")
     return rates
-
-
-def auto_warmup_s(step_length_s: float, median_e2e_s: float) -> float:
-    """Warm-up `auto`: the longer of WARMUP_MIN_S and one median E2E of the step; in steps shorter than
-    4 x WARMUP_MIN_S the fixed part shrinks to a quarter of the step, and it never takes over half the step."""
-    fixed = min(WARMUP_MIN_S, step_length_s / 4)
-    return min(max(fixed, median_e2e_s), step_length_s / 2)

@@ -12,7 +12,7 @@ from typing import Any
 
 from simulator import REPO, llmload, simulator
 
-from llmload.load.launch import free_port
+from llmload.processes import free_port
 
 RUN = ("--users", "2,4", "--step-duration", "2s", "--batch-size", "5")
 

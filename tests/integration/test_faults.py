@@ -12,7 +12,7 @@ import pytest
 from test_faults_support import fault_plan, records, run_llmload, sim_counts, sim_process, sim_thread
 
 from llmload.client.stream import ChatStreamClient, Timeouts
-from llmload.load.launch import free_port
+from llmload.processes import free_port
 
 BODY: dict[str, Any] = {
     "model": "sim/tiny",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llmload.client.probe import TargetUnreachable, get_json, http_get
-from llmload.load.launch import free_port
+from llmload.processes import free_port
 from llmload.sim.app import SimServer, start_sim_server
 from llmload.sim.faults import FaultPlan, build_plan, flag_items
 from llmload.sim.profile import load_profile

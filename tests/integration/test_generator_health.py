@@ -31,7 +31,7 @@ import pytest
 from simulator import REPO, summary
 
 from llmload.cpus import colocated_split, format_cpu_list, pin_process
-from llmload.serve.launcher import free_port
+from llmload.processes import free_port
 from llmload.validity_rule import LATENCY_ERROR_LIMIT, LOOP_LAG_SYMPTOM_S
 
 SPLIT = colocated_split()

@@ -10,7 +10,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from llmload.serve.launcher import VllmServer, VllmStartError, free_port, read_serve_meta
+from llmload.processes import free_port
+from llmload.serve.launcher import VllmServer, VllmStartError, read_serve_meta
 from llmload.serve.profile import ServeProfile
 
 FAKE_VLLM = """#!{python}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from simulator import llmload, simulator
 
-from llmload.serve.launcher import free_port
+from llmload.processes import free_port
 
 
 def test_probe_reports_every_check_of_the_simulator(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import psutil
 from simulator import simulator
 from test_distributed import server_successes
 
-from llmload.load.launch import free_port
+from llmload.processes import free_port
 
 PLANTED_KEY = "sk-planted-web-ui-key-7f3a"
 

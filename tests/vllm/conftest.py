@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from llmload.serve.launcher import VllmServer, free_port
+from llmload.processes import free_port
+from llmload.serve.launcher import VllmServer
 from llmload.serve.profile import ServeProfile, load_profile
 from llmload.serve.vllm_env import ensure_tiny_model, vllm_python
 

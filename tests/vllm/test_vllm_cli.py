@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llmload.serve.launcher import VllmServer, free_port
+from llmload.processes import free_port
+from llmload.serve.launcher import VllmServer
 from llmload.serve.vllm_env import VLLM_CPU_VERSION
 
 REPO = Path(__file__).resolve().parents[2]

@@ -30,8 +30,7 @@ from llmload.analysis.validity import (
     step_damage,
 )
 from llmload.records import StepMark
-from llmload.steady import share_in_window
-from llmload.steps import auto_warmup_s
+from llmload.steady import auto_warmup_s, share_in_window
 
 PERCENTILES = (50, 90, 95, 99)
 LATENCY_METRICS = ("ttft_s", "ttfa_s", "e2e_s", "tpot_s")

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from llmload.errors import UsageError
+from llmload.processes import free_port
 
 LOCUSTFILE = Path(__file__).with_name("plate_detection.py")
 DEFAULT_MASTER_PORT = 5557
@@ -87,8 +88,6 @@ def distributed_master(args: argparse.Namespace, env: dict[str, str]) -> Iterato
         print(f"llmload: master waiting for {args.workers} workers on port {args.master_port}", flush=True)
         yield master_options(args.workers, args.master_bind_host, args.master_port)
         return
-    from llmload.load.launch import free_port
-
     port = free_port()
     workers = [
         subprocess.Popen(worker_argv("127.0.0.1", port), env=env, start_new_session=True)
@@ -160,8 +159,6 @@ def run_ui(args: argparse.Namespace) -> int:
             argv += ["--master", "--master-bind-host", args.master_bind_host, "--master-bind-port",
                      str(args.master_port)]
         elif args.workers:
-            from llmload.load.launch import free_port
-
             port = free_port()
             argv += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
             workers = [

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from llmload.cpus import parse_cpu_list, pin_process
 from llmload.errors import UsageError
 from llmload.load.options import check_max_tokens, is_auto
 from llmload.load.supervise import check_host, exit_code, mark_stopped, run_locust, run_preflight
+from llmload.processes import free_port, stop_process
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
 if TYPE_CHECKING:
@@ -198,12 +198,6 @@ def _fresh_summary(run_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running_simulator(profile: str, time_scale: float | None, log_path: Path) -> Iterator[str]:
     port = free_port()
@@ -218,12 +212,7 @@ def running_simulator(profile: str, time_scale: float | None, log_path: Path) ->
         _wait_healthy(url, proc, log_path)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_s: float = 30.0) -> None:

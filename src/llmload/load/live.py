@@ -15,7 +15,7 @@ from typing import Any
 
 from llmload.analysis.knee import find_knee
 from llmload.records import Record, StepMark, read_steps
-from llmload.steps import auto_warmup_s
+from llmload.steady import auto_warmup_s
 
 ROLLING_WINDOW_S = 10.0  # wall seconds of completions behind the "output tokens/s now" figure
 SETTLED_S = 5.0  # a step that ended this long ago gets no more records: its statistics are cached

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from llmload.load.adaptive import Measurement
 from llmload.records import Record, RecordWriter, StepMark
-from llmload.steps import auto_warmup_s
+from llmload.steady import auto_warmup_s
 
 
 @dataclass(slots=True)

@@ -59,7 +59,8 @@ def print_server_queue(run_dir: Path) -> None:
 def run_vllm_demo(args: argparse.Namespace) -> int:
     from llmload.cli import build_parser
     from llmload.load.launch import default_run_dir, run_headless
-    from llmload.serve.launcher import VllmServer, VllmStartError, free_port
+    from llmload.processes import free_port
+    from llmload.serve.launcher import VllmServer, VllmStartError
     from llmload.serve.preflight import run_preflight
     from llmload.serve.profile import load_profile
     from llmload.serve.vllm_env import vllm_python

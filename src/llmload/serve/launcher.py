@@ -12,7 +12,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -39,14 +38,6 @@ POLL_S = 0.5
 
 class VllmStartError(RuntimeError):
     """vLLM exited or did not become ready in time; the message carries the last log lines."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now on ``host`` (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def tail_lines(path: Path, n_lines: int = 20) -> str:
