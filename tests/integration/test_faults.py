@@ -50,9 +50,9 @@ def test_each_fault_is_one_failed_record_of_its_category(
         for outcome in outcomes:
             assert (outcome.error_kind, outcome.http_status) == (kind, status), outcome.error
             assert not outcome.ok and outcome.error
-        if kind.endswith("timeout"):  # bounded by the timeout, not by the fault's 1.5 s
+        if kind.endswith("timeout"):  # bounded by the timeout (0.4 or 0.5 s), not by the fault's 1.5 s
             limit = timeouts.total_s if kind == "total_timeout" else timeouts.first_token_s
-            assert all(o.end_s - o.send_s < limit + 0.3 for o in outcomes)
+            assert all(limit <= o.end_s - o.send_s < 1.5 for o in outcomes)
         info = settled_info(server)
     assert info["faults_injected"] == {name: 2}
     assert info["requests_received"] == 2 and info["completed_ok"] == 0 and info["in_flight"] == 0
@@ -143,29 +143,31 @@ def test_preflight_rejection_exits_2_before_any_load(tmp_path: Path) -> None:
 def test_unreachable_target_exits_3_and_creates_nothing(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     started = time.monotonic()
-    result = run_llmload("run", "--host", f"http://127.0.0.1:{free_port()}", "--out", str(run_dir))
+    result = run_llmload(
+        "run", "--host", f"http://127.0.0.1:{free_port()}", "--connect-timeout", "60s", "--out", str(run_dir)
+    )
     assert result.returncode == 3 and "target unreachable" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert not run_dir.exists() and time.monotonic() - started < 15
+    assert not run_dir.exists()
+    assert time.monotonic() - started < 60  # a refused connection is final: nothing waited for the timeout
 
 
 def test_target_dying_mid_run_ends_the_run_early_marked_partial(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     with sim_process("tiny", tmp_path / "sim.log", "--fault", "exit_at=7s") as (url, sim):
-        started = time.monotonic()
         result = run_llmload(
             "run", "--host", url, "--users", "4,4,4,4,4", "--step-duration", "6s", "--batch-size", "5",
             "--connect-timeout", "2s", "--out", str(run_dir), timeout_s=55,
         )
-        took_s = time.monotonic() - started
         assert sim.wait(5) == 0
     log = (tmp_path / "sim.log").read_text()
     assert "fault exit_at: exiting after 7 s" in log and '"completed_ok"' in log
     assert result.returncode == 3, result.stderr[-2000:]
-    assert took_s < 45, took_s  # the plan alone is 30 s (plus report building)
     recs = records(run_dir)
     died_s = max(r["end_s"] for r in recs if r["ok"])
     ended_s = json.loads((run_dir / "meta.json").read_text())["ended_s"]
+    started_s = json.loads((run_dir / "steps.jsonl").read_text().splitlines()[0])["start_s"]
+    assert ended_s - started_s < 30, ended_s - started_s  # by the run's own clock: not the 30 s plan
     # lost after 2 s of refused connections (--connect-timeout), + at most one 2 s backoff + the 1 s tick
     assert 2.0 <= ended_s - died_s <= 6.0, ended_s - died_s
     kinds = Counter(r["error_kind"] for r in recs)

@@ -104,4 +104,6 @@ def test_startup_timeout_stops_the_group(fake_python: Path, tmp_path: Path) -> N
         pass
     assert server.process is not None
     assert group_members(server.process.pid) == []
-    assert time.monotonic() - start_s < 5.0
+    # gave up on the 1 s startup timeout and killed the SIGTERM-deaf worker after the 0.5 s grace: far less
+    # than the fake's hour-long hang or any wait of its own (30 s is a bound on neither this machine's speed)
+    assert time.monotonic() - start_s < 30.0
