@@ -33,6 +33,7 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 include mk/vllm.mk
+include mk/gpu.mk
 
 ## test: every test — lint, unit, integration (simulator, Locust, Chromium), real vLLM (CPU build)
 test: lint unit integration test-vllm
