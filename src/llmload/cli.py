@@ -226,7 +226,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from llmload.report.text import print_gate, print_verdict
 
     if args.telemetry:
-        from llmload.serve.telemetry import merge_telemetry
+        from llmload.telemetry.run_telemetry import merge_telemetry
 
         added = merge_telemetry(Path(args.telemetry), Path(args.run_dir))
         print("merged " + ", ".join(f"{n} lines into {name}" for name, n in added.items()))
@@ -363,8 +363,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 def _cmd_telemetry(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from llmload.serve.telemetry import parse_interval_s, run_standalone
     from llmload.steps import parse_duration_s
+    from llmload.telemetry.run_telemetry import parse_interval_s, run_standalone
 
     interval_s = parse_interval_s(args.interval, "--interval")
     if interval_s <= 0:

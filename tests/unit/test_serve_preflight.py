@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from llmload.kvbudget import GIB
 from llmload.serve.preflight import (
-    GIB,
-    GpuInfo,
     PreflightResult,
     check_gpus,
     check_model,
@@ -17,6 +16,7 @@ from llmload.serve.preflight import (
     visible_gpus,
 )
 from llmload.serve.profile import load_profile
+from llmload.telemetry.nvml import GpuInfo
 
 # index, total, free: four 24 GiB cards; GPU 1 is mostly taken by someone else.
 INVENTORY = [

@@ -51,7 +51,7 @@ def validate_run_args(args: argparse.Namespace) -> None:
     check_max_tokens(args.max_tokens, args.ignore_eos)
     if args.cpus:
         parse_cpu_list(args.cpus, "--cpus")
-    from llmload.serve.telemetry import parse_interval_s
+    from llmload.telemetry.run_telemetry import parse_interval_s
 
     parse_interval_s(getattr(args, "metrics_interval", "1s"))
     dataset = Path(args.dataset)

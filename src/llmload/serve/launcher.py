@@ -27,9 +27,10 @@ from typing import IO, Any
 
 from llmload.cpus import format_cpu_list, pin_process, server_cpus
 from llmload.errors import UsageError
-from llmload.serve.preflight import GpuInfo, read_nvml_inventory, run_preflight
+from llmload.serve.preflight import run_preflight
 from llmload.serve.profile import ServeProfile, load_profile, profile_to_argv
 from llmload.serve.vllm_env import VLLM_CPU_PLATFORM_ENV, vllm_python
+from llmload.telemetry.nvml import GpuInfo, read_nvml_inventory
 
 SERVE_META = "serve_meta.json"
 SERVE_LOG = "vllm.log"
