@@ -58,7 +58,7 @@ def validate_run_args(args: argparse.Namespace) -> None:
     if not dataset.exists() and args.dataset != "datasets/plate_comments.jsonl":
         raise UsageError(f"--dataset: {args.dataset}: no such file")
     if dataset.exists():
-        from llmload.datasets.schema import load_dataset
+        from llmload.scenarios.plates.comment_dataset import load_dataset
 
         load_dataset(dataset)
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from llmload.datasets.prompt import estimate_text_tokens
 from llmload.errors import UsageError
-from llmload.sim.content import estimate_prompt_tokens
+from llmload.scenarios.prompt_tokens import estimate_prompt_tokens, estimate_text_tokens
 from llmload.sim.faults import FaultInjector, FaultPlan, SimFaults, build_plan, flag_items, merge_plans
 from llmload.sim.metrics import make_registry, render_metrics
 from llmload.sim.profile import SimProfile, load_profile

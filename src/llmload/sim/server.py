@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from llmload.sim.content import completion_pieces, estimate_prompt_tokens
+from llmload.scenarios.prompt_tokens import estimate_prompt_tokens
+from llmload.sim.content import completion_pieces
 from llmload.sim.faults import HTTP_FAULTS, SimFaults
 from llmload.sim.predict import sample_output_tokens
 from llmload.sim.profile import SimProfile
