@@ -9,7 +9,7 @@ from llmload.kvbudget import kv_budget_tokens, kv_bytes_per_token
 from llmload.scenarios.plates.plate_format import extract_plates
 from llmload.scenarios.prompt_tokens import estimate_prompt_tokens
 from llmload.sim.content import completion_pieces
-from llmload.sim.profile import list_profiles, load_profile
+from llmload.sim.sim_profile import list_profiles, load_profile
 
 
 def test_kv_budget_arithmetic() -> None:
