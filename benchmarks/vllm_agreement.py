@@ -367,7 +367,7 @@ def _ms(value: float | None) -> str:
 def launched_tiny_server(serve_dir: Path) -> Iterator[tuple[str, str]]:
     from llmload.processes import free_port
     from llmload.serve.launcher import VllmServer
-    from llmload.serve.profile import load_profile
+    from llmload.serve.serve_profile import load_profile
 
     profile = load_profile("tiny-cpu")
     with VllmServer(profile, serve_dir, port=free_port()) as server:

@@ -331,8 +331,9 @@ def _add_serve_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from llmload.serve.launcher import VllmStartError, serve_profile
-    from llmload.serve.profile import load_profile
+    from llmload.serve.launcher import VllmStartError
+    from llmload.serve.serve_command import serve_profile
+    from llmload.serve.serve_profile import load_profile
 
     serve_dir = Path(args.serve_dir) if args.serve_dir else Path("reports") / f"serve-{load_profile(args.profile).name}"
     try:
@@ -346,7 +347,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     import os
 
     from llmload.client.probe import TargetUnreachable
-    from llmload.serve.probe import format_probe, probe_server
+    from llmload.serve.endpoint_probe import format_probe, probe_server
     from llmload.steps import parse_duration_s
 
     timeout_s = parse_duration_s(args.timeout, "--timeout")

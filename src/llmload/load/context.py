@@ -25,7 +25,7 @@ from llmload.load.dispatcher import ArrivalDispatcher
 from llmload.load.options import LoadSettings, settings_from_options
 from llmload.load.recorder import RunRecorder
 from llmload.scenarios.plates.plate_scenario import PlateScenario
-from llmload.serve.launcher import find_serve_meta
+from llmload.serve.serve_meta import find_serve_meta
 
 META_SCHEMA = "llmload.meta/1"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmload.kvbudget import GIB
-from llmload.serve.profile import ServeProfile, missing_model_message
+from llmload.serve.serve_profile import ServeProfile, missing_model_message
 from llmload.serve.vllm_env import vllm_version
 from llmload.telemetry.nvml import GpuInfo, read_nvml_inventory, visible_indices
 
