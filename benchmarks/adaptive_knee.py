@@ -31,7 +31,7 @@ def target(kind: str, workdir: Path) -> Iterator[tuple[str, list[str], str]]:
             yield url, [], "1:40:1"
     else:
         from llmload.serve.launcher import VllmServer
-        from llmload.serve.profile import load_profile
+        from llmload.serve.serve_profile import load_profile
 
         with VllmServer(load_profile("tiny-cpu"), workdir / "serve") as server:
             # the real-vLLM test tier's workload (serve.demo.demo_run_argv): there the server's --max-num-seqs

@@ -11,7 +11,7 @@ import argparse
 import time
 
 from llmload.sim.predict import predict_closed_loop
-from llmload.sim.profile import load_profile
+from llmload.sim.sim_profile import load_profile
 
 # profile -> (user levels, measured virtual seconds per level; the short-request profiles need less)
 TABLES = {"qwen3-32b-awq-2x4090": (range(1, 41), 1800.0), "max-seqs-8": (range(1, 17), 120.0),

@@ -48,8 +48,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from llmload.cpus import AUTO, generator_cpus_beside, pin_process, server_cpus  # noqa: E402
-from llmload.datasets.prompt import PROMPT_FORMS, build_messages, in_prompt_form  # noqa: E402
-from llmload.load.scenario import PlateScenario  # noqa: E402
+from llmload.scenarios.chat import PROMPT_FORMS, in_prompt_form  # noqa: E402
+from llmload.scenarios.plates.plate_prompt import build_messages  # noqa: E402
+from llmload.scenarios.plates.plate_scenario import PlateScenario  # noqa: E402
 from llmload.serve.demo import raise_priority  # noqa: E402
 from llmload.serve.vllm_env import VLLM_CPU_PLATFORM_ENV, vllm_python  # noqa: E402
 from llmload.steps import parse_duration_s  # noqa: E402
@@ -366,7 +367,7 @@ def _ms(value: float | None) -> str:
 def launched_tiny_server(serve_dir: Path) -> Iterator[tuple[str, str]]:
     from llmload.processes import free_port
     from llmload.serve.launcher import VllmServer
-    from llmload.serve.profile import load_profile
+    from llmload.serve.serve_profile import load_profile
 
     profile = load_profile("tiny-cpu")
     with VllmServer(profile, serve_dir, port=free_port()) as server:

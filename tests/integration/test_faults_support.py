@@ -19,7 +19,7 @@ from llmload.client.probe import TargetUnreachable, get_json, http_get
 from llmload.processes import free_port
 from llmload.sim.app import SimServer, start_sim_server
 from llmload.sim.faults import FaultPlan, build_plan, flag_items
-from llmload.sim.profile import load_profile
+from llmload.sim.sim_profile import load_profile
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,9 @@ import psutil
 import pytest
 
 from llmload.processes import free_port
-from llmload.serve.launcher import VllmServer, VllmStartError, read_serve_meta
-from llmload.serve.profile import ServeProfile
+from llmload.serve.launcher import VllmServer, VllmStartError
+from llmload.serve.serve_meta import read_serve_meta
+from llmload.serve.serve_profile import ServeProfile
 
 FAKE_VLLM = """#!{python}
 import http.server, json, os, signal, sys, time

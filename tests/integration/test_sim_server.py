@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from llmload.sim.app import SimServer, start_sim_server
-from llmload.sim.profile import load_profile
+from llmload.sim.sim_profile import load_profile
 
 
 @contextmanager

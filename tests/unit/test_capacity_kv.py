@@ -6,7 +6,7 @@ import pytest
 
 from llmload.capacity.hardware import load_hardware
 from llmload.capacity.kv import kv_concurrency, workload_tokens
-from llmload.sim.profile import load_profile
+from llmload.sim.sim_profile import load_profile
 
 
 def test_seed_hardware_gives_the_simulators_configured_budget() -> None:

@@ -10,7 +10,7 @@ from llmload import cpus
 from llmload.cpus import colocated_split, format_cpu_list, generator_cpus_beside, parse_cpu_list, server_cpus
 from llmload.errors import UsageError
 from llmload.serve.launcher import server_env
-from llmload.serve.profile import load_profile
+from llmload.serve.serve_profile import load_profile
 
 
 @pytest.fixture

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from llmload.datasets.generator import generate_comments, random_plate, write_jsonl
-from llmload.datasets.plates import extract_plates, is_valid_plate
 from llmload.errors import UsageError
+from llmload.scenarios.plates.comment_dataset import write_jsonl
+from llmload.scenarios.plates.comment_generator import generate_comments, random_plate
+from llmload.scenarios.plates.phrases import ENDS, INDUSTRIES, PLATE_TEMPLATES, SLOTS, TAILS
+from llmload.scenarios.plates.plate_format import extract_plates, is_valid_plate
 
 CHECKED_IN = Path(__file__).parents[2] / "datasets" / "plate_comments.jsonl"
 
@@ -62,3 +64,10 @@ def test_large_count_ids_widen() -> None:
     rows = generate_comments(3, 1200)
     assert rows[0].id == "c0001" and rows[-1].id == "c1200"
     assert sum(1 for r in rows if r.plates) == 120
+
+
+def test_phrase_tables_hold_no_plate_outside_the_plate_templates() -> None:
+    texts = [*ENDS, *TAILS, *(w for words in SLOTS.values() for w in words)]
+    texts += [t for scenes in INDUSTRIES.values() for s in scenes.values() for t in (*s.cores, *s.extras)]
+    assert len(texts) > 300 and not [t for t in texts if extract_plates(t)]
+    assert all("{plate}" in template for _, _, template in PLATE_TEMPLATES)

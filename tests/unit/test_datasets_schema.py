@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from llmload.datasets.schema import CommentRow, dataset_sha256, load_dataset, write_jsonl
 from llmload.errors import UsageError
+from llmload.scenarios.plates.comment_dataset import CommentRow, dataset_sha256, load_dataset, write_jsonl
 
 GOOD = {
     "id": "c001",

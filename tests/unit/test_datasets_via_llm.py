@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from llmload.datasets.via_llm import _base_url, clean_line, collect_comments, parse_generated_text
 from llmload.errors import UsageError
+from llmload.scenarios.plates.comments_via_llm import (
+    _base_url,
+    clean_line,
+    collect_comments,
+    parse_generated_text,
+)
 
 REPLY = """<think>
 用户要评论，其中京A11111只是我在想。

@@ -14,7 +14,7 @@ from llmload.errors import UsageError
 from llmload.load.failures import BACKOFF_MAX_S, TargetWatch, failure_backoff_s
 from llmload.load.supervise import check_host, exit_code, mark_stopped
 from llmload.sim.faults import FaultInjector, FaultPlan, build_plan, flag_items, merge_plans
-from llmload.sim.profile import parse_profile
+from llmload.sim.sim_profile import parse_profile
 
 
 def plan(*flags: str) -> FaultPlan:

@@ -2,15 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from llmload.datasets.plates import (
-    PlateScore,
-    extract_plates,
-    is_valid_plate,
-    plates_in_reply,
-    score,
-    strip_reasoning,
-    sum_scores,
-)
+from llmload.scenarios.chat import strip_reasoning
+from llmload.scenarios.plates.plate_format import extract_plates, is_valid_plate
+from llmload.scenarios.plates.plate_scoring import PlateScore, plates_in_reply, score, sum_scores
 
 
 @pytest.mark.parametrize(

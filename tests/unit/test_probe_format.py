@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmload.serve.probe import ProbeResult, format_probe
+from llmload.serve.endpoint_probe import ProbeResult, format_probe
 
 
 def test_probe_table_lists_every_check_with_timing_and_verdict() -> None:

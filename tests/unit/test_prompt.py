@@ -1,22 +1,15 @@
 from __future__ import annotations
 
-from itertools import islice
 from pathlib import Path
 
 import pytest
 
-from llmload.datasets.prompt import (
-    DEFAULT_BATCH_SIZE,
-    SYSTEM_PROMPT,
-    batch_at,
-    batches,
-    build_messages,
-    estimate_prompt_tokens,
-    estimate_text_tokens,
-    in_prompt_form,
-)
-from llmload.datasets.schema import CommentRow, load_dataset
 from llmload.errors import UsageError
+from llmload.scenarios.chat import in_prompt_form
+from llmload.scenarios.plates.comment_dataset import CommentRow, load_dataset
+from llmload.scenarios.plates.plate_prompt import DEFAULT_BATCH_SIZE, SYSTEM_PROMPT, build_messages
+from llmload.scenarios.plates.plate_scenario import PlateScenario
+from llmload.scenarios.prompt_tokens import estimate_prompt_tokens, estimate_text_tokens
 
 CHECKED_IN = Path(__file__).parents[2] / "datasets" / "plate_comments.jsonl"
 
@@ -44,40 +37,37 @@ def test_build_messages_one_comment_per_line() -> None:
     assert numbered == ["1. 评论0京A12340", "2. 评论1", "3. 评论2"]
 
 
-def test_batches_wrap_around_deterministically() -> None:
-    rows = _rows(5)
-    got = [[r.id for r in b.rows] for b in islice(batches(rows, batch_size=2, start=3), 4)]
-    assert got == [["c3", "c4"], ["c0", "c1"], ["c2", "c3"], ["c4", "c0"]]
-    third = batch_at(rows, 2, 2, start=3)
-    assert third.first_row == 2 and third.index == 2
-    assert third.expected_plates == frozenset({"京A12343"})
-    assert batch_at(rows, 2, 3, start=3).expected_plates == frozenset({"京A12340"})
+def test_each_user_walks_the_dataset_from_its_own_offset_and_wraps_around() -> None:
+    scenario = PlateScenario(_rows(5), 2)
+    got = [scenario.request(0, iteration).batch_ids for iteration in range(4)]
+    assert got == [["c0", "c1"], ["c2", "c3"], ["c4", "c0"], ["c1", "c2"]]
+    assert scenario.request(1, 0).batch_ids == ["c2", "c3"]  # user 1 starts one batch later
+    assert scenario.request(0, 1).plates_expected == ["京A12343"]
+    assert scenario.request(0, 2).plates_expected == ["京A12340"]
 
 
-def test_batch_size_is_checked() -> None:
-    with pytest.raises(UsageError, match="between 1 and the dataset's 5 rows, got 6"):
-        next(batches(_rows(5), batch_size=6))
-    with pytest.raises(UsageError, match="got 0"):
-        batch_at(_rows(5), 0, 0)
+def test_a_batch_larger_than_the_dataset_repeats_rows() -> None:
+    assert PlateScenario(_rows(2), 3).request(0, 0).batch_ids == ["c0", "c1", "c0"]
+    with pytest.raises(ValueError, match="no rows"):
+        PlateScenario([], 3)
 
 
 def test_default_batch_is_whole_checked_in_set() -> None:
     rows = load_dataset(CHECKED_IN)
-    batch = next(batches(rows))
+    request = PlateScenario(rows, DEFAULT_BATCH_SIZE).request(0, 0)
     assert DEFAULT_BATCH_SIZE == 100
-    assert batch.rows == tuple(rows)
-    assert len(batch.expected_plates) == 10
+    assert request.batch_ids == [row.id for row in rows]
+    assert len(request.plates_expected) == 10
 
 
 def test_prompt_token_estimate_matches_seed_measurement() -> None:
-    messages = next(batches(load_dataset(CHECKED_IN))).messages
-    assert abs(estimate_prompt_tokens(messages) - 1342) <= 0.05 * 1342
+    messages = PlateScenario(load_dataset(CHECKED_IN), DEFAULT_BATCH_SIZE).request(0, 0).messages
+    assert abs(estimate_prompt_tokens([m["content"] for m in messages]) - 1342) <= 0.05 * 1342
 
 
 def test_estimate_text_tokens_arithmetic() -> None:
     assert estimate_text_tokens("京A12345，好") == pytest.approx(3 * 0.6 + 0.3 + 5 * 1.0)
-    messages = [{"role": "user", "content": "abcdefghij"}]
-    assert estimate_prompt_tokens(messages) == round(3 + 5 + 10 * 0.3)
+    assert estimate_prompt_tokens(["abcdefghij"]) == round(3 + 5 + 10 * 0.3)
 
 
 def test_single_user_form_folds_the_system_prompt_into_one_user_message() -> None:
@@ -90,8 +80,6 @@ def test_single_user_form_folds_the_system_prompt_into_one_user_message() -> Non
 
 
 def test_scenario_sends_the_chosen_prompt_form() -> None:
-    from llmload.load.scenario import PlateScenario
-
     rows = _rows(6)
     plain = PlateScenario(rows, 3).request(1, 0)
     single = PlateScenario(rows, 3, "single-user").request(1, 0)

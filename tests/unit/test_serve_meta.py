@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from llmload.serve.launcher import find_serve_meta
+from llmload.serve.serve_meta import find_serve_meta
 
 
 def write(folder: Path, port: int, pid: int) -> Path:

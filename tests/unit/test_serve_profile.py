@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from llmload.errors import UsageError
-from llmload.serve.profile import load_profile, profile_to_argv
+from llmload.serve.serve_profile import load_profile, profile_to_argv
 from llmload.serve.vllm_env import profiles_dir
 
 MINIMAL = 'model = "/m/tiny"\nport = 9000\n'

@@ -9,7 +9,7 @@ import pytest
 from llmload.sim.engine import VllmEngine
 from llmload.sim.events import TokenEvent
 from llmload.sim.fixed import FixedEngine
-from llmload.sim.profile import SimProfile
+from llmload.sim.sim_profile import SimProfile
 
 BASE = SimProfile(name="t", model="m", max_num_seqs=8, block_size=4, kv_budget_tokens=None, step_base_s=0.25)
 

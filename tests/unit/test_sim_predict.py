@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmload.sim.predict import predict_closed_loop
-from llmload.sim.profile import load_profile
+from llmload.sim.sim_profile import load_profile
 
 
 def test_max_seqs_8_flat_past_8_and_rising_before() -> None:

@@ -6,8 +6,10 @@ import pytest
 
 from llmload.errors import UsageError
 from llmload.kvbudget import kv_budget_tokens, kv_bytes_per_token
-from llmload.sim.content import completion_pieces, estimate_prompt_tokens, extract_plates
-from llmload.sim.profile import list_profiles, load_profile
+from llmload.scenarios.plates.plate_format import extract_plates
+from llmload.scenarios.prompt_tokens import estimate_prompt_tokens
+from llmload.sim.content import completion_pieces
+from llmload.sim.sim_profile import list_profiles, load_profile
 
 
 def test_kv_budget_arithmetic() -> None:
@@ -55,6 +57,6 @@ def test_completion_pieces_are_exact_and_list_plates() -> None:
     assert joined.startswith("<think>") and "</think>" in joined
     assert joined.endswith("1. 京A12345\n2. 粤B1234D\n")
     assert len(completion_pieces(text, 3)) == 3
-    # the dataset module's estimator: 0.3 per ASCII char, the profile's rate per CJK char, per-message + primer
+    # the one estimator: 0.3 per ASCII char, the profile's rate per CJK char, per-message + primer
     assert estimate_prompt_tokens(["abcdefghij", "xyz"], 0.7, 4) == 15  # 13*0.3 + 2*4 + 3 = 14.9
     assert estimate_prompt_tokens(["评论巡查员"], 0.6, 5) == 11  # 5*0.6 + 5 + 3

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from llmload.serve.gpu import GpuSampler, read_gpu, visible_indices
+from llmload.telemetry.gpu_sampler import GpuSampler, read_gpu
+from llmload.telemetry.nvml import visible_indices
 
 UUIDS = ["GPU-8f2c0000-aaaa", "GPU-1b7e0000-bbbb", "GPU-1b7f0000-cccc"]
 

@@ -8,12 +8,13 @@ import logging
 import pytest
 
 from llmload.client.probe import TargetUnreachable
-from llmload.serve.metrics_sampler import (
+from llmload.telemetry.metrics_sampler import (
     MetricsSampler,
     count_vllm_series,
     filter_exposition,
     parse_vllm_metrics,
 )
+from llmload.telemetry.sampler import run_on_cadence
 
 EXPOSITION = """\
 # HELP vllm:num_requests_running Number of requests in model execution batches.
@@ -148,15 +149,22 @@ def test_sampler_survives_a_transient_failure_and_warns_once(caplog: pytest.LogC
     assert len(lines) == 9
 
 
-def test_run_loop_stops_when_asked_and_keeps_the_cadence() -> None:
+def test_cadence_stops_when_asked_and_keeps_a_fixed_grid() -> None:
     lines: list[str] = []
     sleeps: list[float] = []
     fake = FakeTarget([(200, EXPOSITION)] * 3)
-    sampler = MetricsSampler("http://h:1", lines.append, interval_s=0.5, fetch=fake)
-    sampler.run(sleeps.append, lambda: len(sleeps) >= 3)  # a fake sleep: no time passes
+    sampler = MetricsSampler("http://h:1", lines.append, fetch=fake)
+    run_on_cadence(sampler.sample_once, 0.5, sleeps.append, lambda: len(sleeps) >= 3)  # a fake sleep
     assert sampler.scrapes == 3
     # deadlines on a fixed grid (0.5 s, 1.0 s, 1.5 s from the start), so a slow scrape does not drift
     assert [round(b - a, 2) for a, b in zip([0.0, *sleeps], sleeps, strict=False)] == [0.5, 0.5, 0.5]
+
+
+def test_cadence_ends_when_the_sampler_finds_no_metrics() -> None:
+    sleeps: list[float] = []
+    sampler = MetricsSampler("http://h:1", lambda _: None, fetch=FakeTarget([(200, EXPOSITION), (404, "")]))
+    run_on_cadence(sampler.sample_once, 0.5, sleeps.append, lambda: False)
+    assert sampler.scrapes == 1 and len(sleeps) == 1 and "HTTP 404" in (sampler.disabled_reason or "")
 
 
 def test_sampler_keeps_the_queue_per_scrape_for_the_adaptive_plan() -> None:

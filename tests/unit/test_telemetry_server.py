@@ -15,7 +15,7 @@ from llmload.analysis.server import (
     server_step_evidence,
 )
 from llmload.errors import UsageError
-from llmload.serve.telemetry import merge_telemetry, parse_interval_s
+from llmload.telemetry.run_telemetry import Telemetry, merge_telemetry, parse_interval_s
 
 LABELS = {"engine": "0", "model_name": "m"}
 
@@ -125,3 +125,38 @@ def test_interval_parsing(text: str, seconds: float) -> None:
 def test_bad_interval_names_the_option() -> None:
     with pytest.raises(UsageError, match="--metrics-interval"):
         parse_interval_s("soon")
+
+
+class FakeSampler:
+    """A source that is there for `present` samples, then turns out to be absent."""
+
+    def __init__(self, present: int) -> None:
+        self.present, self.samples, self.closed = present, 0, 0
+
+    def sample_once(self) -> bool:
+        self.samples += 1
+        return self.samples <= self.present
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_telemetry_ticks_every_sampler_and_drops_an_absent_one(tmp_path: Path) -> None:
+    telemetry = Telemetry(tmp_path, host=None, interval_s=0.5, gpus=False)
+    assert not telemetry.active
+    short, long = FakeSampler(present=1), FakeSampler(present=10)
+    telemetry.samplers = [short, long]
+    telemetry.tick()
+    telemetry.tick()
+    assert telemetry.samplers == [long] and short.closed == 1 and long.samples == 2
+    telemetry.close()
+    assert long.closed == 1 and not telemetry.active
+    assert not (tmp_path / "server_metrics.jsonl").exists()  # nothing sampled: no empty file
+
+
+def test_telemetry_runs_until_nothing_is_left_to_sample(tmp_path: Path) -> None:
+    telemetry = Telemetry(tmp_path, host=None, interval_s=0.5, gpus=False)
+    telemetry.samplers = [FakeSampler(present=2)]
+    sleeps: list[float] = []
+    telemetry.run(sleeps.append)  # a fake sleep: no time passes
+    assert telemetry.ticks == 3 and len(sleeps) == 3 and not telemetry.active

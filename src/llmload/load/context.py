@@ -24,8 +24,8 @@ from llmload.load.arrivals import ArrivalSchedule
 from llmload.load.dispatcher import ArrivalDispatcher
 from llmload.load.options import LoadSettings, settings_from_options
 from llmload.load.recorder import RunRecorder
-from llmload.load.scenario import PlateScenario
-from llmload.serve.launcher import find_serve_meta
+from llmload.scenarios.plates.plate_scenario import PlateScenario
+from llmload.serve.serve_meta import find_serve_meta
 
 META_SCHEMA = "llmload.meta/1"
 
@@ -138,7 +138,7 @@ def write_meta(settings: LoadSettings, target: dict[str, Any], run_id: str, **ex
 
 
 def _dataset_facts(settings: LoadSettings) -> dict[str, Any]:
-    from llmload.datasets.schema import dataset_sha256
+    from llmload.scenarios.plates.comment_dataset import dataset_sha256
 
     path = settings.dataset
     if not path.exists():

@@ -51,14 +51,14 @@ def validate_run_args(args: argparse.Namespace) -> None:
     check_max_tokens(args.max_tokens, args.ignore_eos)
     if args.cpus:
         parse_cpu_list(args.cpus, "--cpus")
-    from llmload.serve.telemetry import parse_interval_s
+    from llmload.telemetry.run_telemetry import parse_interval_s
 
     parse_interval_s(getattr(args, "metrics_interval", "1s"))
     dataset = Path(args.dataset)
     if not dataset.exists() and args.dataset != "datasets/plate_comments.jsonl":
         raise UsageError(f"--dataset: {args.dataset}: no such file")
     if dataset.exists():
-        from llmload.datasets.schema import load_dataset
+        from llmload.scenarios.plates.comment_dataset import load_dataset
 
         load_dataset(dataset)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from llmload.client.stream import Timeouts
-from llmload.datasets.prompt import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 from llmload.load.arrivals import ARRIVAL_KINDS
+from llmload.scenarios.chat import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
 DEFAULT_DATASET = "datasets/plate_comments.jsonl"

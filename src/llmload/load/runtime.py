@@ -62,7 +62,7 @@ def settle_heap() -> None:
 
 def _start_telemetry(environment: Any, ctx: RunContext) -> Any:
     """Local runner or master: sample the target's /metrics (and local GPUs) for the whole run."""
-    from llmload.serve.telemetry import parse_interval_s, start_run_telemetry
+    from llmload.telemetry.run_telemetry import parse_interval_s, start_run_telemetry
 
     interval_s = parse_interval_s(str(getattr(environment.parsed_options, "metrics_interval", "1s")))
     return start_run_telemetry(ctx.settings.run_dir, ctx.settings.host, interval_s)

@@ -49,7 +49,7 @@ def check_host(host: str) -> None:
 def first_body(args: argparse.Namespace, model: str) -> dict[str, object]:
     """The body of the run's first request (user 0, iteration 0), built by the run's own code."""
     from llmload.load.options import LoadSettings
-    from llmload.load.scenario import PlateScenario
+    from llmload.scenarios.plates.plate_scenario import PlateScenario
 
     request = PlateScenario.from_path(Path(args.dataset), args.batch_size, args.prompt_form).request(0, 0)
     fields = SimpleNamespace(

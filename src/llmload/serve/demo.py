@@ -8,11 +8,18 @@ should sit at 4), and stops vLLM. About four minutes on two cores.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from llmload import rundir
 from llmload.cpus import format_cpu_list, generator_cpus_beside
 from llmload.errors import UsageError
+from llmload.processes import free_port
+from llmload.serve.launcher import VllmServer, VllmStartError
+from llmload.serve.serve_profile import load_profile
+from llmload.serve.vllm_env import vllm_python
+from llmload.serve.vllm_preflight import run_preflight
 
 VLLM_DEMO_USERS = "1,2,3,4,5,6,8"
 VLLM_DEMO_STEP = "20s"
@@ -22,8 +29,6 @@ SIM_DEMO_DEFAULTS = {"users": "1:40:1", "step_duration": "4s"}  # `llmload demo`
 def raise_priority(niceness: int = -10) -> bool:
     """Give this process (and the Locust it starts) CPU priority over a vLLM on the same small machine,
     as a load generator on its own host would have; False where the OS refuses (no CAP_SYS_NICE)."""
-    import os
-
     try:
         os.nice(niceness)
     except OSError:
@@ -43,9 +48,7 @@ def demo_run_argv(url: str, users: str, step_duration: str, run_dir: Path, serve
 
 
 def print_server_queue(run_dir: Path) -> None:
-    import json
-
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = rundir.read_summary(run_dir)
     print("server queue per step (vLLM /metrics):  users  waiting mean  running mean  KV max")
     for step in summary["steps"]:
         server = step.get("server") or {}
@@ -59,11 +62,6 @@ def print_server_queue(run_dir: Path) -> None:
 def run_vllm_demo(args: argparse.Namespace) -> int:
     from llmload.cli import build_parser
     from llmload.load.launch import default_run_dir, run_headless
-    from llmload.processes import free_port
-    from llmload.serve.launcher import VllmServer, VllmStartError
-    from llmload.serve.preflight import run_preflight
-    from llmload.serve.profile import load_profile
-    from llmload.serve.vllm_env import vllm_python
 
     users = VLLM_DEMO_USERS if args.users == SIM_DEMO_DEFAULTS["users"] else args.users
     step = VLLM_DEMO_STEP if args.step_duration == SIM_DEMO_DEFAULTS["step_duration"] else args.step_duration
@@ -75,7 +73,7 @@ def run_vllm_demo(args: argparse.Namespace) -> int:
         first = check.failures()[0]
         raise UsageError(f"vLLM demo preflight: {first.name}: {first.detail} (run `make vllm-env`)")
     print(f"llmload demo: vLLM {check.vllm_version} (CPU), profile tiny-cpu, users {users}, {step} per step")
-    server = VllmServer(profile, run_dir / "serve", port=port)
+    server = VllmServer(profile, run_dir / rundir.SERVE_DIR, port=port)
     try:
         with server:
             print(f"vLLM ready at {server.base_url} after {server.startup_s:.0f} s", flush=True)
@@ -85,6 +83,6 @@ def run_vllm_demo(args: argparse.Namespace) -> int:
     except VllmStartError as exc:
         print(f"llmload: vLLM failed to start: {exc}", file=sys.stderr)
         return 4
-    if (run_dir / "summary.json").exists():
+    if (run_dir / rundir.SUMMARY).exists():
         print_server_queue(run_dir)
     return rc

@@ -1,38 +1,33 @@
 """Start, watch and stop a vLLM OpenAI server described by a serve profile.
 
-vLLM runs in its own process group (its engine core is a child process); ``stop()`` signals the whole
-group, SIGTERM first and SIGKILL after a grace period, so no worker is left behind. Output goes to
-``<serve_dir>/vllm.log``; once the server answers, ``<serve_dir>/serve_meta.json`` records what runs.
+vLLM runs in its own process group (its engine core is a child process); ``stop()`` stops the whole group
+(``process_group.stop_group``), so no worker is left behind. Output goes to ``<serve_dir>/vllm.log``; once
+the server answers, ``<serve_dir>/serve_meta.json`` records what runs (``serve_meta``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
-import signal
 import subprocess
-import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections import deque
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import IO, Any
 
+from llmload import rundir
 from llmload.cpus import format_cpu_list, pin_process, server_cpus
-from llmload.errors import UsageError
-from llmload.serve.preflight import GpuInfo, read_nvml_inventory, run_preflight
-from llmload.serve.profile import ServeProfile, load_profile, profile_to_argv
+from llmload.serve.process_group import stop_group
+from llmload.serve.serve_profile import ServeProfile, profile_to_argv
 from llmload.serve.vllm_env import VLLM_CPU_PLATFORM_ENV, vllm_python
+from llmload.telemetry.nvml import GpuInfo, read_nvml_inventory
 
-SERVE_META = "serve_meta.json"
-SERVE_LOG = "vllm.log"
 POLL_S = 0.5
 
 
@@ -64,46 +59,6 @@ def server_env(profile: ServeProfile, cpus: list[int] | None) -> dict[str, str]:
     if cpus:
         env["VLLM_CPU_OMP_THREADS_BIND"] = format_cpu_list(cpus)
     return env
-
-
-def read_serve_meta(serve_dir: Path) -> dict[str, Any] | None:
-    """The ``serve_meta.json`` a running/finished server left in ``serve_dir``, or None."""
-    path = Path(serve_dir) / SERVE_META
-    if not path.is_file():
-        return None
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
-RUN_FACTS = ("profile", "vllm_version", "argv", "device", "gpus", "cpus", "started_at", "startup_s")
-
-
-def find_serve_meta(base_url: str, folders: list[Path]) -> dict[str, Any] | None:
-    """The facts a run takes from a live ``llmload serve`` of this target: the ``serve_meta.json`` in
-    ``folders`` whose port is the URL's, on a loopback URL, and whose vLLM process is still alive."""
-    url = urllib.parse.urlsplit(base_url)
-    if url.hostname not in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
-        return None
-    for folder in folders:
-        try:
-            meta = read_serve_meta(folder)
-        except (OSError, ValueError):
-            continue
-        if meta and meta.get("port") == url.port and _pid_alive(meta.get("pid")):
-            return {key: meta.get(key) for key in RUN_FACTS}  # not the profile's env: it may hold tokens
-    return None
-
-
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class VllmServer:
@@ -141,11 +96,11 @@ class VllmServer:
 
     @property
     def log_path(self) -> Path:
-        return self.serve_dir / SERVE_LOG
+        return self.serve_dir / rundir.VLLM_LOG
 
     @property
     def meta_path(self) -> Path:
-        return self.serve_dir / SERVE_META
+        return self.serve_dir / rundir.SERVE_META
 
     def start(self) -> None:
         """Spawn vLLM in a new session (own process group), on the profile's cores; returns at once."""
@@ -224,39 +179,11 @@ class VllmServer:
         self.meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return meta
 
-    def _group_alive(self, pgid: int) -> bool:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-    def _signal_group(self, pgid: int, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, sig)
-
     def stop(self, grace_s: float | None = None) -> int | None:
-        """SIGTERM the whole process group, SIGKILL what is left after the grace period; returns the exit status."""
-        grace_s = self.stop_grace_s if grace_s is None else grace_s
-        proc = self.process
-        if proc is None:
+        """Stop vLLM's whole process group (SIGTERM, then SIGKILL after the grace period); its exit status."""
+        if self.process is None:
             return None
-        pgid = proc.pid  # start_new_session: the group id is the leader's pid
-        self._signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline:
-            proc.poll()
-            if proc.returncode is not None and not self._group_alive(pgid):
-                break
-            time.sleep(0.1)
-        else:
-            self._signal_group(pgid, signal.SIGKILL)
-        code = proc.wait()
-        while self._group_alive(pgid):  # SIGKILLed members vanish within moments
-            self._signal_group(pgid, signal.SIGKILL)
-            time.sleep(0.05)
+        code = stop_group(self.process, self.stop_grace_s if grace_s is None else grace_s)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -276,58 +203,3 @@ class VllmServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-class _StopRequested(Exception):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise _StopRequested(signum)
-
-
-def _install_handlers() -> dict[int, Any]:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-
-def serve_profile(profile_path: str | Path, dry_run: bool, serve_dir: Path) -> int:
-    """``llmload serve``: preflight, then run vLLM in the foreground until it exits or SIGINT/SIGTERM.
-
-    Dry run: print the preflight table and the command line; return 0 if every check passed, else 1.
-    Otherwise a failed preflight raises UsageError; the return value is 0 after a signal-requested stop
-    and vLLM's own exit status if it exited by itself.
-    """
-    profile = load_profile(profile_path)
-    python = vllm_python()
-    result = run_preflight(profile, python)
-    print(result.table())
-    print("command: " + shlex.join(profile_to_argv(profile, python)))
-    if profile.env:
-        print("env: " + " ".join(f"{k}={shlex.quote(v)}" for k, v in profile.env.items()))
-    if dry_run:
-        return 0 if result.ok else 1
-    if not result.ok:
-        first = result.failures()[0]
-        raise UsageError(f"preflight failed for {profile.source}: {first.name}: {first.detail}")
-    server = VllmServer(profile, serve_dir, python=python, gpus=result.gpus)
-    server.vllm_version = result.vllm_version
-    previous = _install_handlers()
-    try:
-        with server:
-            print(
-                f"vLLM {server.vllm_version} ready at {server.base_url}/v1 after {server.startup_s:.1f} s"
-                f" (log {server.log_path}, meta {server.meta_path}); Ctrl-C stops it",
-                flush=True,
-            )
-            assert server.process is not None
-            return server.process.wait()
-    except _StopRequested as stop:
-        print(f"{stop}: stopping vLLM", flush=True)
-        return 0
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -46,10 +46,6 @@ def tiny_model_dir() -> Path:
     return model_cache_dir() / TINY_MODEL_NAME
 
 
-def install_script() -> Path:
-    return repo_root() / "serve" / "install-vllm-cpu.sh"
-
-
 def tiny_model_builder() -> Path:
     return repo_root() / "serve" / "tiny_model" / "build.py"
 

@@ -1,8 +1,7 @@
-"""Simulated vLLM server: a virtual-time scheduler model behind vLLM's OpenAI API."""
+"""Simulated vLLM server: a virtual-time scheduler model behind vLLM's OpenAI API.
 
-from llmload.sim.app import serve_sim, start_sim_server
-from llmload.sim.predict import PredictedStep, predict_closed_loop
-from llmload.sim.profile import SimProfile, list_profiles, load_profile
-
-__all__ = ["PredictedStep", "SimProfile", "list_profiles", "load_profile", "predict_closed_loop", "serve_sim",
-           "start_sim_server"]
+``engine`` (vLLM's batching scheduler) and ``fixed`` (per-request timing) are pure virtual-time engines;
+``predict`` runs them closed-loop without a clock; ``realtime`` drives one against the wall clock for
+``app``, the aiohttp server (``chat_completions``, ``metrics_exposition``, ``faults``); ``sim_profile``
+describes one simulated deployment.
+"""

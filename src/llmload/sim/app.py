@@ -16,14 +16,20 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from llmload.datasets.prompt import estimate_text_tokens
 from llmload.errors import UsageError
-from llmload.sim.content import estimate_prompt_tokens
+from llmload.scenarios.prompt_tokens import estimate_prompt_tokens, estimate_text_tokens
+from llmload.sim.chat_completions import (
+    FAULTS_KEY,
+    RNG_KEY,
+    RUNTIME_KEY,
+    SIM_VERSION,
+    chat_completions,
+    error_response,
+)
 from llmload.sim.faults import FaultInjector, FaultPlan, SimFaults, build_plan, flag_items, merge_plans
-from llmload.sim.metrics import make_registry, render_metrics
-from llmload.sim.profile import SimProfile, load_profile
-from llmload.sim.runtime import SimRuntime
-from llmload.sim.server import FAULTS_KEY, RNG_KEY, RUNTIME_KEY, SIM_VERSION, chat_completions, error_response
+from llmload.sim.metrics_exposition import make_registry, render_metrics
+from llmload.sim.realtime import SimRuntime
+from llmload.sim.sim_profile import SimProfile, load_profile
 
 REGISTRY_KEY: web.AppKey[CollectorRegistry] = web.AppKey("registry", CollectorRegistry)
 

@@ -2,15 +2,13 @@
 
 The answer is a ``<think>`` section of filler, then the plates found in the user message. Filler pads the
 think section so the piece count equals the requested token count exactly; shorter counts truncate.
-Prompt tokens are estimated from characters: ceil(tokens_per_char * chars) + tokens_per_message * messages.
 """
 
 from __future__ import annotations
 
 from itertools import cycle, islice
 
-from llmload.datasets.plates import extract_plates  # the project's one plate matcher
-from llmload.datasets.prompt import TOKENS_REPLY_PRIMER, estimate_text_tokens
+from llmload.scenarios.plates.plate_format import extract_plates  # the project's one plate matcher
 
 FILLER = ("嗯", "，", "我", "来", "逐", "条", "看", "这些", "评论", "，", "找出", "其中", "提到", "的", "车牌",
           "号码", "。", "注意", "格式", "：", "省份", "简称", "加", "字母", "和", "数字", "。", "\n")
@@ -32,9 +30,3 @@ def completion_pieces(user_text: str, n_tokens: int) -> list[str]:
     filler_n = max(0, n_tokens - len(head) - len(tail) - len(answer))
     pieces = head + list(islice(cycle(FILLER), filler_n)) + tail + answer
     return pieces[:n_tokens]
-
-
-def estimate_prompt_tokens(message_texts: list[str], tokens_per_char: float, tokens_per_message: int) -> int:
-    """The dataset module's estimator (one way to count), with the profile's rate for CJK characters."""
-    body = sum(estimate_text_tokens(t, tokens_per_cjk_char=tokens_per_char) for t in message_texts)
-    return max(1, round(body + tokens_per_message * len(message_texts) + TOKENS_REPLY_PRIMER))

@@ -17,64 +17,13 @@ whose sub-step end times have a closed form; bundles are split when a request ar
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 
 from llmload.sim.events import EngineStats, FinishedRecord, TokenEvent
-from llmload.sim.profile import SimProfile
+from llmload.sim.sim_profile import SimProfile
+from llmload.sim.step_bundle import Seq, StepBundle
 
 MAX_BUNDLE_STEPS = 1 << 20
 UNLIMITED_BLOCKS = 1 << 40
-
-
-@dataclass
-class _Seq:
-    req_id: str
-    prompt_tokens: int
-    output_tokens: int
-    arrival_s: float
-    generated: int = 0
-    blocks: int = 0
-    first_token_s: float | None = None
-    admitted_once: bool = False
-    preemptions: int = 0
-    aborted: bool = False
-
-
-@dataclass
-class _Bundle:
-    start_s: float
-    seqs: list[_Seq]
-    start_generated: list[int]
-    n_steps: int
-    first_extra_s: float  # prefill cost of the first sub-step
-    per_step_s: float  # base + per_seq*batch + per_kv*context at bundle start
-    growth_s: float  # per_kv * batch: extra time of sub-step j (0-based) is growth_s * j
-    done: int = 0
-
-    def end_s(self, steps: int) -> float:
-        """Virtual time at which the first ``steps`` sub-steps have completed."""
-        return self.start_s + self.first_extra_s + steps * self.per_step_s + self.growth_s * steps * (steps - 1) / 2
-
-    def completed_by(self, until_s: float) -> int:
-        lo, hi = self.done, self.n_steps
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.end_s(mid) <= until_s:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
-
-    def step_in_progress_at(self, t_s: float) -> int:
-        """Smallest step count whose end is >= t_s (at least max(done, 1))."""
-        lo, hi = max(self.done, 1), self.n_steps
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.end_s(mid) >= t_s:
-                hi = mid
-            else:
-                lo = mid + 1
-        return lo
 
 
 class VllmEngine:
@@ -86,10 +35,10 @@ class VllmEngine:
         nb = profile.num_gpu_blocks
         self.total_blocks = UNLIMITED_BLOCKS if nb is None else nb
         self.free_blocks = self.total_blocks
-        self._waiting: deque[_Seq] = deque()
-        self._running: list[_Seq] = []
-        self._by_id: dict[str, _Seq] = {}
-        self._bundle: _Bundle | None = None
+        self._waiting: deque[Seq] = deque()
+        self._running: list[Seq] = []
+        self._by_id: dict[str, Seq] = {}
+        self._bundle: StepBundle | None = None
         self._clock_s = 0.0
         self._last_until_s = 0.0
         self._finished: list[FinishedRecord] = []
@@ -110,7 +59,7 @@ class VllmEngine:
                 f"{self.total_blocks * self.block_size} exist"
             )
         arrival_s = max(now_s, self._last_until_s)
-        seq = _Seq(req_id, prompt_tokens, output_tokens, arrival_s)
+        seq = Seq(req_id, prompt_tokens, output_tokens, arrival_s)
         self._by_id[req_id] = seq
         self._waiting.append(seq)
         if self._bundle is not None:
@@ -200,7 +149,7 @@ class VllmEngine:
             return max(self._clock_s, self._waiting[0].arrival_s)
         return None
 
-    def _preempt(self, seq: _Seq) -> None:
+    def _preempt(self, seq: Seq) -> None:
         self.free_blocks += seq.blocks
         seq.blocks = 0
         seq.preemptions += 1
@@ -245,7 +194,7 @@ class VllmEngine:
             prefill += seq.prompt_tokens + seq.generated
         return prefill
 
-    def _schedule(self, start_s: float) -> _Bundle | None:
+    def _schedule(self, start_s: float) -> StepBundle | None:
         preempted_before = self.preemptions_total
         preempted = self._allocate_running()
         penalty_s = (self.preemptions_total - preempted_before) * self.profile.preemption_penalty_s
@@ -255,7 +204,7 @@ class VllmEngine:
         p = self.profile
         batch = len(self._running)
         context = sum(s.prompt_tokens + s.generated for s in self._running)
-        bundle = _Bundle(
+        bundle = StepBundle(
             start_s=start_s,
             seqs=list(self._running),
             start_generated=[s.generated for s in self._running],
@@ -273,7 +222,7 @@ class VllmEngine:
         b, last = self.block_size, steps - 1
         return sum(max(0, -(-(s.prompt_tokens + s.generated + last) // b) - s.blocks) for s in self._running)
 
-    def _extend(self, bundle: _Bundle) -> None:
+    def _extend(self, bundle: StepBundle) -> None:
         """Grow a decode-only bundle up to the next finish, block exhaustion or known arrival."""
         limit = min(MAX_BUNDLE_STEPS, min(s.output_tokens - s.generated for s in self._running))
         lo, hi = 1, limit
@@ -292,7 +241,7 @@ class VllmEngine:
         if later:
             self._truncate(bundle, bundle.step_in_progress_at(min(later)))
 
-    def _truncate(self, bundle: _Bundle, steps: int) -> None:
+    def _truncate(self, bundle: StepBundle, steps: int) -> None:
         if steps >= bundle.n_steps:
             return
         bundle.n_steps = steps
@@ -303,7 +252,7 @@ class VllmEngine:
             self.free_blocks += s.blocks - keep
             s.blocks = keep
 
-    def _apply(self, bundle: _Bundle, steps: int, events: list[TokenEvent]) -> None:
+    def _apply(self, bundle: StepBundle, steps: int, events: list[TokenEvent]) -> None:
         """Commit sub-steps ``bundle.done+1 .. steps``: tokens, first-token times, finishes."""
         t_first = bundle.end_s(bundle.done + 1)
         t_last = bundle.end_s(steps)
@@ -322,7 +271,7 @@ class VllmEngine:
             if finished:
                 self._finish(s, t_last)
 
-    def _finish(self, seq: _Seq, t_s: float) -> None:
+    def _finish(self, seq: Seq, t_s: float) -> None:
         self._running.remove(seq)
         self.free_blocks += seq.blocks
         seq.blocks = 0

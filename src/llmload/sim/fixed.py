@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from llmload.sim.events import EngineStats, FinishedRecord, TokenEvent
-from llmload.sim.profile import SimProfile
+from llmload.sim.sim_profile import SimProfile
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from llmload.sim.engine import VllmEngine
 from llmload.sim.events import Engine, FinishedRecord
 from llmload.sim.fixed import FixedEngine
-from llmload.sim.profile import SimProfile
+from llmload.sim.sim_profile import SimProfile
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,9 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from llmload.client.probe import TargetUnreachable, http_get
+from llmload.telemetry.sampler import Sink
 
 log = logging.getLogger("llmload")
-
-SERVER_METRICS_FILE = "server_metrics.jsonl"
-DEFAULT_INTERVAL_S = 1.0
 
 # vLLM family names (without the _total/_bucket/_sum/_count suffixes the exposition adds)
 KEPT_FAMILIES = (
@@ -91,20 +89,18 @@ def _default_fetch(url: str, timeout_s: float) -> tuple[int, bytes]:
 
 
 class MetricsSampler:
-    """Polls ``{base_url}/metrics`` every ``interval_s`` and hands each kept sample to ``sink`` as a line."""
+    """Scrapes ``{base_url}/metrics`` once per ``sample_once`` and hands each kept sample to ``sink`` as a line."""
 
     def __init__(
         self,
         base_url: str,
-        sink: Callable[[str], None],
-        interval_s: float = DEFAULT_INTERVAL_S,
+        sink: Sink,
         fetch: Fetch = _default_fetch,
         timeout_s: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = base_url.rstrip("/") + "/metrics"
         self.sink = sink
-        self.interval_s = interval_s
         self.fetch = fetch
         self.timeout_s = timeout_s
         self.clock = clock
@@ -159,11 +155,5 @@ class MetricsSampler:
             self.sink(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
             self.samples_written += 1
 
-    def run(self, sleep: Callable[[float], None], should_stop: Callable[[], bool]) -> None:
-        """Scrape on a fixed cadence until ``should_stop()`` or /metrics turns out to be absent."""
-        next_s = time.monotonic()
-        while not should_stop():
-            if not self.sample_once():
-                return
-            next_s += self.interval_s
-            sleep(max(0.0, next_s - time.monotonic()))
+    def close(self) -> None:
+        """Nothing to release: every scrape is its own HTTP request."""

@@ -12,11 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from llmload.sim.content import completion_pieces, estimate_prompt_tokens
+from llmload.scenarios.prompt_tokens import estimate_prompt_tokens
+from llmload.sim.content import completion_pieces
 from llmload.sim.faults import HTTP_FAULTS, SimFaults
 from llmload.sim.predict import sample_output_tokens
-from llmload.sim.profile import SimProfile
-from llmload.sim.runtime import SimRuntime
+from llmload.sim.realtime import SimRuntime
+from llmload.sim.sim_profile import SimProfile
 
 RUNTIME_KEY: web.AppKey[SimRuntime] = web.AppKey("runtime", SimRuntime)
 RNG_KEY: web.AppKey[random.Random] = web.AppKey("rng", random.Random)

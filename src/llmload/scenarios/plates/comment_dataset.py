@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmload.datasets.plates import extract_plates, is_valid_plate
 from llmload.errors import UsageError
+from llmload.scenarios.plates.plate_format import extract_plates, is_valid_plate
 
 MAX_LINE_BYTES = 64 * 1024
 FIELDS = ("id", "text", "plates", "industry", "scene")

@@ -12,10 +12,10 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llmload.serve.profile import ServeProfile, missing_model_message
+from llmload.kvbudget import GIB
+from llmload.serve.serve_profile import ServeProfile, missing_model_message
 from llmload.serve.vllm_env import vllm_version
-
-GIB = 1024**3
+from llmload.telemetry.nvml import GpuInfo, read_nvml_inventory, visible_indices
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +23,6 @@ class Check:
     name: str
     ok: bool
     detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class GpuInfo:
-    index: int
-    total_bytes: int
-    free_bytes: int
-    name: str = ""
-    uuid: str = ""
 
 
 @dataclass(slots=True)
@@ -82,26 +73,9 @@ def check_port(host: str, port: int) -> Check:
 
 
 def visible_gpus(inventory: list[GpuInfo], cuda_visible_devices: str | None) -> list[GpuInfo]:
-    """The GPUs a process would see, in CUDA order, given CUDA_VISIBLE_DEVICES (None: all of them).
-
-    Entries are indices or UUIDs (or UUID prefixes); as CUDA does, parsing stops at the first entry
-    that names no device.
-    """
-    if cuda_visible_devices is None:
-        return list(inventory)
-    by_index = {g.index: g for g in inventory}
-    chosen: list[GpuInfo] = []
-    for raw in cuda_visible_devices.split(","):
-        entry = raw.strip()
-        gpu: GpuInfo | None = None
-        if entry.isdigit():
-            gpu = by_index.get(int(entry))
-        elif entry:
-            gpu = next((g for g in inventory if g.uuid and g.uuid.startswith(entry)), None)
-        if gpu is None or gpu in chosen:
-            break
-        chosen.append(gpu)
-    return chosen
+    """The GPUs a process would see, in CUDA order, given CUDA_VISIBLE_DEVICES (None: all of them)."""
+    uuids = [gpu.uuid for gpu in inventory]
+    return [inventory[i] for i in visible_indices(len(inventory), uuids, cuda_visible_devices)]
 
 
 def check_gpus(
@@ -126,33 +100,6 @@ def check_gpus(
         )
         checks.append(Check(f"gpu{gpu.index}-memory", gpu.free_bytes >= need, detail))
     return checks
-
-
-def read_nvml_inventory() -> tuple[list[GpuInfo] | None, str]:
-    """(inventory, detail); inventory is None when NVML cannot be used (no driver, no pynvml)."""
-    try:
-        import pynvml
-    except ImportError:
-        return None, "pynvml not installed (pip install nvidia-ml-py)"
-    try:
-        pynvml.nvmlInit()
-    except Exception as exc:  # NVMLError subclasses; no driver on this machine
-        return None, f"NVML unavailable: {exc}"
-    try:
-        gpus = []
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
-            name = pynvml.nvmlDeviceGetName(handle)
-            uuid = pynvml.nvmlDeviceGetUUID(handle)
-            gpus.append(GpuInfo(index, int(mem.total), int(mem.free), _text(name), _text(uuid)))
-        return gpus, f"{len(gpus)} GPU(s) via NVML"
-    finally:
-        pynvml.nvmlShutdown()
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def run_preflight(

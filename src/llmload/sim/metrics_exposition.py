@@ -15,7 +15,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from llmload.sim.runtime import Histogram, SimRuntime
+from llmload.sim.realtime import Histogram, SimRuntime
 
 
 class SimCollector:

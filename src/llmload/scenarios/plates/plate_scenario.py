@@ -1,5 +1,5 @@
 """The plate-detection scenario as the load side sees it: which rows a request carries, its messages,
-and how its answer is scored. Pure; the dataset module does the real work."""
+and the plates its answer lists. Pure; the dataset, prompt and scoring modules do the real work."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmload.datasets.generator import generate_comments
-from llmload.datasets.plates import plates_in_reply
-from llmload.datasets.prompt import DEFAULT_PROMPT_FORM, build_messages, in_prompt_form
-from llmload.datasets.schema import CommentRow, load_dataset
+from llmload.scenarios.chat import DEFAULT_PROMPT_FORM, in_prompt_form
+from llmload.scenarios.plates.comment_dataset import CommentRow, load_dataset
+from llmload.scenarios.plates.comment_generator import generate_comments
+from llmload.scenarios.plates.plate_prompt import build_messages
+from llmload.scenarios.plates.plate_scoring import plates_in_reply
 
-DEFAULT_SEED = 20260114
+DEFAULT_DATASET = "datasets/plate_comments.jsonl"  # relative to the working directory, as --dataset takes it
+DEFAULT_SEED = 20260114  # the seed of the checked-in dataset
+DEFAULT_ROWS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +36,13 @@ class PlateScenario:
     @classmethod
     def from_path(cls, path: Path, batch_size: int, prompt_form: str = DEFAULT_PROMPT_FORM) -> PlateScenario:
         """Loads the dataset; the default path falls back to the built-in generated set when absent."""
-        if not path.exists() and str(path) == "datasets/plate_comments.jsonl":
-            return cls(generate_comments(DEFAULT_SEED, 100), batch_size, prompt_form)
+        if not path.exists() and str(path) == DEFAULT_DATASET:
+            return cls(generate_comments(DEFAULT_SEED, DEFAULT_ROWS), batch_size, prompt_form)
         return cls(load_dataset(path), batch_size, prompt_form)
 
     def request(self, user_index: int, iteration: int) -> ScenarioRequest:
-        """Each user walks the dataset from its own offset, batch after batch, wrapping around."""
+        """Each user walks the dataset from its own offset, batch after batch, wrapping around (a batch
+        larger than the dataset holds some rows twice)."""
         n = len(self.rows)
         start = (user_index * self.batch_size + iteration * self.batch_size) % n
         batch = [self.rows[(start + i) % n] for i in range(self.batch_size)]

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import random
 
-from llmload.datasets.phrases import ENDS, INDUSTRIES, PLATE_TEMPLATES, SLOTS, TAILS
-from llmload.datasets.plates import MAX_ORDINARY_LETTERS, PLATE_LETTERS, PROVINCES
-from llmload.datasets.schema import CommentRow, check_rows, write_jsonl
 from llmload.errors import UsageError
-
-__all__ = ["generate_comments", "write_jsonl", "random_plate", "PLATE_SHARE"]
+from llmload.scenarios.plates.comment_dataset import CommentRow, check_rows
+from llmload.scenarios.plates.phrases import ENDS, INDUSTRIES, PLATE_TEMPLATES, SLOTS, TAILS
+from llmload.scenarios.plates.plate_format import MAX_ORDINARY_LETTERS, PLATE_LETTERS, PROVINCES
 
 PLATE_SHARE = 0.10  # share of rows with exactly one plate
 MIN_CHARS = 6

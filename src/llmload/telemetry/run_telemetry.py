@@ -1,11 +1,11 @@
 """Server (/metrics) and GPU (NVML) telemetry for a run, or standalone beside a remote server.
 
 During ``llmload run`` the local or master Locust process starts ``Telemetry`` in a gevent greenlet and
-stops it at the end: ``server_metrics.jsonl`` (and ``gpu.jsonl`` when GPUs are local) land in the run
-directory. ``llmload telemetry --out DIR --host URL`` runs the same loop in the foreground on another
-machine (e.g. the GPU server); ``llmload report RUN_DIR --telemetry DIR`` (``merge_telemetry``) appends
-its files to the run's before the report is rebuilt. Copying the two files into the run directory by hand
-and running ``llmload report RUN_DIR`` is equivalent.
+stops it at the end: server_metrics.jsonl (and gpu.jsonl when GPUs are local) land in the run directory.
+``llmload telemetry --out DIR --host URL`` runs the same loop in the foreground on another machine (e.g.
+the GPU server); ``llmload report RUN_DIR --telemetry DIR`` (``merge_telemetry``) appends its files to the
+run's before the report is rebuilt. Copying the two files into the run directory by hand and running
+``llmload report RUN_DIR`` is equivalent.
 """
 
 from __future__ import annotations
@@ -17,85 +17,75 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
-from llmload.serve.gpu import GPU_FILE, GpuSampler, open_nvml
-from llmload.serve.metrics_sampler import DEFAULT_INTERVAL_S, SERVER_METRICS_FILE, MetricsSampler
+from llmload import rundir
+from llmload.errors import UsageError
+from llmload.steps import parse_duration_s
+from llmload.telemetry.gpu_sampler import open_gpu_sampler
+from llmload.telemetry.metrics_sampler import MetricsSampler
+from llmload.telemetry.sampler import LineFile, Sampler, run_on_cadence
 
 log = logging.getLogger("llmload")
-TELEMETRY_FILES = (SERVER_METRICS_FILE, GPU_FILE)
-
-
-class LineFile:
-    """Appends JSON lines; flushed once per sampling tick (not per line)."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._file: IO[str] | None = None
-        self.count = 0
-
-    def write_line(self, line: str) -> None:
-        if self._file is None:  # created on the first line: no empty file when nothing is sampled
-            self._file = self.path.open("a", encoding="utf-8")
-        self._file.write(line + "\n")
-        self.count += 1
-
-    def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+DEFAULT_INTERVAL_S = 1.0
+TELEMETRY_FILES = (rundir.SERVER_METRICS, rundir.GPU)
 
 
 class Telemetry:
-    """Both samplers on one cadence. ``host`` None: no /metrics; ``gpus`` False: no NVML."""
+    """The samplers on one cadence. ``host`` None: no /metrics; ``gpus`` False: no NVML."""
 
     def __init__(
         self, out_dir: Path, host: str | None, interval_s: float = DEFAULT_INTERVAL_S, gpus: bool = True
     ) -> None:
         self.out_dir = Path(out_dir)
         self.interval_s = interval_s
-        self.metrics_file = LineFile(self.out_dir / SERVER_METRICS_FILE)
-        self.gpu_file = LineFile(self.out_dir / GPU_FILE)
-        self.metrics = MetricsSampler(host, self.metrics_file.write_line, interval_s) if host else None
-        nvml = open_nvml() if gpus else None
-        self.gpu = GpuSampler(nvml[0], nvml[1], self.gpu_file.write_line, interval_s) if nvml else None
+        self.metrics_file = LineFile(self.out_dir / rundir.SERVER_METRICS)
+        self.gpu_file = LineFile(self.out_dir / rundir.GPU)
+        # the /metrics sampler also keeps the server's queue for the adaptive plan (None once it stopped)
+        self.metrics = MetricsSampler(host, self.metrics_file.write_line) if host else None
+        gpu = open_gpu_sampler(self.gpu_file.write_line) if gpus else None
+        self.samplers: list[Sampler] = [s for s in (self.metrics, gpu) if s is not None]
         self._stop = threading.Event()
         self._greenlet: Any = None
         self.ticks = 0
 
     @property
     def active(self) -> bool:
-        return self.metrics is not None or self.gpu is not None
+        return bool(self.samplers)
 
     def tick(self) -> None:
-        """One sample of each sampler still running."""
-        if self.metrics is not None and not self.metrics.sample_once():
-            self.metrics = None
-        if self.gpu is not None:
-            self.gpu.sample_once()
+        """One sample of each sampler still running; a sampler whose source is absent stops."""
+        for sampler in list(self.samplers):
+            if not sampler.sample_once():
+                self._drop(sampler)
         self.metrics_file.flush()
         self.gpu_file.flush()
         self.ticks += 1
 
+    def _drop(self, sampler: Sampler) -> None:
+        self.samplers.remove(sampler)
+        sampler.close()
+        if sampler is self.metrics:
+            self.metrics = None
+
     def run(self, sleep: Callable[[float], None], duration_s: float | None = None) -> None:
         """Sample every ``interval_s`` until ``stop()``, ``duration_s`` or nothing is left to sample."""
         start = time.monotonic()
-        next_s = start
-        while self.active and not self._stop.is_set():
-            if duration_s is not None and time.monotonic() - start >= duration_s:
-                break
+
+        def should_stop() -> bool:
+            return self._stop.is_set() or (duration_s is not None and time.monotonic() - start >= duration_s)
+
+        def tick() -> bool:
+            if not self.active:
+                return False
             self.tick()
-            next_s += self.interval_s
-            sleep(max(0.0, next_s - time.monotonic()))
+            return True
+
+        run_on_cadence(tick, self.interval_s, sleep, should_stop)
 
     def start_greenlet(self) -> None:
         """Inside a Locust process: sample in a greenlet (its HTTP calls yield to the event loop)."""
-        import gevent
+        import gevent  # only inside Locust processes, where gevent is loaded already
 
         if self.active and self._greenlet is None:
             self._greenlet = gevent.spawn(self.run, gevent.sleep)
@@ -110,15 +100,13 @@ class Telemetry:
     def close(self) -> None:
         self.metrics_file.close()
         self.gpu_file.close()
-        if self.gpu is not None:
-            self.gpu.close()
-            self.gpu = None
+        for sampler in self.samplers:
+            sampler.close()
+        self.samplers = []
 
 
 def parse_interval_s(text: str, what: str = "--metrics-interval") -> float:
     """A sampling interval (``1s``, ``500ms``, ``2``); ``0`` or ``off`` turns telemetry off (0.0)."""
-    from llmload.steps import parse_duration_s
-
     if str(text).strip().lower() in ("0", "0s", "off"):
         return 0.0
     return parse_duration_s(text, what)
@@ -160,8 +148,6 @@ def merge_telemetry(src_dir: Path, run_dir: Path) -> dict[str, int]:
 
     Lines are appended as they are: timestamps are epoch seconds, so the analysis places them in the run's
     steps whatever machine sampled them (keep the clocks NTP-synchronised)."""
-    from llmload.errors import UsageError
-
     src_dir, run_dir = Path(src_dir), Path(run_dir)
     found = [name for name in TELEMETRY_FILES if (src_dir / name).is_file()]
     if not found:

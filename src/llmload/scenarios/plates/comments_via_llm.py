@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from llmload.datasets.plates import extract_plates, strip_reasoning
-from llmload.datasets.schema import CommentRow, row_from_obj
 from llmload.errors import UsageError
+from llmload.scenarios.chat import strip_reasoning
+from llmload.scenarios.plates.comment_dataset import CommentRow, row_from_obj
+from llmload.scenarios.plates.plate_format import extract_plates
 
 COMMENTS_PER_REQUEST = 50
 MIN_COMMENT_CHARS = 4

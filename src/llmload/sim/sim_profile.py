@@ -48,8 +48,8 @@ class SimProfile:
     # output length when ignore_eos is false: normal(mean, cv*mean) clipped to [1, max_tokens]
     output_mean_tokens: int = 64
     output_cv: float = 0.0
-    # prompt token estimate (llmload.datasets.prompt): tokens_per_char per CJK character, ASCII and digits
-    # as the dataset module counts them, + tokens_per_message per message + the reply primer
+    # prompt token estimate (llmload.scenarios.prompt_tokens): tokens_per_char per CJK character, ASCII and
+    # digits at its own rates, + tokens_per_message per message + the reply primer
     tokens_per_char: float = 0.6
     tokens_per_message: int = 5
     workload_prompt_tokens: int = 128  # typical prompt used by predict_closed_loop
