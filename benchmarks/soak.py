@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from llmload.client.probe import TargetUnreachable, get_json, http_get
+from llmload.client.blocking_http import TargetUnreachable, get_json, http_get
 from llmload.processes import free_port
 
 DEFAULT_FAULTS = ("http_500=0.02", "http_503=0.01", "http_429=0.01", "disconnect=0.02", "malformed=0.02",

@@ -402,7 +402,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from llmload.client.probe import list_models
+    from llmload.client.blocking_http import list_models
 
     args = parse_args(argv)
     run = interleaved if args.interleave else compare

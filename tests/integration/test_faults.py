@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from test_faults_support import fault_plan, records, run_llmload, sim_counts, sim_process, sim_thread
 
-from llmload.client.stream import ChatStreamClient, Timeouts
+from llmload.client.stream import ChatStreamClient
+from llmload.client.timeouts import Timeouts
 from llmload.processes import free_port
 
 BODY: dict[str, Any] = {

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from llmload.client.probe import TargetUnreachable, get_json, http_get
+from llmload.client.blocking_http import TargetUnreachable, get_json, http_get
 from llmload.processes import free_port
 from llmload.sim.app import SimServer, start_sim_server
 from llmload.sim.faults import FaultPlan, build_plan, flag_items

@@ -13,7 +13,7 @@ import psutil
 import pytest
 from test_faults_support import REPO, fault_plan, records, run_llmload, sim_counts, sim_process, sim_thread
 
-from llmload.client.probe import http_get
+from llmload.client.blocking_http import http_get
 from llmload.errors import UsageError
 from llmload.load.context import new_run_id
 from llmload.load.launch import default_run_dir

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from llmload.client.preflight import PreflightResult, error_message
+from llmload.client.error_body import error_message
+from llmload.client.preflight_request import PreflightResult
 from llmload.client.sse import MalformedStream
 from llmload.client.stream import check_payloads
 from llmload.errors import UsageError
 from llmload.load.failures import BACKOFF_MAX_S, TargetWatch, failure_backoff_s
-from llmload.load.supervise import check_host, exit_code, mark_stopped
+from llmload.load.run_options import check_host
+from llmload.load.supervise import exit_code, mark_stopped
 from llmload.sim.faults import FaultInjector, FaultPlan, build_plan, flag_items, merge_plans
 from llmload.sim.sim_profile import parse_profile
 

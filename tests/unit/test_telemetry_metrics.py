@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from llmload.client.probe import TargetUnreachable
+from llmload.client.blocking_http import TargetUnreachable
 from llmload.telemetry.metrics_sampler import (
     MetricsSampler,
     count_vllm_series,

@@ -22,20 +22,13 @@ from gevent import monkey
 from geventhttpclient import HTTPClient
 
 from llmload.client.clock import Clock, wall_clock
+from llmload.client.error_body import error_message
 from llmload.client.kernel_stamp import ANCILLARY_BYTES, SO_TIMESTAMPNS, received_wall_s
 from llmload.client.sse import DONE, MalformedStream, SseSplitter, StreamAccumulator, StreamFacts
+from llmload.client.timeouts import Timeouts
 
 RECV_BYTES = 65536
 _select_no_yield = monkey.get_original("select", "select")
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Seconds. Documented defaults: connect 10 s, first token 600 s, whole request 1800 s."""
-
-    connect_s: float = 10.0
-    first_token_s: float = 600.0
-    total_s: float = 1800.0
 
 
 @dataclass(slots=True)
@@ -139,7 +132,7 @@ class ChatStreamClient:
             outcome.http_status = response.status_code
             if response.status_code >= 400:
                 raise StreamError(
-                    "http_status", f"HTTP {response.status_code}: {_error_text(response.read())}"
+                    "http_status", f"HTTP {response.status_code}: {error_message(response.read())}"
                 )
             reader = _Reader(response, self, send_s, accumulator.facts)
             consume_stream(reader.recv, reader.arrival_s, accumulator)
@@ -265,20 +258,6 @@ def _socket_alive_no_yield(sock: Any) -> bool:
         return not readable
     except (OSError, ValueError):
         return False
-
-
-def _error_text(body: bytes) -> str:
-    text = body[:300].decode("utf-8", "replace").strip()
-    try:
-        obj = json.loads(body)
-        if isinstance(obj, dict):
-            err = obj.get("error", obj.get("message", obj))
-            if isinstance(err, dict):
-                err = err.get("message", err)
-            text = str(err)[:300]
-    except ValueError:
-        pass
-    return text.replace("\n", " ")
 
 
 def _classify_other(exc: Exception) -> tuple[str, str]:

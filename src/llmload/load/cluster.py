@@ -14,17 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
+from llmload.cpus import pin_process
 from llmload.errors import UsageError
-from llmload.processes import free_port
+from llmload.load.locust_command import master_options, ui_argv, worker_argv
+from llmload.load.run_options import API_KEY_ENV, parse_run_values
+from llmload.load.supervise import run_locust
+from llmload.processes import free_port, stop_process
 
-LOCUSTFILE = Path(__file__).with_name("plate_detection.py")
 DEFAULT_MASTER_PORT = 5557
-WORKER_WAIT_S = 120  # how long a master waits for its workers to connect
 WORKER_EXIT_S = 30.0  # after the master exits, workers get this long to quit before they are terminated
 
 
@@ -61,48 +61,47 @@ def is_distributed(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "workers", 0) or getattr(args, "master", False))
 
 
-def worker_argv(master_host: str, master_port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
-        "--master-host", master_host, "--master-port", str(master_port), "--loglevel", "WARNING",
-    ]
+def pin_generator(cpus: list[int] | None) -> None:
+    """`--cpus`: this process on those cores; Locust and its workers, started after, inherit them."""
+    if cpus:
+        pin_process(cpus)
 
 
-def master_options(workers: int, bind_host: str, port: int) -> list[str]:
-    """Headless master: it starts the plan once `workers` workers are connected (or gives up, exit 1)."""
-    return [
-        "--master", "--expect-workers", str(workers), "--expect-workers-max-wait", str(WORKER_WAIT_S),
-        "--master-bind-host", bind_host, "--master-bind-port", str(port),
-    ]
+def locust_env(api_key: str | None) -> dict[str, str]:
+    """Locust's environment: the API key travels here, never on a command line (the start form would show it)."""
+    env = dict(os.environ)
+    if api_key:
+        env[API_KEY_ENV] = api_key
+    return env
+
+
+def start_workers(count: int, port: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """Local workers of a master on loopback:port, in their own session: Ctrl-C reaches only the master, which
+    then stops them after their last records (load.distributed)."""
+    return [subprocess.Popen(worker_argv("127.0.0.1", port), env=env, start_new_session=True) for _ in range(count)]
 
 
 @contextmanager
 def distributed_master(args: argparse.Namespace, env: dict[str, str]) -> Iterator[list[str]]:
     """Yields the options that make `llmload run`'s Locust a master (none when not distributed) and,
-    with --workers N alone, keeps N local workers running beside it. The workers get their own session:
-    Ctrl-C reaches only the master, which then stops them after their last records (load.distributed)."""
+    with --workers N alone, keeps N local workers running beside it."""
     if not is_distributed(args):
         yield []
         return
     if args.master:
         print(f"llmload: master waiting for {args.workers} workers on port {args.master_port}", flush=True)
-        yield master_options(args.workers, args.master_bind_host, args.master_port)
+        yield master_options(args.master_bind_host, args.master_port, args.workers)
         return
     port = free_port()
-    workers = [
-        subprocess.Popen(worker_argv("127.0.0.1", port), env=env, start_new_session=True)
-        for _ in range(args.workers)
-    ]
+    workers = start_workers(args.workers, port, env)
     try:
-        yield master_options(args.workers, "127.0.0.1", port)
+        yield master_options("127.0.0.1", port, args.workers)
     finally:
         stop_processes(workers)
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    env = dict(os.environ)
-    if getattr(args, "api_key", ""):
-        env["OPENAI_API_KEY"] = args.api_key
+    env = locust_env(args.api_key)
     print(f"llmload: worker of the master at {args.master_host}:{args.master_port}", flush=True)
     return subprocess.run(worker_argv(args.master_host, args.master_port), env=env, check=False).returncode
 
@@ -113,58 +112,27 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], timeout_s: float = WORK
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
         timeout_s = 1.0  # the first wait covered the time the others had too
-
-
-def ui_argv(locust_argv: list[str], web_host: str, web_port: int) -> list[str]:
-    """The headless command line of `llmload run`, turned into the web UI: its values become the start
-    form's defaults; each run started from the form gets its own reports/<run-id> directory."""
-    argv: list[str] = []
-    skip = False
-    for arg in locust_argv:
-        if skip:
-            skip = False
-        elif arg in ("--headless", "--only-summary"):
-            continue
-        elif arg == "--run-dir":
-            skip = True
-        else:
-            argv.append(arg)
-    return argv + ["--web-host", web_host, "--web-port", str(web_port), "--loglevel", "INFO"]
 
 
 def run_ui(args: argparse.Namespace) -> int:
     """`llmload ui`: Locust's web UI (with --workers N: a master and N local workers) until Ctrl-C,
     which stops a running test the graceful way (load.supervise.run_locust)."""
-    from llmload.load.launch import locust_argv, pin_generator
-    from llmload.load.supervise import run_locust
-
     validate_distributed_args(args)
-    pin_generator(args.cpus)
-    env = dict(os.environ)
-    api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or ""
-    if api_key:
-        env["OPENAI_API_KEY"] = api_key  # never on a command line: the start form would show it
-    argv = ui_argv(locust_argv(args, Path("unused")), args.web_host, args.port)
+    values = parse_run_values(vars(args))
+    pin_generator(values["cpus"])
+    env = locust_env(values["api_key"])
+    argv = ui_argv(vars(args), args.web_host, args.port)
     print(f"llmload ui: http://{args.web_host}:{args.port}  (Ctrl-C to stop)", flush=True)
     workers: list[subprocess.Popen[bytes]] = []
     try:
         if args.master:  # workers join from elsewhere (`llmload run --worker --master-host H`)
-            argv += ["--master", "--master-bind-host", args.master_bind_host, "--master-bind-port",
-                     str(args.master_port)]
+            argv += master_options(args.master_bind_host, args.master_port)
         elif args.workers:
             port = free_port()
-            argv += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
-            workers = [
-                subprocess.Popen(worker_argv("127.0.0.1", port), env=env, start_new_session=True)
-                for _ in range(args.workers)
-            ]
+            argv += master_options("127.0.0.1", port)
+            workers = start_workers(args.workers, port, env)
         return run_locust(argv, env)[0]
     finally:
         stop_processes(workers, timeout_s=10.0)

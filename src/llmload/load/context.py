@@ -6,24 +6,26 @@ and dropped at test_stop, so each run started from the web UI gets its own run d
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import count
 from pathlib import Path
 from typing import Any
 
 from llmload import __version__
+from llmload.client.blocking_http import list_models, server_version, simulator_info
 from llmload.client.clock import wall_clock
-from llmload.client.probe import list_models, server_version, simulator_info
 from llmload.load.arrivals import ArrivalSchedule
 from llmload.load.dispatcher import ArrivalDispatcher
-from llmload.load.options import LoadSettings, settings_from_options
 from llmload.load.recorder import RunRecorder
+from llmload.load.run_options import locust_values, parse_run_values
+from llmload.load.settings import LoadSettings, settings_from
+from llmload.rundir import read_meta, update_meta
+from llmload.scenarios.plates.comment_dataset import dataset_sha256
 from llmload.scenarios.plates.plate_scenario import PlateScenario
 from llmload.serve.serve_meta import find_serve_meta
 
@@ -66,7 +68,7 @@ def discover_target(settings: LoadSettings, describe: bool = True) -> tuple[Load
     if not settings.model:
         if not models:
             raise RuntimeError(f"{settings.host} serves no model")
-        settings = _replace_model(settings, models[0])
+        settings = replace(settings, model=models[0])
     sim = simulator_info(settings.host)
     target: dict[str, Any] = {
         "host": settings.host,
@@ -93,15 +95,11 @@ def serve_folders() -> list[Path]:
     return sorted(Path("reports").glob("serve-*"))
 
 
-def _replace_model(settings: LoadSettings, model: str) -> LoadSettings:
-    from dataclasses import replace
-
-    return replace(settings, model=model)
-
-
 def create_context(options: Any, host: str, is_worker: bool) -> RunContext:
+    """A new run from Locust's parsed options and --host (checked as `llmload run` checks them)."""
     run_id = new_run_id()
-    settings = settings_from_options(options, host, run_id)
+    values = parse_run_values(locust_values(options, host), on_locust=True)
+    settings = settings_from(values, Path("reports") / run_id)
     settings, target = discover_target(settings, describe=not is_worker)
     scenario = PlateScenario.from_path(settings.dataset, settings.batch_size, settings.prompt_form)
     recorder = None
@@ -118,28 +116,23 @@ def create_context(options: Any, host: str, is_worker: bool) -> RunContext:
 
 
 def write_meta(settings: LoadSettings, target: dict[str, Any], run_id: str, **extra: Any) -> None:
-    path = settings.run_dir / "meta.json"
-    meta: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    meta.update(
-        {
-            "schema": META_SCHEMA,
-            "run_id": run_id,
-            "llmload_version": __version__,
-            "git_commit": _git_commit(),
-            "command": _redacted_argv(sys.argv, settings.api_key),
-            "started_s": meta.get("started_s", wall_clock()),
-            "options": settings.public_dict(),
-            "target": target,
-            "dataset": _dataset_facts(settings),
-        }
+    """The run's facts in meta.json, at its start and (with how it ended in `extra`) at its end."""
+    update_meta(
+        settings.run_dir,
+        schema=META_SCHEMA,
+        run_id=run_id,
+        llmload_version=__version__,
+        git_commit=_git_commit(),
+        command=_redacted_argv(sys.argv, settings.api_key),
+        started_s=read_meta(settings.run_dir).get("started_s", wall_clock()),
+        options=settings.public_dict(),
+        target=target,
+        dataset=_dataset_facts(settings),
+        **extra,
     )
-    meta.update(extra)
-    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
 
 
 def _dataset_facts(settings: LoadSettings) -> dict[str, Any]:
-    from llmload.scenarios.plates.comment_dataset import dataset_sha256
-
     path = settings.dataset
     if not path.exists():
         return {"path": str(path), "builtin": True}

@@ -1,7 +1,7 @@
 """Distributed runs: every record a worker made reaches the master's records.jsonl exactly once.
 
-Workers stream records (and generator-health samples) to the master in batches every 0.5 s
-(runtime.RECORDS_MESSAGE / HEALTH_MESSAGE). The end of a run is a handshake, because Locust's headless
+Workers stream records (and generator-health samples) to the master in batches every FORWARD_EVERY_S
+(RECORDS_MESSAGE / HEALTH_MESSAGE); the master sends each step's arrival rate to the workers (RATE_MESSAGE). The end of a run is a handshake, because Locust's headless
 master fires test_stop *before* it tells the workers anything (MasterRunner.quit -> stop without
 stopping clients), and after a stop from the web UI the stopped workers leave runner.clients:
 
@@ -19,43 +19,75 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
+from llmload.load.process import ProcessState, RecordCounts, process_state
+
 log = logging.getLogger("llmload")
+RECORDS_MESSAGE = "llmload_records"
+HEALTH_MESSAGE = "llmload_health"
+RATE_MESSAGE = "llmload_rate"
 FLUSH_MESSAGE = "llmload_flush"
 FLUSHED_MESSAGE = "llmload_flushed"
+FORWARD_EVERY_S = 0.5
 FLUSH_GRACE_S = 30.0
 
+Handler = Callable[[Any, Any], None]  # (environment, message)
 
-def register(environment: Any, on_health: Any) -> None:
+
+def register(environment: Any, on_records: Handler, on_health: Handler, on_rate: Handler) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        runner.register_message(
-            FLUSH_MESSAGE, lambda msg, **_: on_flush_request(environment), concurrent=True
-        )
+        runner.register_message(RATE_MESSAGE, lambda msg, **_: on_rate(environment, msg))
+        runner.register_message(FLUSH_MESSAGE, lambda msg, **_: on_flush_request(environment), concurrent=True)
     if isinstance(runner, MasterRunner):
+        runner.register_message(RECORDS_MESSAGE, lambda msg, **_: on_records(environment, msg))
         runner.register_message(FLUSHED_MESSAGE, lambda msg, **_: on_flushed(environment, msg))
-        runner.register_message("llmload_health", lambda msg, **_: on_health(environment, msg))
+        runner.register_message(HEALTH_MESSAGE, lambda msg, **_: on_health(environment, msg))
 
 
-def count_sent(environment: Any, lines: int) -> None:
-    """Worker: records handed to Locust's messaging in this run."""
-    environment.llmload_sent = getattr(environment, "llmload_sent", 0) + lines
+def start_forwarding(environment: Any) -> None:
+    """Worker: sends the outboxes to the master every FORWARD_EVERY_S while a run is in progress."""
+    gevent.spawn(_forward_loop, environment)
 
 
-def count_received(environment: Any, node_id: str, lines: int) -> None:
+def _forward_loop(environment: Any) -> None:
+    state = process_state(environment)
+    while state.run is not None:
+        gevent.sleep(FORWARD_EVERY_S)
+        flush_outbox(environment)
+
+
+def flush_outbox(environment: Any) -> None:
+    state = process_state(environment)
+    for outbox, message in ((state.outbox, RECORDS_MESSAGE), (state.health_outbox, HEALTH_MESSAGE)):
+        if outbox:
+            lines = outbox[:]
+            del outbox[:]
+            environment.runner.send_message(message, lines)
+            if message == RECORDS_MESSAGE:
+                state.counts.sent += len(lines)  # records handed to Locust's messaging in this run
+
+
+def send_rate(environment: Any, rate_rps: float, now_s: float) -> None:
+    """Master: an open-loop step's rate, split evenly across the workers."""
+    workers = max(1, environment.runner.worker_count)
+    environment.runner.send_message(RATE_MESSAGE, {"rate_rps": rate_rps / workers, "at_s": now_s})
+
+
+def count_received(state: ProcessState, node_id: str, lines: int) -> None:
     """Master: records received from each worker in this run."""
-    received: dict[str, int] = environment.__dict__.setdefault("llmload_received", {})
-    received[node_id] = received.get(node_id, 0) + lines
+    state.counts.received[node_id] = state.counts.received.get(node_id, 0) + lines
 
 
 def report_sent(environment: Any) -> None:
     """Worker, after its last batch of a run went out: how many records it sent (ordered after them)."""
-    sent = getattr(environment, "llmload_sent", 0)
-    environment.llmload_sent = 0
+    state = process_state(environment)
+    sent, state.counts.sent = state.counts.sent, 0
     environment.runner.send_message(FLUSHED_MESSAGE, {"sent": sent})
     # Its users have stopped (test_stop comes after them). Locust's worker would still sleep
     # stop_timeout (120 s for llmload) before it is ready for the next run or handles "quit";
@@ -66,21 +98,22 @@ def report_sent(environment: Any) -> None:
 def on_flush_request(environment: Any) -> None:
     """Worker: stop the users (in-flight requests finish); test_stop sends the last batch and the count."""
     runner = environment.runner
-    if runner.state in (STATE_SPAWNING, STATE_RUNNING) and getattr(environment, "llmload", None) is not None:
-        runner.stop()  # fires test_stop -> runtime.finish_run -> last batch, then report_sent
+    if runner.state in (STATE_SPAWNING, STATE_RUNNING) and process_state(environment).run is not None:
+        runner.stop()  # fires test_stop -> run_lifecycle.finish_run -> last batch, then report_sent
     else:
         report_sent(environment)  # nothing in flight: answer at once (0 unless something is left)
 
 
 def on_flushed(environment: Any, msg: Any) -> None:
-    sent: dict[str, int] = environment.__dict__.setdefault("llmload_sent_by", {})
-    sent[msg.node_id] = sent.get(msg.node_id, 0) + int(msg.data["sent"])
+    reported = process_state(environment).counts.reported
+    reported[msg.node_id] = reported.get(msg.node_id, 0) + int(msg.data["sent"])
 
 
 def collect_workers(environment: Any) -> dict[str, Any]:
     """Master, at test_stop: the handshake above. Returns per-worker sent/received counts for meta.json."""
     runner = environment.runner
-    answered: dict[str, int] = environment.__dict__.setdefault("llmload_sent_by", {})
+    state = process_state(environment)
+    answered = state.counts.reported
     asked = set(runner.clients.keys()) - set(answered)
     for node_id in asked:
         runner.send_message(FLUSH_MESSAGE, None, client_id=node_id)
@@ -89,13 +122,14 @@ def collect_workers(environment: Any) -> dict[str, Any]:
         if not (asked - set(answered)) & set(runner.clients.keys()):
             break
         gevent.sleep(0.05)
-    return _tally(environment)
+    return _tally(state)
 
 
-def _tally(environment: Any) -> dict[str, Any]:
-    """{worker id: {"sent": n, "received": m}} for this run; logs an error where they differ."""
-    received: dict[str, int] = environment.__dict__.pop("llmload_received", {})
-    sent: dict[str, int] = environment.__dict__.pop("llmload_sent_by", {})
+def _tally(state: ProcessState) -> dict[str, Any]:
+    """{worker id: {"sent": n, "received": m}} for this run (the counts start again); logs an error where
+    they differ."""
+    received, sent = state.counts.received, state.counts.reported
+    state.counts = RecordCounts(sent=state.counts.sent)
     workers = {
         node_id: {"sent": sent.get(node_id), "received": received.get(node_id, 0)}
         for node_id in sorted(set(sent) | set(received))

@@ -14,6 +14,7 @@ from __future__ import annotations
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 2.0
 LOST_MIN_FAILURES = 3
+TARGET_LOST = "target lost"  # how a stop reason for a lost target begins (exit 3: llmload.exit_codes)
 
 
 def failure_backoff_s(consecutive_failures: int) -> float:
@@ -44,6 +45,6 @@ class TargetWatch:
 
     def reason(self) -> str:
         return (
-            f"target lost: {self.failures} requests in a row failed to connect over at least "
+            f"{TARGET_LOST}: {self.failures} requests in a row failed to connect over at least "
             f"{self.window_s:g} s (the connect timeout); the run was stopped early"
         )

@@ -4,18 +4,20 @@ written to the run directory as it happens."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING
 
 from locust import LoadTestShape
 
 from llmload.client.clock import wall_clock
 from llmload.load.adaptive import AdaptivePlan, Measurement, Plan
 from llmload.load.context import RunContext
-from llmload.load.runtime import get_context, set_arrival_rate
+from llmload.load.process import process_state
+from llmload.load.run_lifecycle import get_context, set_arrival_rate
+
+if TYPE_CHECKING:
+    from llmload.telemetry.run_telemetry import Telemetry
 
 SPAWN_RATE = 100.0  # users per second: a step starts at once (Locust warns above 100)
-
-
 MAX_STEP_EXTENSION = 3.0  # an adaptive step without a finished request runs up to 3 x its duration
 
 
@@ -34,13 +36,14 @@ class StepLoadShape(LoadTestShape):
         assert self.runner is not None
         environment = self.runner.environment
         ctx = get_context(environment)
+        state = process_state(environment)
         settings = ctx.settings
-        if getattr(environment, "llmload_stop_reason", None):  # target lost (load.failures): end the run
+        if state.stop_reason:  # target lost (load.failures): end the run
             if ctx.recorder is not None:
                 ctx.recorder.end_step(wall_clock())
             return None
         if settings.adaptive:
-            return self._adaptive_tick(ctx, getattr(environment, "llmload_telemetry", None))
+            return self._adaptive_tick(ctx, state.telemetry)
         index = int(self.get_run_time() // settings.step_duration_s)
         if index != self._index and ctx.recorder is not None:
             now = wall_clock()
@@ -57,7 +60,7 @@ class StepLoadShape(LoadTestShape):
             return None
         return (settings.max_users if settings.open_loop else settings.levels[index]), SPAWN_RATE
 
-    def _adaptive_tick(self, ctx: RunContext, telemetry: Any) -> tuple[int, float] | None:
+    def _adaptive_tick(self, ctx: RunContext, telemetry: Telemetry | None) -> tuple[int, float] | None:
         """`--users auto`: run each level for the step duration, then ask the plan for the next one."""
         recorder = ctx.recorder
         assert recorder is not None
@@ -85,10 +88,10 @@ class StepLoadShape(LoadTestShape):
         return (self._level, SPAWN_RATE) if self._level is not None else None
 
 
-def with_server_queue(measurement: Measurement, telemetry: Any, now_s: float) -> Measurement:
+def with_server_queue(measurement: Measurement, telemetry: Telemetry | None, now_s: float) -> Measurement:
     """The measurement with vLLM's mean waiting/running requests over its window, when /metrics is sampled
-    (the run's telemetry: serve.telemetry.Telemetry, whose `metrics` is None once it found no vLLM series)."""
-    sampler = getattr(telemetry, "metrics", None)
+    (the run's telemetry, whose `metrics` is None once it found no vLLM series)."""
+    sampler = telemetry.metrics if telemetry is not None else None
     means = sampler.queue_means(measurement.window_start_s, now_s) if sampler is not None else None
     if means is None:
         return measurement

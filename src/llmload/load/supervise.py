@@ -9,8 +9,6 @@ signal kills Locust at once (records written so far stay: they are flushed line 
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import signal
@@ -18,12 +16,16 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from types import FrameType, SimpleNamespace
-from typing import cast
-from urllib.parse import urlsplit
+from types import FrameType
+from typing import Any
 
+from llmload.client.preflight_request import preflight
 from llmload.errors import UsageError
-from llmload.steps import parse_duration_s
+from llmload.exit_codes import ExitCode, interrupted
+from llmload.load.failures import TARGET_LOST
+from llmload.load.settings import LoadSettings
+from llmload.rundir import read_meta, update_meta
+from llmload.scenarios.plates.plate_scenario import PlateScenario
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -36,43 +38,24 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def check_host(host: str) -> None:
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--host: {host!r} is not an http(s) URL (example: http://127.0.0.1:8000)")
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise UsageError(f"--host: {host!r}: {exc}") from None
-
-
-def first_body(args: argparse.Namespace, model: str) -> dict[str, object]:
+def first_body(settings: LoadSettings) -> dict[str, Any]:
     """The body of the run's first request (user 0, iteration 0), built by the run's own code."""
-    from llmload.load.options import LoadSettings
-    from llmload.scenarios.plates.plate_scenario import PlateScenario
-
-    request = PlateScenario.from_path(Path(args.dataset), args.batch_size, args.prompt_form).request(0, 0)
-    fields = SimpleNamespace(
-        model=model, temperature=args.temperature, max_tokens=args.max_tokens, ignore_eos=args.ignore_eos
-    )
-    return LoadSettings.request_body(cast(LoadSettings, fields), request.messages)
+    scenario = PlateScenario.from_path(settings.dataset, settings.batch_size, settings.prompt_form)
+    return settings.request_body(scenario.request(0, 0).messages)
 
 
-def run_preflight(args: argparse.Namespace, model: str, api_key: str | None) -> bool:
-    """One real request before any load. Returns False when the target cannot be reached (exit 3);
-    raises UsageError (exit 2) with the server's own message when it rejects the request (4xx);
-    warns and returns True for transient failures (5xx, 429, timeouts): the run measures those."""
-    from llmload.client.preflight import preflight
-
-    connect_s = parse_duration_s(args.connect_timeout, "--connect-timeout")
-    first_token_s = parse_duration_s(args.first_token_timeout, "--first-token-timeout")
+def run_preflight(settings: LoadSettings) -> bool:
+    """One real request before any load (the settings name the model). Returns False when the target cannot
+    be reached (exit 3); raises UsageError (exit 2) with the server's own message when it rejects the request
+    (4xx); warns and returns True for transient failures (5xx, 429, timeouts): the run measures those."""
+    host, timeouts = settings.host, settings.timeouts
     try:
-        result = preflight(args.host, first_body(args, model), api_key, connect_s, first_token_s)
+        result = preflight(host, first_body(settings), settings.api_key, timeouts.connect_s, timeouts.first_token_s)
     except OSError as exc:
-        print(f"llmload: target unreachable: {args.host}: {exc}", file=sys.stderr)
+        print(f"llmload: target unreachable: {host}: {exc}", file=sys.stderr)
         return False
     if result.rejected:
-        raise UsageError(f"{args.host} rejected the run's first request (preflight, no load sent): {result.problem}")
+        raise UsageError(f"{host} rejected the run's first request (preflight, no load sent): {result.problem}")
     if result.problem:
         print(f"llmload: warning: preflight request failed ({result.problem}); starting the load anyway",
               file=sys.stderr)
@@ -107,31 +90,26 @@ def run_locust(argv: list[str], env: dict[str, str]) -> tuple[int, str | None]:
 
 def mark_stopped(run_dir: Path, locust_rc: int, signal_name: str | None) -> str | None:
     """Adds ``stopped_reason`` to meta.json when the run did not end by its plan; returns the reason."""
-    path = run_dir / "meta.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    except ValueError:
-        meta = {}
     reason = None
     if signal_name:
         reason = f"interrupted by {signal_name}: users finished their requests, the rest of the plan was not run"
     elif locust_rc < 0:
         reason = f"the load generator was killed by {signal.Signals(-locust_rc).name}; requests in flight are lost"
     if reason is None:  # the generator may have stopped the run itself (target lost)
-        return str(meta["stopped_reason"]) if meta.get("stopped_reason") else None
-    if path.parent.is_dir():
-        meta["stopped_reason"] = reason
-        path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        found = read_meta(run_dir).get("stopped_reason")
+        return str(found) if found else None
+    if run_dir.is_dir():
+        update_meta(run_dir, stopped_reason=reason)
     return reason
 
 
 def exit_code(report_code: int, reason: str | None, signal_name: str | None) -> int:
-    """128 + signal for an interrupted run, 3 for a target lost mid-run, else the report's code.
+    """128 + signal for an interrupted run, UNREACHABLE for a target lost mid-run, else the report's code.
     A partial run says so on stderr (its summary.json has ``complete: false`` and ``stopped_reason``)."""
     if reason:
         print(f"llmload: partial run: {reason}", file=sys.stderr)
     if signal_name:
-        return 128 + int(signal.Signals[signal_name])
-    if reason and reason.startswith("target lost"):
-        return 3
+        return interrupted(signal.Signals[signal_name])
+    if reason and reason.startswith(TARGET_LOST):
+        return ExitCode.UNREACHABLE
     return report_code

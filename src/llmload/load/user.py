@@ -9,7 +9,7 @@ from locust import User, constant, task
 
 from llmload.client.stream import ChatStreamClient, StreamOutcome
 from llmload.load.failures import failure_backoff_s
-from llmload.load.runtime import get_context, submit_record
+from llmload.load.run_lifecycle import get_context, submit_record
 from llmload.records import Record
 from llmload.scenarios.plates.plate_scenario import ScenarioRequest
 

@@ -5,7 +5,8 @@
 - links in the "Download Data" tab (extended_csv_files) to a live page and to the last run's report;
 - Flask routes on `web_ui.app`: /llmload/ (live page), /llmload/live (JSON), /llmload/report.
 
-The numbers come from a LiveStats fed by the recorder (runtime.submit_record / on_records_message).
+The numbers come from a LiveStats fed with every recorded request (load.run_lifecycle), kept with the last
+run's report state in this process's WebUiView (load.process).
 Secret options (the API key) never reach the page: their defaults are blanked in the start form and a
 key given on the command line moves to this process's OPENAI_API_KEY, where the run settings read it.
 """
@@ -20,12 +21,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import gevent
+from flask import Response, jsonify, make_response, request, send_file
+
 from llmload.client.clock import wall_clock
-from llmload.load.live import LiveStats
+from llmload.load.process import Role, WebUiView, process_state
+from llmload.rundir import REPORT_HTML, STEPS_CSV, SUMMARY
 
 LIVE_TAB, STEPS_TAB = "llmload", "llmsteps"  # plain keys: the UI camel-cases template keys
 PAGE = Path(__file__).with_name("webui_page.html")
-SERVED_FILES = ("report.html", "summary.json", "steps.csv")
+SERVED_FILES = (REPORT_HTML, SUMMARY, STEPS_CSV)
 
 LIVE_TABLE = [{"key": "metric", "title": "llmload"}, {"key": "value", "title": "now"}]
 STEPS_TABLE = [
@@ -47,8 +52,6 @@ def install(environment: Any) -> None:
     web_ui = getattr(environment, "web_ui", None)
     if web_ui is None:
         return
-    environment.llmload_live = LiveStats()
-    environment.events.test_start.add_listener(_reset_live)
     environment.events.quitting.add_listener(_on_quitting)
     _hide_secrets(environment, web_ui)
     _extend_template_args(web_ui, _base_path(environment))
@@ -60,15 +63,14 @@ def _base_path(environment: Any) -> str:
     return str(getattr(options, "web_base_path", "") or "").rstrip("/")
 
 
+def _view(environment: Any) -> WebUiView:
+    web = process_state(environment).web
+    assert web is not None, "the web UI's view is attached with the process state (load.process.attach)"
+    return web
+
+
 def _on_quitting(environment: Any, **_: Any) -> None:
-    environment.llmload_quitting = True  # a run stopped by the shutdown builds its report before exit
-
-
-def _reset_live(environment: Any, **_: Any) -> None:
-    from llmload.load.runtime import get_context
-
-    ctx = get_context(environment)
-    environment.llmload_live = LiveStats(ctx.settings.run_dir, ctx.time_scale, ctx.settings.warmup)
+    _view(environment).quitting = True  # a run stopped by the shutdown builds its report before exit
 
 
 def _hide_secrets(environment: Any, web_ui: Any) -> None:
@@ -101,13 +103,11 @@ def _extend_template_args(web_ui: Any, base: str) -> None:
     web_ui.template_args["extended_csv_files"] = [
         {"href": f"{base}/llmload/", "title": "llmload live page (TTFT, tokens/s, knee so far)"},
         {"href": f"{base}/llmload/report", "title": "llmload report of the last finished run"},
-        {"href": f"{base}/llmload/files/summary.json", "title": "llmload summary.json of the last finished run"},
+        {"href": f"{base}/llmload/files/{SUMMARY}", "title": f"llmload {SUMMARY} of the last finished run"},
     ]
 
 
 def _add_routes(environment: Any, web_ui: Any, base: str) -> None:
-    from flask import Response, jsonify, make_response, request, send_file
-
     app = web_ui.app
     auth = web_ui.auth_required_if_enabled
 
@@ -124,14 +124,14 @@ def _add_routes(environment: Any, web_ui: Any, base: str) -> None:
     @app.route(f"{base}/llmload/report")
     @auth
     def llmload_report() -> Response:
-        response: Response = llmload_file("report.html")
+        response: Response = llmload_file(REPORT_HTML)
         return response
 
     @app.route(f"{base}/llmload/files/<name>")
     @auth
     def llmload_file(name: str) -> Response:
-        run_dir = getattr(environment, "llmload_last_run_dir", None)
-        path = None if run_dir is None or name not in SERVED_FILES else Path(run_dir) / name
+        run_dir = _view(environment).last_run_dir
+        path = None if run_dir is None or name not in SERVED_FILES else run_dir / name
         if path is None or not path.exists():
             return make_response(f"no {name} yet: it is built when a test stops\n", 404)
         return send_file(path.resolve())
@@ -152,22 +152,21 @@ def _add_routes(environment: Any, web_ui: Any, base: str) -> None:
 def build_report_in_background(environment: Any, run_dir: Path) -> None:
     """test_stop with a web UI: `llmload report RUN_DIR` as a child process in a greenlet (Locust's
     gevent makes the wait cooperative), so the UI keeps answering while pandas works."""
-    import gevent
-
-    environment.llmload_report_state = "building"
+    web = _view(environment)
+    web.last_run_dir, web.report_state = run_dir, "building"
 
     def build() -> None:
         argv = [sys.executable, "-m", "llmload.cli", "report", str(run_dir)]
         result = subprocess.run(argv, capture_output=True, text=True, check=False)
         sys.stdout.write(result.stdout)
         if result.returncode == 0:
-            environment.llmload_report_state = "ready"
+            web.report_state = "ready"
         else:
             lines = result.stderr.strip().splitlines() or [f"exit {result.returncode}"]
-            environment.llmload_report_state = f"failed: {lines[-1]}"
+            web.report_state = f"failed: {lines[-1]}"
             sys.stderr.write(result.stderr)
 
-    if getattr(environment, "llmload_quitting", False):
+    if web.quitting:
         build()
     else:
         gevent.spawn(build)
@@ -175,19 +174,19 @@ def build_report_in_background(environment: Any, run_dir: Path) -> None:
 
 def live_state(environment: Any) -> dict[str, Any]:
     """The LiveStats snapshot plus what only the runner knows (state, users now, last report)."""
-    live: LiveStats = getattr(environment, "llmload_live", None) or LiveStats()
-    state = live.snapshot(wall_clock())
+    process = process_state(environment)
+    web = _view(environment)
+    state = web.live.snapshot(wall_clock())
     runner = environment.runner
-    ctx = getattr(environment, "llmload", None)
-    last = getattr(environment, "llmload_last_run_dir", None)
+    ctx, last = process.run, web.last_run_dir
     state["runner_state"] = getattr(runner, "state", "missing")
     state["users_now"] = getattr(runner, "user_count", 0)
-    state["workers"] = runner.worker_count if type(runner).__name__ == "MasterRunner" else None
+    state["workers"] = runner.worker_count if process.role is Role.MASTER else None
     state["step_count"] = None if ctx is None else ctx.settings.step_count
     state["step_duration_s"] = None if ctx is None else ctx.settings.step_duration_s
     state["running"] = ctx is not None
     state["last_run_dir"] = None if last is None else str(last)
-    state["report_state"] = getattr(environment, "llmload_report_state", None)
+    state["report_state"] = web.report_state
     state["report_ready"] = state["report_state"] == "ready"
     return state
 

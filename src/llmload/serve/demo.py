@@ -15,6 +15,7 @@ from pathlib import Path
 from llmload import rundir
 from llmload.cpus import format_cpu_list, generator_cpus_beside
 from llmload.errors import UsageError
+from llmload.exit_codes import ExitCode
 from llmload.processes import free_port
 from llmload.serve.launcher import VllmServer, VllmStartError
 from llmload.serve.serve_profile import load_profile
@@ -60,8 +61,8 @@ def print_server_queue(run_dir: Path) -> None:
 
 
 def run_vllm_demo(args: argparse.Namespace) -> int:
-    from llmload.cli import build_parser
     from llmload.load.launch import default_run_dir, run_headless
+    from llmload.load.run_command import parse_run_args
 
     users = VLLM_DEMO_USERS if args.users == SIM_DEMO_DEFAULTS["users"] else args.users
     step = VLLM_DEMO_STEP if args.step_duration == SIM_DEMO_DEFAULTS["step_duration"] else args.step_duration
@@ -79,10 +80,10 @@ def run_vllm_demo(args: argparse.Namespace) -> int:
             print(f"vLLM ready at {server.base_url} after {server.startup_s:.0f} s", flush=True)
             raise_priority()  # after vLLM started: only the load generator gets the boost
             argv = demo_run_argv(server.base_url, users, step, run_dir, server.cpus)
-            rc = run_headless(build_parser().parse_args(argv))
+            rc = run_headless(parse_run_args(argv[1:]))  # argv[0] is the command, "run"
     except VllmStartError as exc:
         print(f"llmload: vLLM failed to start: {exc}", file=sys.stderr)
-        return 4
+        return ExitCode.GENERATOR
     if (run_dir / rundir.SUMMARY).exists():
         print_server_queue(run_dir)
     return rc

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from llmload.client.probe import TargetUnreachable, get_json, http_get
+from llmload.client.blocking_http import TargetUnreachable, get_json, http_get
 from llmload.telemetry.metrics_sampler import count_vllm_series
 
 PROBE_PROMPT = "请列出评论中的车牌号：今天在路口看到粤B12345闯红灯"

@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from llmload.client.probe import TargetUnreachable, http_get
+from llmload.client.blocking_http import TargetUnreachable, http_get
 from llmload.telemetry.sampler import Sink
 
 log = logging.getLogger("llmload")

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from llmload.client.error_body import error_message
 from llmload.client.sse import MalformedStream, SseSplitter, StreamAccumulator
 
 MAX_ERROR_BYTES = 65536
+PROBLEM_CHARS = 500  # the server's message, as the usage error shows it
 RETRYABLE_4XX = (408, 409, 429)  # transient: the run goes on and measures them
 
 
@@ -31,18 +33,6 @@ class PreflightResult:
         """The server refused the request itself (4xx, not a transient one): the run cannot work."""
         status = self.http_status
         return status is not None and 400 <= status < 500 and status not in RETRYABLE_4XX
-
-
-def error_message(body: bytes) -> str:
-    """The message of an OpenAI-style error body (or the body's start), on one line."""
-    text = body[:300].decode("utf-8", "replace")
-    try:
-        obj: Any = json.loads(body)
-        err = obj.get("error", obj.get("message", obj)) if isinstance(obj, dict) else obj
-        text = str(err.get("message", err) if isinstance(err, dict) else err)
-    except ValueError:
-        pass
-    return " ".join(text.split())[:500]
 
 
 def _connection(base_url: str, timeout_s: float) -> tuple[http.client.HTTPConnection, str]:
@@ -78,7 +68,7 @@ def preflight(base_url: str, body: dict[str, Any], api_key: str | None, connect_
 def _read_first_token(resp: http.client.HTTPResponse, start_s: float, timeout_s: float) -> PreflightResult:
     status = resp.status
     if status >= 400:
-        return PreflightResult(status, None, f"HTTP {status}: {error_message(resp.read(MAX_ERROR_BYTES))}")
+        return PreflightResult(status, None, f"HTTP {status}: {error_message(resp.read(MAX_ERROR_BYTES), PROBLEM_CHARS)}")
     splitter, accumulator = SseSplitter(), StreamAccumulator(keep_text=False)
     try:
         while time.monotonic() - start_s < timeout_s:

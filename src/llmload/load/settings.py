@@ -1,0 +1,114 @@
+"""A run's settings, typed: built from the values of RUN_OPTIONS once they passed their one check
+(load.run_options.parse_run_values), in `llmload run` before any load and in every Locust process."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmload.client.timeouts import Timeouts
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSettings:
+    host: str
+    model: str
+    dataset: Path
+    batch_size: int
+    prompt_form: str
+    max_tokens: int
+    ignore_eos: bool
+    temperature: float
+    levels: tuple[int, ...]
+    rates: tuple[float, ...]  # open loop when non-empty: one arrival rate per step
+    arrival: str
+    max_users: int
+    step_duration_s: float
+    warmup: str
+    run_dir: Path
+    api_key: str | None
+    timeouts: Timeouts
+    slo: str
+    score: bool
+    metrics_interval_s: float  # 0: the target's /metrics and local GPUs are not sampled
+
+    @property
+    def open_loop(self) -> bool:
+        return bool(self.rates)
+
+    @property
+    def adaptive(self) -> bool:
+        """`--users auto`: the plan is chosen while the test runs (load.adaptive)."""
+        return not self.rates and not self.levels
+
+    @property
+    def step_count(self) -> int:
+        return len(self.rates) if self.rates else len(self.levels)
+
+    def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": self.temperature,
+        }
+        if self.max_tokens:
+            body["max_tokens"] = self.max_tokens
+        if self.ignore_eos:
+            body["ignore_eos"] = True
+        return body
+
+    def public_dict(self) -> dict[str, Any]:
+        """Everything worth keeping in run metadata; the API key is never included."""
+        return {
+            "host": self.host,
+            "model": self.model,
+            "dataset": str(self.dataset),
+            "batch_size": self.batch_size,
+            "prompt_form": self.prompt_form,
+            "max_tokens": self.max_tokens,
+            "ignore_eos": self.ignore_eos,
+            "temperature": self.temperature,
+            "levels": list(self.levels),
+            "rates_rps": list(self.rates),
+            "arrival": self.arrival,
+            "max_users": self.max_users,
+            "step_duration_s": self.step_duration_s,
+            "warmup": self.warmup,
+            "timeouts_s": {
+                "connect": self.timeouts.connect_s,
+                "first_token": self.timeouts.first_token_s,
+                "total": self.timeouts.total_s,
+            },
+            "slo": self.slo,
+            "api_key_set": self.api_key is not None,
+        }
+
+
+def settings_from(v: Mapping[str, Any], default_run_dir: Path) -> LoadSettings:
+    """From the values parse_run_values returned; `--out` empty: the run goes to `default_run_dir`."""
+    return LoadSettings(
+        host=v["host"],
+        model=v["model"],
+        dataset=v["dataset"],
+        batch_size=v["batch_size"],
+        prompt_form=v["prompt_form"],
+        max_tokens=v["max_tokens"],
+        ignore_eos=bool(v["ignore_eos"]),
+        temperature=float(v["temperature"]),
+        levels=v["users"],
+        rates=v["rate"],
+        arrival=v["arrival"],
+        max_users=v["max_users"],
+        step_duration_s=v["step_duration"],
+        warmup=v["warmup"],
+        run_dir=Path(v["out"]) if v["out"] else default_run_dir,
+        api_key=v["api_key"],
+        timeouts=Timeouts(v["connect_timeout"], v["first_token_timeout"], v["request_timeout"]),
+        slo=v["slo"],
+        score=not v["no_score"],
+        metrics_interval_s=v["metrics_interval"],
+    )
