@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
+from llmload.errors import UsageError
+
 try:  # orjson: ~5x faster for the 1M-record report path and the per-request write; optional
     import orjson
 
@@ -27,8 +29,6 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
 
     def _dumps(obj: dict[str, Any]) -> str:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-RECORD_SCHEMA = "llmload.record/1"
 
 # Failure categories (Record.error_kind). "ok" records carry None.
 ERROR_KINDS = (
@@ -121,36 +121,29 @@ def iter_record_dicts(path: Path) -> Iterator[dict[str, Any]]:
         pending: tuple[int, bytes] | None = None
         for number, line in enumerate(f, start=1):
             if pending is not None:
-                data = _parse_line(path, *pending, last=False)
+                data = parse_record_line(path, *pending, last=False)
                 if isinstance(data, dict):
                     yield data
             pending = (number, line) if line.strip() else None
         if pending is not None:
-            data = _parse_line(path, *pending, last=True)
+            data = parse_record_line(path, *pending, last=True)
             if isinstance(data, dict):
                 yield data
 
 
-def _parse_line(path: Path, number: int, line: bytes, last: bool) -> Any:
+def parse_record_line(path: Path, number: int, line: bytes, last: bool) -> Any:
+    """Line `number` of records file `path`, decoded; the file's `last` line may be torn (None), any other
+    corrupt line is a usage error naming file and line."""
     try:
         return _loads(line)
     except ValueError:
         pass
-    try:  # invalid UTF-8 inside a string: decoded with replacement characters, as text mode did
+    try:  # invalid UTF-8 inside a string: decoded with replacement characters
         return json.loads(line.decode("utf-8", "replace"))
     except json.JSONDecodeError as exc:
         if last:
             return None  # the writer was killed mid-line: the request was in flight
-        from llmload.errors import UsageError
-
         raise UsageError(f"{path}:{number}: corrupt record ({exc.msg})") from None
-
-
-def read_records(path: Path) -> list[Record]:
-    return [Record.from_dict(d) for d in iter_record_dicts(path)]
-
-
-STEP_SCHEMA = "llmload.step/1"
 
 
 @dataclass(slots=True)

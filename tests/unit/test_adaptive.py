@@ -8,6 +8,7 @@ import pytest
 
 from llmload.knee_rule import interpolate_limit
 from llmload.load.adaptive import AdaptivePlan, Measurement
+from llmload.load.recorder import measure_step
 
 Curve = Callable[[int], tuple[float, float]]  # users -> (rps, p50 E2E s)
 
@@ -179,3 +180,17 @@ def test_one_request_waiting_for_admission_at_many_users_is_not_a_full_server() 
     levels = run(plan, curve, lambda n: (1.0 if n >= 16 else 0.0, n - 1.0 if n >= 16 else float(n)))
     knee, _ = sweep_knee(curve, 40)
     assert len(levels) > 7 and plan.knee is not None and abs(plan.knee - knee) <= 1
+
+
+def test_a_step_is_measured_in_the_reports_steady_window() -> None:
+    # 2 users, 3-s requests back to back over a 30-s step: warm-up auto = 5 s (longer than the median E2E),
+    # window [5, 30). Completions in it: ends at 6, 9, ..., 30 exclusive, twice (8 x 2 = 16) -> 16/25 per s;
+    # the steady requests (sent at 6..24, ended by 30) have a median E2E of 3 s. At time scale 10 the requests
+    # take 30 target seconds, so the warm-up is one median E2E (3 wall s): 18 completions in 270 target s.
+    spans = [(t + u * 0.5, t + u * 0.5 + 3.0) for u in range(2) for t in range(0, 30, 3) if t + 3.0 <= 30]
+    m = measure_step(2, 0.0, 30.0, spans, 1.0)
+    assert m is not None and m.window_start_s == pytest.approx(5.0)
+    assert m.rps == pytest.approx(16 / 25) and m.e2e_p50_s == pytest.approx(3.0)
+    scaled = measure_step(2, 0.0, 30.0, spans, 10.0)
+    assert scaled is not None and scaled.rps == pytest.approx(18 / 270) and scaled.e2e_p50_s == pytest.approx(30.0)
+    assert measure_step(2, 0.0, 30.0, [], 1.0) is None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llmload.load.live import LiveStats, percentile
+from llmload.load.live import LiveStats
 from llmload.records import Record, StepMark
 
 
@@ -15,12 +15,6 @@ def _record(i: int, send_s: float, e2e_s: float, ttft_s: float = 0.1, ok: bool =
         request_id=f"w-{i}", user_id=0, send_s=send_s, end_s=send_s + e2e_s, ok=ok,
         first_token_s=send_s + ttft_s, output_tokens=10,
     )
-
-
-def test_percentile_interpolates_like_numpy() -> None:
-    assert percentile([], 50) is None
-    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
-    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) == pytest.approx(4.8)
 
 
 def _write_steps(run_dir: Path, marks: list[StepMark]) -> None:
@@ -42,7 +36,7 @@ def test_steady_window_rate_ttft_and_a_knee_from_finished_steps(tmp_path: Path) 
     live.add(_record(n := n + 1, 41.0, 1.0))
     snap = live.snapshot(now_s=46.0)
     one, two, running = snap["steps"]
-    assert one["rps"] == pytest.approx(15 / 15)  # ends in [5, 20): sent at 4..18; steady: sent at 5..19
+    assert one["rps"] == pytest.approx(15 / 15)  # the work in [5, 20): 15 requests; steady: sent at 5..19
     assert one["requests_ok"] == 15 and one["ttft_s"]["p95"] == pytest.approx(0.1)
     assert two["failed"] == 20 and two["rps"] == pytest.approx(1.0) and two["ttft_s"]["p50"] == pytest.approx(0.5)
     assert snap["current"] is running and running["users"] == 4 and not running["finished"]
@@ -60,3 +54,16 @@ def test_time_scale_reports_the_target_time_base(tmp_path: Path) -> None:
     assert step["ttft_s"]["p50"] == pytest.approx(0.1) and step["e2e_s"]["p50"] == pytest.approx(1.0)
     assert step["rps"] == pytest.approx(1.0, rel=0.05)  # 10 per wall second = 1 per target second
     assert step["elapsed_s"] == pytest.approx(40.0)
+
+
+def test_throughput_counts_the_work_in_the_window_as_the_report_does(tmp_path: Path) -> None:
+    # 1 user, 4-s requests back to back for 20 s: the steady window is [5, 20) (warm-up: the median E2E, 4 s,
+    # below 5 s). Completions in it: 3 (at 8, 12, 16), 0.2/s; the work in it: 0.75 + 1 + 1 + 1 requests, 0.25/s,
+    # which is 1 user / 4 s (the response-time law) and what summary.json says (llmload.steady).
+    _write_steps(tmp_path, [StepMark(0, 1, 0.0, 20.0)])
+    live = LiveStats(tmp_path)
+    for i, send_s in enumerate((0.0, 4.0, 8.0, 12.0, 16.0)):
+        live.add(_record(i, send_s, 4.0))
+    step = live.snapshot(now_s=30.0)["steps"][0]
+    assert step["rps"] == pytest.approx(0.25) and step["output_tokens_per_s"] == pytest.approx(2.5)
+    assert step["requests_ok"] == 3 and step["e2e_s"]["p50"] == pytest.approx(4.0)  # sent at 8, 12, 16

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+
 from llmload.load.adaptive import Measurement
 from llmload.records import Record, RecordWriter, StepMark
-from llmload.steady import auto_warmup_s
+from llmload.rundir import RECORDS, STEPS
+from llmload.steady import auto_warmup_s, steady_mask
 
 
 @dataclass(slots=True)
@@ -26,8 +29,8 @@ class RunRecorder:
         self.run_dir = run_dir
         self.time_scale = time_scale
         self.out = out
-        self.records = RecordWriter(run_dir / "records.jsonl")
-        self.steps = RecordWriter(run_dir / "steps.jsonl")
+        self.records = RecordWriter(run_dir / RECORDS)
+        self.steps = RecordWriter(run_dir / STEPS)
         self._tally: _StepTally | None = None
         self.total_steps = 0
         self.step_duration_s = 0.0
@@ -58,7 +61,7 @@ class RunRecorder:
         self._tally = _StepTally(mark)
 
     def measure(self, now_s: float) -> Measurement | None:
-        """The current step so far, by the analysis' steady-window rules, in the target's time base."""
+        """The current step so far (measure_step), for the adaptive plan."""
         tally = self._tally
         if tally is None:
             return None
@@ -95,10 +98,8 @@ class RunRecorder:
 
 
 def _p95(values: list[float]) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    """Linear interpolation between order statistics, as the report's percentiles."""
+    return float(np.percentile(values, 95)) if values else math.nan
 
 
 def _load(mark: StepMark) -> str:
@@ -108,15 +109,24 @@ def _load(mark: StepMark) -> str:
 def measure_step(
     users: int, start_s: float, end_s: float, ok_spans: list[tuple[float, float]], scale: float
 ) -> Measurement | None:
-    """Throughput of completions in [start + warm-up, end) and the median E2E of requests sent after the
-    warm-up that finished in the step (warm-up `auto`, as analysis.metrics); None without data."""
-    sent = sorted(e - s for s, e in ok_spans if s >= start_s)
-    median = sent[len(sent) // 2] * scale if sent else 0.0
-    length = (end_s - start_s) * scale
-    warm_start = start_s + auto_warmup_s(length, median) / scale
-    done = sum(1 for _, e in ok_spans if warm_start <= e < end_s)
-    steady = sorted(e - s for s, e in ok_spans if s >= warm_start and e <= end_s)
-    window = (end_s - warm_start) * scale
-    if not steady or window <= 0:
+    """The step [start, end) so far, by the report's steady window (llmload.steady: warm-up `auto` from the
+    median E2E of the requests sent in the step): completions per second in the window and the median E2E of
+    its steady requests, in the target's time base; None without a steady request.
+
+    Throughput counts the completions that ended in the window, not the work done in it as the report does
+    (share_in_window): the plan measures a step the moment it ends, while each user's last request is still
+    in flight and its share of the window unknown. A request in flight at the window's start counts whole
+    though part of its work came before; one in flight at its end counts nothing: in a steady step the two
+    balance."""
+    spans = np.asarray(ok_spans, dtype=float).reshape(-1, 2)
+    send_s, done_s = spans[:, 0], spans[:, 1]
+    e2e_s = (done_s - send_s) * scale
+    sent = send_s >= start_s
+    median_s = float(np.median(e2e_s[sent])) if sent.any() else 0.0
+    warm_start = start_s + auto_warmup_s((end_s - start_s) * scale, median_s) / scale
+    steady = steady_mask(np.ones(len(spans), dtype=bool), send_s, done_s, warm_start, end_s)
+    window_s = (end_s - warm_start) * scale
+    if not steady.any() or window_s <= 0:
         return None
-    return Measurement(users, done / window, steady[len(steady) // 2] * scale, warm_start)
+    completed = int(((done_s >= warm_start) & (done_s < end_s)).sum())
+    return Measurement(users, completed / window_s, float(np.median(e2e_s[steady])), warm_start)
