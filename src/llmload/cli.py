@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = UsageErrorParser(prog="llmload", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = UsageErrorParser(
+        prog="llmload", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"llmload {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=UsageErrorParser)
     _add_load_commands(sub)
@@ -52,26 +54,40 @@ def _add_load_commands(sub: Commands) -> None:
 
 
 def _add_report_commands(sub: Commands) -> None:
-    report = sub.add_parser("report", help="Rebuild summary.json, steps.csv and report.html from a run's raw records")
+    report = sub.add_parser(
+        "report", help="Rebuild summary.json, steps.csv and report.html from a run's raw records"
+    )
     report.add_argument("run_dir", help="Run directory")
-    report.add_argument("--telemetry", default="", help="Merge a `llmload telemetry --out DIR` folder into the run first")
+    report.add_argument(
+        "--telemetry", default="", help="Merge a `llmload telemetry --out DIR` folder into the run first"
+    )
     add_gate_options(report)
     report.set_defaults(func=commands.report)
 
-    compare = sub.add_parser("compare", help="Compare two runs (summary.json or run dirs); exit 1 on regression")
+    compare = sub.add_parser(
+        "compare", help="Compare two runs (summary.json or run dirs); exit 1 on regression"
+    )
     compare.add_argument("base", help="Baseline summary.json or run directory")
     compare.add_argument("new", help="New summary.json or run directory")
     compare.add_argument("--max-regression", default="10%", help="Tolerance (default 10%%)")
-    compare.add_argument("--out", default="", help="Where compare.html and compare.json go (default: NEW's directory)")
+    compare.add_argument(
+        "--out", default="", help="Where compare.html and compare.json go (default: NEW's directory)"
+    )
     compare.set_defaults(func=commands.compare)
 
     plan = sub.add_parser("plan", help="Capacity plan: replicas, GPUs and cost from measured summaries")
-    plan.add_argument("--summary", action="append", required=True, help="summary.json or run dir (repeatable)")
+    plan.add_argument(
+        "--summary", action="append", required=True, help="summary.json or run dir (repeatable)"
+    )
     want = plan.add_mutually_exclusive_group(required=True)
     want.add_argument("--target-users", type=int, default=None, help="Concurrent users to serve")
     want.add_argument("--target-rps", type=float, default=None, help="Requests per second to serve")
-    plan.add_argument("--slo", default="", help='SLO each replica must meet, e.g. "e2e_p95<=60s,error_rate<=1%%"')
-    plan.add_argument("--hardware", default="seed-2x4090", help="Hardware/cost profile: TOML path or shipped name")
+    plan.add_argument(
+        "--slo", default="", help='SLO each replica must meet, e.g. "e2e_p95<=60s,error_rate<=1%%"'
+    )
+    plan.add_argument(
+        "--hardware", default="seed-2x4090", help="Hardware/cost profile: TOML path or shipped name"
+    )
     plan.add_argument("--out", default="", help="plan.json path (default: beside the first summary)")
     plan.set_defaults(func=commands.plan)
 
@@ -81,7 +97,9 @@ def _add_sim_commands(sub: Commands) -> None:
     sim.add_argument("--profile", default="qwen3-32b-awq-2x4090", help="Profile name or TOML path")
     sim.add_argument("--host", default="127.0.0.1", help="Bind address (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=8000, help="Port (default 8000)")
-    sim.add_argument("--time-scale", type=float, default=None, help="Compress time by this factor (default: profile's)")
+    sim.add_argument(
+        "--time-scale", type=float, default=None, help="Compress time by this factor (default: profile's)"
+    )
     sim.add_argument("--seed", type=int, default=0, help="Random seed (also of the injected faults)")
     sim.add_argument(
         "--fault", action="append", default=[], metavar="KIND=SPEC",
@@ -95,11 +113,15 @@ def _add_sim_commands(sub: Commands) -> None:
     )  # fmt: skip
     sim.set_defaults(func=commands.sim)
 
-    demo = sub.add_parser("demo", help="Step-load 1..40 users against the built-in simulator and print the verdict")
+    demo = sub.add_parser(
+        "demo", help="Step-load 1..40 users against the built-in simulator and print the verdict"
+    )
     demo.add_argument("--profile", default="qwen3-32b-awq-2x4090", help="Simulator profile")
     demo.add_argument("--users", default="1:40:1", help="User levels, or auto (default 1:40:1)")
     demo.add_argument("--step-duration", default="4s", help="Wall-clock duration of each step (default 4s)")
-    demo.add_argument("--time-scale", type=float, default=None, help="Simulator time scale (default: profile's)")
+    demo.add_argument(
+        "--time-scale", type=float, default=None, help="Simulator time scale (default: profile's)"
+    )
     demo.add_argument("--out", default="", help="Run directory (default reports/demo-<time>)")
     demo.add_argument(
         "--engine", default="sim", choices=("sim", "vllm-cpu"),
@@ -109,13 +131,25 @@ def _add_sim_commands(sub: Commands) -> None:
 
 
 def _add_serve_commands(sub: Commands) -> None:
-    serve = sub.add_parser("serve", help="Start vLLM from a serve profile (preflight, wait ready, stop cleanly)")
-    serve.add_argument("--profile", required=True, help="Profile name (serve/profiles/NAME.toml) or TOML path")
-    serve.add_argument("--dry-run", action="store_true", help="Preflight and print the command; start nothing")
-    serve.add_argument("--serve-dir", default="", help="Folder for vllm.log and serve_meta.json (default reports/serve-<profile>)")
+    serve = sub.add_parser(
+        "serve", help="Start vLLM from a serve profile (preflight, wait ready, stop cleanly)"
+    )
+    serve.add_argument(
+        "--profile", required=True, help="Profile name (serve/profiles/NAME.toml) or TOML path"
+    )
+    serve.add_argument(
+        "--dry-run", action="store_true", help="Preflight and print the command; start nothing"
+    )
+    serve.add_argument(
+        "--serve-dir",
+        default="",
+        help="Folder for vllm.log and serve_meta.json (default reports/serve-<profile>)",
+    )
     serve.set_defaults(func=commands.serve)
 
-    probe = sub.add_parser("probe", help="Check a server: models, one streamed chat, tokenize, metrics, version")
+    probe = sub.add_parser(
+        "probe", help="Check a server: models, one streamed chat, tokenize, metrics, version"
+    )
     probe.add_argument("--host", required=True, help="Base URL, e.g. http://127.0.0.1:4444")
     probe.add_argument("--model", default="", help="Model (default: the server's first model)")
     probe.add_argument("--api-key", default="", help="API key (default: $OPENAI_API_KEY)")
@@ -125,7 +159,9 @@ def _add_serve_commands(sub: Commands) -> None:
 
     tele = sub.add_parser("telemetry", help="Sample /metrics and local GPUs into DIR beside a remote server")
     tele.add_argument("--out", required=True, help="Folder for server_metrics.jsonl and gpu.jsonl")
-    tele.add_argument("--host", default="", help="Server base URL to scrape /metrics from (default: GPUs only)")
+    tele.add_argument(
+        "--host", default="", help="Server base URL to scrape /metrics from (default: GPUs only)"
+    )
     tele.add_argument("--interval", default="1s", help="Sampling interval (default 1s)")
     tele.add_argument("--duration", default="", help="Stop after this long (default: until Ctrl-C/SIGTERM)")
     tele.set_defaults(func=commands.telemetry)
@@ -134,11 +170,15 @@ def _add_serve_commands(sub: Commands) -> None:
 def _add_dataset_commands(sub: Commands) -> None:
     dataset = sub.add_parser("dataset", help="Dataset tools")
     dsub = dataset.add_subparsers(dest="dataset_command", required=True, parser_class=UsageErrorParser)
-    gen = dsub.add_parser("generate", help="Generate the synthetic comments dataset (seeded) or ask a server for one")
+    gen = dsub.add_parser(
+        "generate", help="Generate the synthetic comments dataset (seeded) or ask a server for one"
+    )
     gen.add_argument("--seed", type=int, default=20260114, help="Random seed (default 20260114)")
     gen.add_argument("--count", type=int, default=100, help="Number of comments (default 100)")
     gen.add_argument("--out", default=DEFAULT_DATASET, help="Output JSONL")
-    gen.add_argument("--via-llm", action="store_true", help="Ask an OpenAI-compatible server to write the comments")
+    gen.add_argument(
+        "--via-llm", action="store_true", help="Ask an OpenAI-compatible server to write the comments"
+    )
     gen.add_argument("--host", default="", help="Server base URL (with --via-llm)")
     gen.add_argument("--model", default="", help="Model (with --via-llm; default: first served)")
     gen.add_argument("--api-key", default="", help="API key (default: $OPENAI_API_KEY)")

@@ -60,13 +60,17 @@ def compare(args: argparse.Namespace) -> int:
     from llmload.report.compare_report import run_compare
 
     tolerance = parse_max_regression(args.max_regression)
-    return run_compare(Path(args.base), Path(args.new), tolerance, Path(args.out) if args.out else None, sys.stdout)
+    return run_compare(
+        Path(args.base), Path(args.new), tolerance, Path(args.out) if args.out else None, sys.stdout
+    )
 
 
 def plan(args: argparse.Namespace) -> int:
     from llmload.capacity.command import run_plan
 
-    result = run_plan(args.summary, args.hardware, args.target_users, args.target_rps, args.slo, args.out, sys.stdout)
+    result = run_plan(
+        args.summary, args.hardware, args.target_users, args.target_rps, args.slo, args.out, sys.stdout
+    )
     return ExitCode.OK if result["feasible"] else ExitCode.FAILED
 
 
@@ -126,7 +130,11 @@ def serve(args: argparse.Namespace) -> int:
     from llmload.serve.serve_command import serve_profile
     from llmload.serve.serve_profile import load_profile
 
-    serve_dir = Path(args.serve_dir) if args.serve_dir else Path("reports") / f"serve-{load_profile(args.profile).name}"
+    serve_dir = (
+        Path(args.serve_dir)
+        if args.serve_dir
+        else Path("reports") / f"serve-{load_profile(args.profile).name}"
+    )
     try:
         return serve_profile(args.profile, args.dry_run, serve_dir)
     except VllmStartError as exc:
@@ -157,5 +165,7 @@ def telemetry(args: argparse.Namespace) -> int:
         raise UsageError(f"--interval: {args.interval!r} must be greater than zero")
     duration_s = parse_duration_s(args.duration, "--duration") if args.duration else None
     t = run_standalone(Path(args.out), args.host or None, interval_s, duration_s)
-    print(f"telemetry: {t.ticks} ticks, {t.metrics_file.count} server samples, {t.gpu_file.count} GPU samples in {args.out}")
+    print(
+        f"telemetry: {t.ticks} ticks, {t.metrics_file.count} server samples, {t.gpu_file.count} GPU samples in {args.out}"
+    )
     return ExitCode.OK

@@ -76,10 +76,12 @@ def test_every_option_reaches_run_ui_and_locust_with_its_value(tmp_path: Path) -
     assert theirs["out"] == str(tmp_path / "run") and ours["cpus"] == [0] and theirs["cpus"] is None
     settings = settings_from(ours, Path("unused"))
     assert (settings.host, settings.levels, settings.rates, settings.step_duration_s) == (
-        "http://127.0.0.1:8000", (), (0.5, 1.0), 120.0
+        "http://127.0.0.1:8000",
+        (),
+        (0.5, 1.0),
+        120.0,
     )
     assert settings.run_dir == Path("reports/x") and settings.api_key == "sk-secret" and not settings.score
-
 
     defaults = parse_run_values(locust["values"][1], on_locust=True)  # Locust's defaults are ours
     assert defaults == parse_run_values({"host": "http://h:1"})

@@ -30,18 +30,16 @@ WORKER_EXIT_S = 30.0  # after the master exits, workers get this long to quit be
 
 def add_distributed_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--workers", type=int, default=0,
+        "--workers",
+        type=int,
+        default=0,
         help="Locust worker processes: N local workers (with --master: N workers started elsewhere)",
     )
     p.add_argument("--master", action="store_true", help="Run only the master; workers join from other hosts")
     p.add_argument("--worker", action="store_true", help="Run only a worker of the master at --master-host")
     p.add_argument("--master-host", default="127.0.0.1", help="The master a --worker connects to")
-    p.add_argument(
-        "--master-port", type=int, default=DEFAULT_MASTER_PORT, help="Master port (default 5557)"
-    )
-    p.add_argument(
-        "--master-bind-host", default="*", help="Interface a --master listens on (default *: all)"
-    )
+    p.add_argument("--master-port", type=int, default=DEFAULT_MASTER_PORT, help="Master port (default 5557)")
+    p.add_argument("--master-bind-host", default="*", help="Interface a --master listens on (default *: all)")
 
 
 def validate_distributed_args(args: argparse.Namespace) -> None:
@@ -78,7 +76,10 @@ def locust_env(api_key: str | None) -> dict[str, str]:
 def start_workers(count: int, port: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     """Local workers of a master on loopback:port, in their own session: Ctrl-C reaches only the master, which
     then stops them after their last records (load.distributed)."""
-    return [subprocess.Popen(worker_argv("127.0.0.1", port), env=env, start_new_session=True) for _ in range(count)]
+    return [
+        subprocess.Popen(worker_argv("127.0.0.1", port), env=env, start_new_session=True)
+        for _ in range(count)
+    ]
 
 
 @contextmanager

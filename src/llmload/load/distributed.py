@@ -43,7 +43,9 @@ def register(environment: Any, on_records: Handler, on_health: Handler, on_rate:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         runner.register_message(RATE_MESSAGE, lambda msg, **_: on_rate(environment, msg))
-        runner.register_message(FLUSH_MESSAGE, lambda msg, **_: on_flush_request(environment), concurrent=True)
+        runner.register_message(
+            FLUSH_MESSAGE, lambda msg, **_: on_flush_request(environment), concurrent=True
+        )
     if isinstance(runner, MasterRunner):
         runner.register_message(RECORDS_MESSAGE, lambda msg, **_: on_records(environment, msg))
         runner.register_message(FLUSHED_MESSAGE, lambda msg, **_: on_flushed(environment, msg))

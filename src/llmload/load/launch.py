@@ -52,7 +52,9 @@ def run_headless(args: argparse.Namespace) -> int:
         return ExitCode.UNREACHABLE
     pin_generator(values["cpus"])
     env = dict(locust_env(settings.api_key), **{LAUNCHED_BY_RUN: "1"})
-    print(f"llmload: {_step_count(settings)} steps of {args.step_duration} against {settings.host} -> {run_dir}")
+    print(
+        f"llmload: {_step_count(settings)} steps of {args.step_duration} against {settings.host} -> {run_dir}"
+    )
     with distributed_master(args, env) as master_options:  # --workers/--master (load.cluster)
         locust_rc, signal_name = run_locust(headless_argv(vars(args), run_dir) + master_options, env)
     reason = mark_stopped(run_dir, locust_rc, signal_name)
@@ -115,7 +117,16 @@ def run_demo(args: argparse.Namespace) -> int:
         f"llmload demo: simulator profile {args.profile}, users {args.users}, {args.step_duration} per step"
     )
     with running_simulator(args.profile, args.time_scale, run_dir / SIM_LOG) as url:
-        argv = ["--host", url, "--users", args.users, "--step-duration", args.step_duration, "--out", str(run_dir)]
+        argv = [
+            "--host",
+            url,
+            "--users",
+            args.users,
+            "--step-duration",
+            args.step_duration,
+            "--out",
+            str(run_dir),
+        ]
         return run_headless(parse_run_args(argv))
 
 

@@ -52,7 +52,9 @@ def _on_test_start(environment: Any, **_: Any) -> None:
 
 def _on_test_stop(environment: Any, **_: Any) -> None:
     run_dir = run_lifecycle.finish_run(environment)
-    if run_dir is None or os.environ.get(LAUNCHED_BY_RUN):  # `llmload run` builds the report once Locust ended
+    if run_dir is None or os.environ.get(
+        LAUNCHED_BY_RUN
+    ):  # `llmload run` builds the report once Locust ended
         return
     if process.process_state(environment).web is not None:
         webui.build_report_in_background(environment, run_dir)  # the UI stays live while the report builds

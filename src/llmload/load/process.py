@@ -62,9 +62,15 @@ class ProcessState:
 
 
 def attach(environment: Any) -> ProcessState:
+    """events.init: the state of this process (its runner and web UI exist by then)."""
     runner = environment.runner
-    role = Role.WORKER if isinstance(runner, WorkerRunner) else Role.MASTER if isinstance(runner, MasterRunner) else Role.LOCAL
-    state = ProcessState(role, web=WebUiView() if getattr(environment, "web_ui", None) is not None else None)
+    role = Role.LOCAL
+    if isinstance(runner, WorkerRunner):
+        role = Role.WORKER
+    elif isinstance(runner, MasterRunner):
+        role = Role.MASTER
+    web = WebUiView() if getattr(environment, "web_ui", None) is not None else None
+    state = ProcessState(role, web=web)
     environment.llmload = state
     return state
 

@@ -34,7 +34,9 @@ def get_context(environment: Any) -> RunContext:
     """The run in progress; the first use of a run (the shape's first tick or test_start) starts it."""
     state = process_state(environment)
     if state.run is None:
-        state.run = create_context(environment.parsed_options, environment.host or "", state.role is Role.WORKER)
+        state.run = create_context(
+            environment.parsed_options, environment.host or "", state.role is Role.WORKER
+        )
         _start_run(environment, state, state.run)
     return state.run
 
@@ -186,7 +188,9 @@ def finish_run(environment: Any) -> Path | None:
     if state.health_log is not None:
         state.health_log.close()
         state.health_log = None
-    write_meta(ctx.settings, ctx.target, ctx.run_id, ended_s=ended_s, records=ctx.recorder.records.count, **extra)
+    write_meta(
+        ctx.settings, ctx.target, ctx.run_id, ended_s=ended_s, records=ctx.recorder.records.count, **extra
+    )
     state.run = None
     return ctx.settings.run_dir
 

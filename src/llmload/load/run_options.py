@@ -39,7 +39,7 @@ class RunOption:
     help: str
     parse: Parse | None = None
     choices: tuple[str, ...] | None = None
-    locust: str | None = ""  # Locust's flag: "" ours; None: never given to Locust (stays in llmload's process)
+    locust: str | None = ""  # Locust's flag: "" ours; None: never given to Locust (stays in llmload)
     locust_owns: bool = False  # Locust's parser defines it (--host): given on its command line, never added
     secret: bool = False  # never on a command line, in a file or in a page: the environment carries it
 
@@ -190,7 +190,11 @@ def add_locust_options(parser: Any) -> None:
 
 def locust_values(options: Any, host: str) -> dict[str, Any]:
     """The run's values from Locust's parsed options (and its --host), keyed as RUN_OPTIONS."""
-    values = {o.name: getattr(options, o.locust_dest) for o in RUN_OPTIONS if o.locust is not None and not o.locust_owns}
+    values = {
+        o.name: getattr(options, o.locust_dest)
+        for o in RUN_OPTIONS
+        if o.locust is not None and not o.locust_owns
+    }
     return {**values, "host": host}
 
 

@@ -50,15 +50,21 @@ def run_preflight(settings: LoadSettings) -> bool:
     (4xx); warns and returns True for transient failures (5xx, 429, timeouts): the run measures those."""
     host, timeouts = settings.host, settings.timeouts
     try:
-        result = preflight(host, first_body(settings), settings.api_key, timeouts.connect_s, timeouts.first_token_s)
+        result = preflight(
+            host, first_body(settings), settings.api_key, timeouts.connect_s, timeouts.first_token_s
+        )
     except OSError as exc:
         print(f"llmload: target unreachable: {host}: {exc}", file=sys.stderr)
         return False
     if result.rejected:
-        raise UsageError(f"{host} rejected the run's first request (preflight, no load sent): {result.problem}")
+        raise UsageError(
+            f"{host} rejected the run's first request (preflight, no load sent): {result.problem}"
+        )
     if result.problem:
-        print(f"llmload: warning: preflight request failed ({result.problem}); starting the load anyway",
-              file=sys.stderr)
+        print(
+            f"llmload: warning: preflight request failed ({result.problem}); starting the load anyway",
+            file=sys.stderr,
+        )
     return True
 
 
@@ -92,9 +98,13 @@ def mark_stopped(run_dir: Path, locust_rc: int, signal_name: str | None) -> str 
     """Adds ``stopped_reason`` to meta.json when the run did not end by its plan; returns the reason."""
     reason = None
     if signal_name:
-        reason = f"interrupted by {signal_name}: users finished their requests, the rest of the plan was not run"
+        reason = (
+            f"interrupted by {signal_name}: users finished their requests, the rest of the plan was not run"
+        )
     elif locust_rc < 0:
-        reason = f"the load generator was killed by {signal.Signals(-locust_rc).name}; requests in flight are lost"
+        reason = (
+            f"the load generator was killed by {signal.Signals(-locust_rc).name}; requests in flight are lost"
+        )
     if reason is None:  # the generator may have stopped the run itself (target lost)
         found = read_meta(run_dir).get("stopped_reason")
         return str(found) if found else None
