@@ -1,8 +1,9 @@
 """What each `llmload` command does, given its parsed arguments (llmload.cli): thin calls into the library,
 each returning the command's exit code (llmload.exit_codes).
 
-The library is imported inside each command: a command loads only what it uses (the report loads pandas and
-matplotlib, the simulator its web server, `probe` and `serve` the vLLM tooling)."""
+Imported inside a command, so that the other commands start without them: the report (pandas, matplotlib,
+jinja2), the simulator (aiohttp), the /metrics readers of `telemetry` and `probe` (prometheus_client) and
+the vLLM tooling of `serve` and the vLLM demo."""
 
 from __future__ import annotations
 
@@ -11,17 +12,24 @@ import os
 import sys
 from pathlib import Path
 
+from llmload.analysis.compare import parse_max_regression
+from llmload.capacity.command import run_plan
+from llmload.client.blocking_http import TargetUnreachable
 from llmload.errors import UsageError
 from llmload.exit_codes import ExitCode
+from llmload.load.cluster import run_worker, validate_distributed_args
+from llmload.load.launch import run_demo, run_headless, run_ui
 from llmload.load.run_options import API_KEY_ENV
+from llmload.report.compare_report import run_compare
+from llmload.report.options import options_from_args
+from llmload.report.text import print_gate, print_verdict
+from llmload.scenarios.plates.comment_dataset import load_dataset, write_jsonl
+from llmload.scenarios.plates.comment_generator import generate_comments
+from llmload.scenarios.plates.comments_via_llm import generate_via_llm
 from llmload.steps import parse_duration_s
 
 
 def run(args: argparse.Namespace) -> int:
-    from llmload.load.cluster import run_worker, validate_distributed_args
-    from llmload.load.launch import run_headless
-    from llmload.report.options import options_from_args
-
     validate_distributed_args(args)
     if args.worker:
         return run_worker(args)  # the master sends the scenario, including --host
@@ -32,8 +40,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def ui(args: argparse.Namespace) -> int:
-    from llmload.load.cluster import run_ui
-
     if not args.host:
         raise UsageError("ui: --host URL is required")
     return run_ui(args)
@@ -41,8 +47,6 @@ def ui(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     from llmload.report.build import build_report
-    from llmload.report.options import options_from_args
-    from llmload.report.text import print_gate, print_verdict
 
     if args.telemetry:
         from llmload.telemetry.run_telemetry import merge_telemetry
@@ -56,9 +60,6 @@ def report(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from llmload.analysis.compare import parse_max_regression
-    from llmload.report.compare_report import run_compare
-
     tolerance = parse_max_regression(args.max_regression)
     return run_compare(
         Path(args.base), Path(args.new), tolerance, Path(args.out) if args.out else None, sys.stdout
@@ -66,8 +67,6 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def plan(args: argparse.Namespace) -> int:
-    from llmload.capacity.command import run_plan
-
     result = run_plan(
         args.summary, args.hardware, args.target_users, args.target_rps, args.slo, args.out, sys.stdout
     )
@@ -90,26 +89,18 @@ def demo(args: argparse.Namespace) -> int:
         from llmload.serve.demo import run_vllm_demo
 
         return run_vllm_demo(args)
-    from llmload.load.launch import run_demo
-
     return run_demo(args)
 
 
 def dataset_generate(args: argparse.Namespace) -> int:
-    from llmload.scenarios.plates.comment_dataset import write_jsonl
-
     if args.count < 1:
         raise UsageError(f"--count: {args.count} must be at least 1")
     if args.via_llm:
         if not args.host:
             raise UsageError("--via-llm needs --host URL")
-        from llmload.scenarios.plates.comments_via_llm import generate_via_llm
-
         key = args.api_key or os.environ.get(API_KEY_ENV) or None
         rows = generate_via_llm(args.host, args.model, args.count, key, args.seed)
     else:
-        from llmload.scenarios.plates.comment_generator import generate_comments
-
         rows = generate_comments(args.seed, args.count)
     write_jsonl(rows, Path(args.out))
     with_plates = sum(1 for r in rows if r.plates)
@@ -118,8 +109,6 @@ def dataset_generate(args: argparse.Namespace) -> int:
 
 
 def dataset_validate(args: argparse.Namespace) -> int:
-    from llmload.scenarios.plates.comment_dataset import load_dataset
-
     rows = load_dataset(args.path)
     print(f"{args.path}: {len(rows)} valid rows, {sum(1 for r in rows if r.plates)} with a plate")
     return ExitCode.OK
@@ -143,7 +132,6 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def probe(args: argparse.Namespace) -> int:
-    from llmload.client.blocking_http import TargetUnreachable
     from llmload.serve.endpoint_probe import format_probe, probe_server
 
     timeout_s = parse_duration_s(args.timeout, "--timeout")

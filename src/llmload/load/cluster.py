@@ -1,5 +1,5 @@
 """Locust's master/worker model as processes, for `llmload run --workers N | --master | --worker` and
-`llmload ui`. Like launch.py this module never imports Locust: every Locust is a subprocess.
+`llmload ui` (load.launch). Like launch.py this module never imports Locust: every Locust is a subprocess.
 
 - `--workers N`: a master on loopback (its step shape, recorder and report) plus N local worker processes
   that send the requests; the workers quit when the master does.
@@ -19,9 +19,8 @@ from contextlib import contextmanager
 
 from llmload.cpus import pin_process
 from llmload.errors import UsageError
-from llmload.load.locust_command import master_options, ui_argv, worker_argv
-from llmload.load.run_options import API_KEY_ENV, parse_run_values
-from llmload.load.supervise import run_locust
+from llmload.load.locust_command import master_options, worker_argv
+from llmload.load.run_options import API_KEY_ENV
 from llmload.processes import free_port, stop_process
 
 DEFAULT_MASTER_PORT = 5557
@@ -115,25 +114,3 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], timeout_s: float = WORK
         except subprocess.TimeoutExpired:
             stop_process(proc)
         timeout_s = 1.0  # the first wait covered the time the others had too
-
-
-def run_ui(args: argparse.Namespace) -> int:
-    """`llmload ui`: Locust's web UI (with --workers N: a master and N local workers) until Ctrl-C,
-    which stops a running test the graceful way (load.supervise.run_locust)."""
-    validate_distributed_args(args)
-    values = parse_run_values(vars(args))
-    pin_generator(values["cpus"])
-    env = locust_env(values["api_key"])
-    argv = ui_argv(vars(args), args.web_host, args.port)
-    print(f"llmload ui: http://{args.web_host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    workers: list[subprocess.Popen[bytes]] = []
-    try:
-        if args.master:  # workers join from elsewhere (`llmload run --worker --master-host H`)
-            argv += master_options(args.master_bind_host, args.master_port)
-        elif args.workers:
-            port = free_port()
-            argv += master_options("127.0.0.1", port)
-            workers = start_workers(args.workers, port, env)
-        return run_locust(argv, env)[0]
-    finally:
-        stop_processes(workers, timeout_s=10.0)

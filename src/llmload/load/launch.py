@@ -1,6 +1,6 @@
-"""`llmload run` and `llmload demo`: check the options, start Locust the way Locust runs
-(`locust -f ... --headless`), then build the run's report once Locust has ended. Locust is a subprocess:
-this module never imports it."""
+"""`llmload run`, `llmload ui` and `llmload demo`: check the options, start Locust the way Locust runs
+(`locust -f ... --headless`, or its web UI), and after a headless run build its report once Locust has
+ended. Locust is a subprocess: this module never imports it."""
 
 from __future__ import annotations
 
@@ -16,8 +16,15 @@ from pathlib import Path
 from llmload.client.blocking_http import TargetUnreachable, http_get, list_models
 from llmload.errors import UsageError
 from llmload.exit_codes import ExitCode
-from llmload.load.cluster import distributed_master, locust_env, pin_generator
-from llmload.load.locust_command import LAUNCHED_BY_RUN, headless_argv
+from llmload.load.cluster import (
+    distributed_master,
+    locust_env,
+    pin_generator,
+    start_workers,
+    stop_processes,
+    validate_distributed_args,
+)
+from llmload.load.locust_command import LAUNCHED_BY_RUN, headless_argv, master_options, ui_argv
 from llmload.load.run_command import parse_run_args
 from llmload.load.run_options import parse_run_values
 from llmload.load.settings import LoadSettings, settings_from
@@ -77,6 +84,28 @@ def finish(run_dir: Path, locust_rc: int, options: ReportOptions) -> int:
     if locust_rc not in (0, 1):  # Locust exits 1 when any request failed; our verdict decides
         return ExitCode.GENERATOR
     return gate_rc
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    """`llmload ui`: Locust's web UI (with --workers N: a master and N local workers) until Ctrl-C,
+    which stops a running test the graceful way (load.supervise.run_locust)."""
+    validate_distributed_args(args)  # before the run's values: as `llmload run` checks them
+    values = parse_run_values(vars(args))
+    pin_generator(values["cpus"])
+    env = locust_env(values["api_key"])
+    argv = ui_argv(vars(args), args.web_host, args.port)
+    print(f"llmload ui: http://{args.web_host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        if args.master:  # workers join from elsewhere (`llmload run --worker --master-host H`)
+            argv += master_options(args.master_bind_host, args.master_port)
+        elif args.workers:
+            port = free_port()
+            argv += master_options("127.0.0.1", port)
+            workers = start_workers(args.workers, port, env)
+        return run_locust(argv, env)[0]
+    finally:
+        stop_processes(workers, timeout_s=10.0)
 
 
 @contextmanager
