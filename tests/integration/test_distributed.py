@@ -60,6 +60,8 @@ def test_two_local_workers_record_every_request_exactly_once(tmp_path: Path) -> 
     # headless output in distributed mode: a progress line per step, then the verdict table
     assert "step   1/2  users    2" in result.stdout and "step   2/2  users    4" in result.stdout
     assert "optimal concurrency" in result.stdout and "requests " in result.stdout
+    # the report is built once, by `llmload run` after the master ended (not by the master before)
+    assert result.stdout.count("report: ") == 1 and "llmload report:" not in result.stderr
 
 
 def test_master_and_worker_started_separately_as_on_two_hosts(tmp_path: Path) -> None:

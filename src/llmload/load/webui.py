@@ -26,6 +26,7 @@ from flask import Response, jsonify, make_response, request, send_file
 
 from llmload.client.clock import wall_clock
 from llmload.load.process import Role, WebUiView, process_state
+from llmload.load.run_options import API_KEY_ENV
 from llmload.rundir import REPORT_HTML, STEPS_CSV, SUMMARY
 
 LIVE_TAB, STEPS_TAB = "llmload", "llmsteps"  # plain keys: the UI camel-cases template keys
@@ -77,7 +78,7 @@ def _hide_secrets(environment: Any, web_ui: Any) -> None:
     options = environment.parsed_options
     key = str(getattr(options, "api_key", "") or "")
     if key:
-        os.environ["OPENAI_API_KEY"] = key
+        os.environ[API_KEY_ENV] = key
         options.api_key = ""
     original = web_ui.update_template_args
 
