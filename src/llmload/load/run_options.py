@@ -3,8 +3,9 @@ through the `run` parser the run.toml file: llmload.config), Locust's own parser
 `locust -f locustfiles/plate_detection.py --headless ...`), the Locust command line `llmload run` starts, and
 the one check of a run's values (parse_run_values), made before any load and again inside Locust.
 
-Locust defines --users, --host and --config itself, so four options carry another name on its parser
-(RunOption.locust): --users is --step-users, --rate --step-rates, --model --llm-model, --out --run-dir.
+On Locust's parser --host is Locust's own, and four options carry the names of a step plan there
+(RunOption.locust; Locust has its own --users): --users is --step-users, --rate --step-rates, --model
+--llm-model, --out --run-dir.
 """
 
 from __future__ import annotations
