@@ -121,17 +121,17 @@ def iter_record_dicts(path: Path) -> Iterator[dict[str, Any]]:
         pending: tuple[int, bytes] | None = None
         for number, line in enumerate(f, start=1):
             if pending is not None:
-                data = parse_record_line(path, *pending, last=False)
+                data = _parse_line(path, *pending, last=False)
                 if isinstance(data, dict):
                     yield data
             pending = (number, line) if line.strip() else None
         if pending is not None:
-            data = parse_record_line(path, *pending, last=True)
+            data = _parse_line(path, *pending, last=True)
             if isinstance(data, dict):
                 yield data
 
 
-def parse_record_line(path: Path, number: int, line: bytes, last: bool) -> Any:
+def _parse_line(path: Path, number: int, line: bytes, last: bool) -> Any:
     """Line `number` of records file `path`, decoded; the file's `last` line may be torn (None), any other
     corrupt line is a usage error naming file and line."""
     try:

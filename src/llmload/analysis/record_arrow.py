@@ -32,7 +32,7 @@ from llmload.analysis.record_columns import (
     ItlStore,
     itl_store,
 )
-from llmload.records import parse_record_line
+from llmload.records import _parse_line
 
 BLOCK_BYTES = 4 << 20  # per parse task; bounds the reader's memory (16 MiB blocks: +0.4 GB peak, no faster)
 PIECE_BYTES = 4 * BLOCK_BYTES  # read from the file at a time, parsed as BLOCK_BYTES blocks in parallel
@@ -153,7 +153,7 @@ def _texts(column: pa.ChunkedArray, name: str) -> list[Any]:
 def read_columns(path: Path) -> ArrowColumns | None:
     """The records of `path` as columns, or None where the streaming path must read them (see module doc)."""
     limit, tail = _complete_part(path)
-    if tail.strip() and parse_record_line(path, 0, tail, last=True) is not None:
+    if tail.strip() and _parse_line(path, 0, tail, last=True) is not None:
         return None  # a complete last line without its newline (or a non-object): rare, the slow path
     try:
         table = pa.concat_tables([SCHEMA.empty_table(), *_parsed_pieces(path, limit)])
@@ -224,7 +224,7 @@ def batch_ids_of_rows(path: Path, rows: Iterable[int]) -> dict[int, list[str]]:
                 continue
             row += 1
             if row in wanted:
-                data = parse_record_line(path, number, line, last=False)
+                data = _parse_line(path, number, line, last=False)
                 out[row] = [str(b) for b in (data.get("batch_ids") or [])] if isinstance(data, dict) else []
                 if len(out) == len(wanted):
                     break
