@@ -7,6 +7,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from llmload.errors import UsageError
+
 
 class TargetUnreachable(Exception):
     """The target could not be reached at all (exit code 3 in the CLI)."""
@@ -32,11 +34,28 @@ def get_json(url: str, timeout_s: float = 5.0, api_key: str | None = None) -> tu
         return status, None
 
 
+class ModelListUnavailable(Exception):
+    """The target answered /v1/models, but not with a model list (transformers serve: HTTP 500)."""
+
+
 def list_models(base_url: str, api_key: str | None = None, timeout_s: float = 10.0) -> list[str]:
+    """The served model ids; TargetUnreachable when nothing answers, ModelListUnavailable when the answer
+    is not a model list."""
     status, data = get_json(base_url.rstrip("/") + "/v1/models", timeout_s, api_key)
     if status != 200 or not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise TargetUnreachable(f"{base_url}/v1/models answered HTTP {status}, not a model list")
+        raise ModelListUnavailable(f"{base_url}/v1/models answered HTTP {status}, not a model list")
     return [str(m.get("id")) for m in data["data"] if isinstance(m, dict) and m.get("id")]
+
+
+def served_models(base_url: str, api_key: str | None, model: str) -> tuple[list[str], str | None]:
+    """(the served models, a warning or None). A server that lists no models still runs with the model the
+    user named (--model), with a warning; without one it is a usage error. TargetUnreachable propagates."""
+    try:
+        return list_models(base_url, api_key), None
+    except ModelListUnavailable as exc:
+        if not model:
+            raise UsageError(f"{exc}: name the model with --model") from None
+        return [model], f"{exc}; using --model {model!r} as given"
 
 
 def simulator_info(base_url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:

@@ -137,8 +137,10 @@ class ChatStreamClient:
             reader = _Reader(response, self, send_s, accumulator.facts)
             consume_stream(reader.recv, reader.arrival_s, accumulator)
             outcome.facts = accumulator.finish()
-            if not outcome.facts.done:
-                raise StreamError("incomplete", "stream ended without [DONE]")
+            if not outcome.facts.done and outcome.facts.finish_reason is None:
+                # a body that ends after a chunk with finish_reason is a whole answer, [DONE] or not
+                # (transformers serve sends none); without either, the stream was cut short
+                raise StreamError("incomplete", "stream ended without finish_reason or [DONE]")
         except StreamError as exc:
             outcome.error_kind, outcome.error = exc.kind, str(exc)
         except MalformedStream as exc:

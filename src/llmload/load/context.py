@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from llmload import __version__
-from llmload.client.blocking_http import list_models, server_version, simulator_info
+from llmload.client.blocking_http import served_models, server_version, simulator_info
 from llmload.client.clock import wall_clock
 from llmload.load.arrivals import ArrivalSchedule
 from llmload.load.dispatcher import ArrivalDispatcher
@@ -64,7 +64,7 @@ def new_run_id() -> str:
 def discover_target(settings: LoadSettings, describe: bool = True) -> tuple[LoadSettings, dict[str, Any]]:
     """Asks the server for its models (and, for llmload's simulator, its profile and time scale); with
     ``describe`` also its version and a live `llmload serve`'s facts, which only the run's meta.json needs."""
-    models = list_models(settings.host, settings.api_key)
+    models, _ = served_models(settings.host, settings.api_key, settings.model)  # `llmload run` warned already
     if not settings.model:
         if not models:
             raise RuntimeError(f"{settings.host} serves no model")

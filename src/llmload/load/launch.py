@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from llmload.client.blocking_http import TargetUnreachable, http_get, list_models
+from llmload.client.blocking_http import TargetUnreachable, http_get, served_models
 from llmload.errors import UsageError
 from llmload.exit_codes import ExitCode
 from llmload.load.cluster import (
@@ -44,10 +44,12 @@ def run_headless(args: argparse.Namespace) -> int:
     settings = settings_from(values, default_run_dir())
     report_options = options_from_args(args)
     try:
-        models = list_models(settings.host, settings.api_key)
+        models, warning = served_models(settings.host, settings.api_key, settings.model)
     except TargetUnreachable as exc:
         print(f"llmload: target unreachable: {exc}", file=sys.stderr)
         return ExitCode.UNREACHABLE
+    if warning:
+        print(f"llmload: warning: {warning}", file=sys.stderr)
     if settings.model and settings.model not in models:
         raise UsageError(
             f"--model: {settings.model!r} is not served by {settings.host} (it serves: {', '.join(models)})"

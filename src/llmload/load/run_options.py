@@ -11,6 +11,7 @@ On Locust's parser --host is Locust's own, and four options carry the names of a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -122,6 +123,18 @@ def _metrics_interval(text: str, what: str) -> float:
     return parse_interval_s(text, what)
 
 
+def _extra_body(text: str, what: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{what}: not JSON ({exc.args[0]})") from None
+    if not isinstance(body, dict):
+        raise UsageError(f"{what}: {text!r} is not a JSON object")
+    return body
+
+
 def _cpus(text: str, what: str) -> list[int] | None:
     return parse_cpu_list(text, what) if text else None
 
@@ -150,6 +163,8 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("max_tokens", 0, "max_tokens per request (default 0: not sent, the server decides)", _max_tokens),
     RunOption("ignore_eos", False, "vLLM: always generate max_tokens tokens"),
     RunOption("temperature", 0.0, "Sampling temperature (default 0)"),
+    RunOption("extra_body", "", "JSON object merged into every request body: a server's own fields, e.g. "
+              "'{\"top_k\": 20}' or '{\"chat_template_kwargs\": {\"enable_thinking\": false}}'", _extra_body),
     RunOption("api_key", "", "API key (default: $OPENAI_API_KEY); never written to disk", _api_key, secret=True),
     RunOption("warmup", AUTO, "Warm-up per step: seconds or auto (default auto)", _warmup),
     RunOption("connect_timeout", "10s", "Connect timeout (default 10s)", parse_duration_s),

@@ -33,6 +33,7 @@ class LoadSettings:
     slo: str
     score: bool
     metrics_interval_s: float  # 0: the target's /metrics and local GPUs are not sampled
+    extra_body: dict[str, Any]  # merged into every request body last (--extra-body)
 
     @property
     def open_loop(self) -> bool:
@@ -59,6 +60,7 @@ class LoadSettings:
             body["max_tokens"] = self.max_tokens
         if self.ignore_eos:
             body["ignore_eos"] = True
+        body.update(self.extra_body)
         return body
 
     def public_dict(self) -> dict[str, Any]:
@@ -84,6 +86,7 @@ class LoadSettings:
                 "total": self.timeouts.total_s,
             },
             "slo": self.slo,
+            "extra_body": self.extra_body,
             "api_key_set": self.api_key is not None,
         }
 
@@ -111,4 +114,5 @@ def settings_from(v: Mapping[str, Any], default_run_dir: Path) -> LoadSettings:
         slo=v["slo"],
         score=not v["no_score"],
         metrics_interval_s=v["metrics_interval"],
+        extra_body=v["extra_body"],
     )

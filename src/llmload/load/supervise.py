@@ -38,6 +38,13 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+IGNORE_EOS_HINT = (
+    "; this server does not take vLLM's ignore_eos: run without --ignore-eos (answers end at EOS or at "
+    "--max-tokens), or fix the length its own way with --extra-body (transformers serve: --extra-body "
+    "'{\"generation_config\": \"{\\\"min_new_tokens\\\": N}\"}')"
+)
+
+
 def first_body(settings: LoadSettings) -> dict[str, Any]:
     """The body of the run's first request (user 0, iteration 0), built by the run's own code."""
     scenario = PlateScenario.from_path(settings.dataset, settings.batch_size, settings.prompt_form)
@@ -59,6 +66,7 @@ def run_preflight(settings: LoadSettings) -> bool:
     if result.rejected:
         raise UsageError(
             f"{host} rejected the run's first request (preflight, no load sent): {result.problem}"
+            + (IGNORE_EOS_HINT if settings.ignore_eos and "ignore_eos" in (result.problem or "") else "")
         )
     if result.problem:
         print(

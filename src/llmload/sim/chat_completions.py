@@ -170,7 +170,7 @@ async def _stream_tokens(request: web.Request, runtime: SimRuntime, chat: ChatRe
             n, stream.pending = stream.pending, 0
             parts = [] if role_sent else [writer.role()]
             role_sent = True
-            done = sent + n >= chat.output_tokens
+            done = sent + n >= chat.output_tokens and outcome.kind != "no_done"  # no_done: never says it ended
             parts.append(writer.content("".join(pieces[sent:sent + n]), chat.finish_reason if done else None))
             sent += n
             await resp.write("".join(parts).encode())

@@ -14,7 +14,7 @@ stall_first     RATE:DURATION       sends headers, then no token for DURATION be
 stall           RATE:DURATION       no token for DURATION in the middle of the stream
 disconnect      RATE                closes the connection in the middle of the stream
 malformed       RATE                sends an SSE event with broken JSON in the middle of the stream
-no_done         RATE                ends the stream (usage included) without ``data: [DONE]``
+no_done         RATE                ends the stream (usage included) with neither a finish_reason nor ``[DONE]``
 exit_at         DURATION            the whole server process exits DURATION after it started
 ==============  ==================  =====================================================================
 
