@@ -193,7 +193,7 @@ def _add_import_commands(sub: Commands) -> None:
     """`llmload import jtl|jmx`: JMeter results and test plans (llmload.jmeter, imported when run)."""
 
     def run(args: argparse.Namespace) -> int:
-        from llmload.jmeter.commands import run_import
+        from llmload.jmeter.import_command import run_import
 
         return run_import(args, sys.stdout)
 

@@ -5,6 +5,6 @@ jtl_sample (one JMeter sample, the column names), jtl_csv and jtl_xml (the two f
 (sample -> llmload record), jtl_steps (the load steps), jtl_import (writes the run directory).
 Test plans (.jmx) become a run.toml and a chat dataset: jmx_tree (the plan's XML), jmx_threads (thread
 groups -> user steps), jmx_http (the HTTP request, headers, CSV data sets), jmx_body (request bodies ->
-dataset rows), jmx_import (writes both). Pure parsing and mapping, files read and written only in the
-*_import modules and commands (the CLI's entry).
+dataset rows), jmx_import (writes both). import_command is the CLI's entry. Files are written only by
+jtl_import and jmx_import; the rest parses and maps.
 """

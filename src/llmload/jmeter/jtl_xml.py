@@ -9,6 +9,7 @@ that ends inside a sample (JMeter killed) keeps every complete sample and skips 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
@@ -44,6 +45,7 @@ class _Reader:
         self.parser.EntityDeclHandler = self.entity
         self.open: _Open | None = None
         self.level = 0  # element depth
+        self.last_end_byte = 0  # where the last complete outermost sample's end tag begins
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
         self.level += 1
@@ -75,6 +77,7 @@ class _Reader:
                 return
             self.out.samples.append(sample_from_fields(current.fields, f"{self.path}:{current.line}"))
             self.open = None
+            self.last_end_byte = self.parser.CurrentByteIndex
         elif current.depth == 0:
             self._child(current, tag, "".join(current.text))
 
@@ -109,11 +112,20 @@ def _ended_early(reader: _Reader, exc: expat.ExpatError) -> None:
     path, out = reader.path, reader.out
     if exc.lineno < _last_line(path) or reader.level == 0:
         raise UsageError(f"{path}:{exc.lineno}: not valid XML ({expat.errors.messages[exc.code]})") from None
-    if reader.open is not None:
+    if reader.open is not None or _sample_begun_after(path, reader.last_end_byte):
         out.skipped += 1
-        out.warnings.append(f"{path}:{reader.open.line}: truncated last sample skipped (JMeter stopped while writing it?)")
+        line = reader.open.line if reader.open is not None else exc.lineno
+        out.warnings.append(f"{path}:{line}: truncated last sample skipped (JMeter stopped while writing it?)")
     else:
         out.warnings.append(f"{path}: no closing </{ROOT_TAG}> (JMeter stopped before closing the file?)")
+
+
+def _sample_begun_after(path: Path, byte: int) -> bool:
+    """Whether a sample's start tag was begun (and cut) after the last complete sample's end tag."""
+    with path.open("rb") as f:
+        f.seek(byte)
+        tail = f.read()
+    return re.search(rb"<(httpSample|sample)\b", tail[tail.find(b">") + 1 :]) is not None
 
 
 def _last_line(path: Path) -> int:
