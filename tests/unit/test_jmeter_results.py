@@ -15,7 +15,7 @@ from llmload.analysis.summary import build_summary
 from llmload.cli import main
 from llmload.jmeter.jtl_import import import_jtl
 from llmload.jmeter.jtl_records import user_ids
-from llmload.records import StepMark, read_records, read_steps
+from llmload.records import Record, StepMark, iter_record_dicts, read_steps
 
 HEADER = ",".join(synth.DEFAULT_COLUMNS)
 URL = "http://10.0.0.8:8000/v1/chat/completions"
@@ -25,6 +25,10 @@ ROWS = [  # hand-made: an answer on a new connection, one on a reused one, a 504
     f'1767862960000,120,chat/completions,504,Gateway Time-out,Thread Group 1-2,text,false,"Test failed: code expected to contain /200/, got 504",160,9100,2,2,{URL},118,0,0',
     f"1767862961000,2,chat/completions,Non HTTP response code: java.net.ConnectException,Non HTTP response message: Connection refused,Thread Group 1-2,text,false,,0,0,2,2,{URL},0,0,2",
 ]
+
+
+def read_records(path: Path) -> list[Record]:
+    return [Record.from_dict(d) for d in iter_record_dicts(path)]
 
 
 def write(path: Path, *lines: str, end: str = "\n") -> Path:
