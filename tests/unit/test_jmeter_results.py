@@ -138,7 +138,8 @@ def test_report_and_compare_run_on_an_import(tmp_path: Path, capsys: pytest.Capt
         ((HEADER.replace("Latency", "Lag"), ROWS[0]), ":1: unknown column(s) 'Lag'"),
         ((HEADER, ROWS[0], ROWS[1].replace(",40000,", ",40s,")), ":3: elapsed '40s' is not a whole number"),
         ((HEADER, ROWS[0].replace("1767862911000", "2026/01/08 09:01:51"), ROWS[1]), ":2: timeStamp '2026/01/08 09:01:51' is not epoch milliseconds"),
-        ((HEADER, ROWS[0][:60], ROWS[1]), ":2: 6 fields, expected 17"),
+        ((HEADER, ROWS[0][:60], ROWS[1]), ":2: 6 fields, expected 17: timeStamp,elapsed"),
+        ((ROWS[0], ROWS[1][:60], ROWS[2]), ":2: 6 fields, expected 17 (no header row: JMeter's default columns"),
         ((HEADER, ROWS[0].replace(",true,", ",yes,")), ":2: success 'yes' is not true or false"),
     ],
 )
@@ -150,6 +151,15 @@ def test_a_bad_csv_is_one_line_naming_file_and_line(
     err = capsys.readouterr().err
     assert f"{path}{message}" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run" / "records.jsonl").exists()
+
+
+def test_a_tab_separated_header_with_saved_variables(tmp_path: Path) -> None:
+    header = "\t".join(["timeStamp", "elapsed", "label", "success", "allThreads", '"batch"'])
+    path = write(tmp_path / "tab.jtl", header, "1767862911000\t41993\tchat\ttrue\t3\tb0001")
+    import_jtl(path, tmp_path / "run")
+    (record,) = read_records(tmp_path / "run" / "records.jsonl")
+    assert (record.name, record.end_s - record.send_s, record.ok) == ("chat", pytest.approx(41.993), True)
+    assert read_steps(tmp_path / "run" / "steps.jsonl")[0].users == 3
 
 
 def test_a_truncated_last_line_is_skipped_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -55,7 +55,7 @@ def read_csv(path: Path) -> JtlRead:
     return out
 
 
-def _add_last(out: JtlRead, path: Path, number: int, row: list[str], columns: list[str], complete: bool) -> None:
+def _add_last(out: JtlRead, path: Path, number: int, row: list[str], columns: Sequence[str], complete: bool) -> None:
     """The last row: when the file does not end with a line break and the row is not a whole sample,
     JMeter was stopped while writing it: skipped with a warning."""
     try:
@@ -67,10 +67,11 @@ def _add_last(out: JtlRead, path: Path, number: int, row: list[str], columns: li
         out.warnings.append(f"{path}:{number}: truncated last line skipped (JMeter stopped while writing it?)")
 
 
-def _sample(path: Path, number: int, row: list[str], columns: list[str]) -> JMeterSample:
+def _sample(path: Path, number: int, row: list[str], columns: Sequence[str]) -> JMeterSample:
     where = f"{path}:{number}"
     if len(row) != len(columns):
-        raise UsageError(f"{where}: {len(row)} fields, expected {len(columns)} ({','.join(columns)})")
+        assumed = " (no header row: JMeter's default columns assumed)" if columns is DEFAULT_COLUMNS else ""
+        raise UsageError(f"{where}: {len(row)} fields, expected {len(columns)}{assumed}: {','.join(columns)}")
     return sample_from_fields(dict(zip(columns, row, strict=True)), where)
 
 
@@ -87,7 +88,7 @@ def _numbered_rows(path: Path, lines: Iterator[str] | IO[str], delimiter: str, f
         raise UsageError(f"{path}:{first + reader.line_num - 1}: not CSV as JMeter writes it ({exc})") from None
 
 
-def _columns(path: Path, first: str) -> tuple[list[str], str, bool]:
+def _columns(path: Path, first: str) -> tuple[Sequence[str], str, bool]:
     """(column names, delimiter, whether the first line is the header). Variables saved with
     sample_variables are quoted in the header; they are kept as ignored columns."""
     text = first.strip("\r\n").lstrip("\ufeff")
@@ -95,7 +96,7 @@ def _columns(path: Path, first: str) -> tuple[list[str], str, bool]:
         raise UsageError(f"{path}:1: empty (not a JMeter results file)")
     if text[:1].isdigit():
         delimiter = "\t" if "\t" in text and "," not in text else ","
-        return list(DEFAULT_COLUMNS), delimiter, False
+        return DEFAULT_COLUMNS, delimiter, False
     delimiter = max(DELIMITERS, key=text.count)
     names = [name.strip() for name in text.split(delimiter)]
     unknown = [n for n in names if n not in KNOWN_COLUMNS and not _quoted(n)]

@@ -50,7 +50,9 @@ def import_jtl(path: Path, run_dir: Path, levels: list[int] | None = None, step_
     if not read.samples:
         raise UsageError(f"{path}: no samples")
     if levels:
-        steps = steps_from_levels(read.samples, levels, step_s or 0.0)
+        if not step_s:
+            raise UsageError("--users needs --step-duration")
+        steps = steps_from_levels(read.samples, levels, step_s)
     else:
         steps = steps_from_threads(read.samples, str(path))
     if (run_dir / rundir.RECORDS).exists():
