@@ -116,7 +116,7 @@ def test_bad_plans_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFix
         (tmp_path / name).write_text(text, encoding="utf-8")
         assert main(["import", "jmx", str(tmp_path / name), "--out", str(tmp_path / "run.toml")]) == 2
         err = capsys.readouterr().err
-        assert message in err and len(err.strip().splitlines()) == 1, (name, err)
+        assert f"{tmp_path / name}" in err and message in err and len(err.strip().splitlines()) == 1, (name, err)
     shutil.copy(PLANS / "thread-group.jmx", tmp_path / "lonely.jmx")  # its CSV file is not beside it
     assert main(["import", "jmx", str(tmp_path / "lonely.jmx"), "--out", str(tmp_path / "run.toml")]) == 2
     assert "comments.tsv: no such file" in capsys.readouterr().err

@@ -48,7 +48,10 @@ class JmxImport:
 def import_jmx(plan_path: Path, config_path: Path) -> JmxImport:
     elements = read_plan(plan_path)
     dataset_path = config_path.with_name(config_path.stem + ".chat.jsonl")
-    options, rows, unmapped = convert(elements, plan_path.parent)
+    try:
+        options, rows, unmapped = convert(elements, plan_path.parent)
+    except UsageError as exc:
+        raise UsageError(f"{plan_path}: {exc}") from None
     options.update(dataset=str(dataset_path), dataset_format="chat")
     config_path.parent.mkdir(parents=True, exist_ok=True)
     with dataset_path.open("w", encoding="utf-8") as f:
@@ -103,8 +106,10 @@ def _element_notes(elements: list[PlanElement], used: set[int]) -> list[str]:
         if id(e) in used or e.enabled and e.testclass in MAPPED:
             continue
         label = f"{e.testclass} '{e.name}'"
-        if not e.enabled:
-            notes.append(f"{label}: disabled in the plan, ignored")
+        if not e.enabled and e.node.get("enabled") == "false":  # (what it holds is not listed again)
+            notes.append(f"{label}: disabled in the plan, ignored with all it holds")
+        elif not e.enabled:
+            continue
         else:
             notes.append(f"{label}: " + next((why for part, why in NOT_MAPPED if part in e.testclass), "not mapped"))
     return notes

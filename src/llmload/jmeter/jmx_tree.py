@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from llmload.errors import UsageError
@@ -23,14 +23,12 @@ _FUNCTION = re.compile(r"^__(P|property)\((.*)\)$")
 
 @dataclass
 class PlanElement:
-    """One element of the plan: its class, the name the user gave it, and where it sits."""
+    """One element of the plan: its class, the name the user gave it, whether it runs, its XML."""
 
     testclass: str
     name: str
-    enabled: bool
+    enabled: bool  # false also under a disabled parent
     node: ET.Element
-    depth: int  # 0: a child of the TestPlan
-    parents: list[str] = field(default_factory=list)  # testclasses above it, outermost first
 
 
 def read_plan(path: Path) -> list[PlanElement]:
@@ -45,22 +43,22 @@ def read_plan(path: Path) -> list[PlanElement]:
     if root.tag != "jmeterTestPlan" or tree is None:
         raise UsageError(f"{path}: not a JMeter test plan (<jmeterTestPlan><hashTree>)")
     out: list[PlanElement] = []
-    _walk(tree, -1, [], out)
+    _walk(tree, out)
     if not out or out[0].testclass != "TestPlan":
         raise UsageError(f"{path}: no TestPlan element (not a JMeter test plan?)")
     return out
 
 
-def _walk(tree: ET.Element, depth: int, parents: list[str], out: list[PlanElement], enabled: bool = True) -> None:
-    """Elements of one hashTree and, recursively, their children; a disabled element disables its children."""
+def _walk(tree: ET.Element, out: list[PlanElement], enabled: bool = True) -> None:
+    """The elements of one hashTree and, after each, its children; a disabled element disables its children."""
     current: PlanElement | None = None
     for child in tree:
         if child.tag == "hashTree":
             if current is not None:
-                _walk(child, depth + 1, [*parents, current.testclass], out, current.enabled)
+                _walk(child, out, current.enabled)
             continue
         current = PlanElement(child.get("testclass", child.tag), child.get("testname", ""),
-                              enabled and child.get("enabled", "true") != "false", child, max(depth, 0), list(parents))  # fmt: skip
+                              enabled and child.get("enabled", "true") != "false", child)  # fmt: skip
         out.append(current)
 
 
