@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sim_commands(sub)
     _add_serve_commands(sub)
     _add_dataset_commands(sub)
+    _add_import_commands(sub)
     return parser
 
 
@@ -186,6 +187,28 @@ def _add_dataset_commands(sub: Commands) -> None:
     validate = dsub.add_parser("validate", help="Validate a dataset file")
     validate.add_argument("path")
     validate.set_defaults(func=commands.dataset_validate)
+
+
+def _add_import_commands(sub: Commands) -> None:
+    """`llmload import jtl|jmx`: JMeter results and test plans (llmload.jmeter, imported when run)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from llmload.jmeter.import_command import run_import
+
+        return run_import(args, sys.stdout)
+
+    imp = sub.add_parser("import", help="Bring JMeter results (.jtl) or a JMeter test plan (.jmx) into llmload")
+    kinds = imp.add_subparsers(dest="import_kind", required=True, parser_class=UsageErrorParser)
+    jtl = kinds.add_parser("jtl", help="JMeter results (CSV or XML) -> a run directory for report/compare")
+    jtl.add_argument("results", help="JMeter results file (.jtl/.csv/.xml)")
+    jtl.add_argument("--out", required=True, help="New run directory")
+    jtl.add_argument("--users", default="", help="Step levels, e.g. 1,2,4 or 1:40:1 (default: from allThreads)")
+    jtl.add_argument("--step-duration", default="", help="Duration of each --users step from the first sample, e.g. 60s")
+    jtl.set_defaults(func=run)
+    jmx = kinds.add_parser("jmx", help="JMeter test plan -> run.toml for `llmload run --config` and a chat dataset")
+    jmx.add_argument("plan", help="JMeter test plan (.jmx)")
+    jmx.add_argument("--out", required=True, help="run.toml to write (the dataset goes beside it)")
+    jmx.set_defaults(func=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -73,6 +73,11 @@ class Record:
     plates_expected: list[str] = field(default_factory=list)
     plates_found: list[str] = field(default_factory=list)
     worker: str = ""  # which load-generator process made the request
+    # imported results (llmload import jtl): the request's class of traffic (JMeter's label), when the
+    # connection was established (None: a kept-alive connection was reused, or unknown), response body bytes
+    name: str = ""
+    connect_s: float | None = None
+    response_bytes: int | None = None
 
     def to_json(self) -> str:
         """One compact JSON line (UTF-8 text kept as is). Shallow: no deep copy of the lists."""

@@ -116,7 +116,10 @@ def token_rate_series(req: pd.DataFrame, edges: np.ndarray) -> np.ndarray:
     return np.diff(cumulative) / np.diff(edges)
 
 
-def tokens_over_time_chart(run: RunData) -> str:
+def tokens_over_time_chart(run: RunData) -> str | None:
+    """None when the run has no token counts (imported JMeter results): missing, not a line at zero."""
+    if not run.requests["output_tokens"].notna().any():
+        return None
     span = run_span_s(run)
     divisor, xlabel = time_axis(span)
     edges = bin_edges(span)
@@ -136,8 +139,10 @@ def tokens_over_time_chart(run: RunData) -> str:
     return svg(fig, "tokens-over-time")
 
 
-def tradeoff_chart(summary: dict[str, Any]) -> str:
+def tradeoff_chart(summary: dict[str, Any]) -> str | None:
     steps = [s for s in summary["steps"] if s.get("output_tokens_per_s") and s.get("users")]
+    if not steps:
+        return None
     per_user = [s["output_tokens_per_s"] / s["users"] for s in steps]
     total = [s["output_tokens_per_s"] for s in steps]
     fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -195,8 +200,10 @@ def reasoning_chart(run: RunData, summary: dict[str, Any]) -> str | None:
     return svg(fig, "reasoning")
 
 
-def accuracy_chart(summary: dict[str, Any]) -> str:
+def accuracy_chart(summary: dict[str, Any]) -> str | None:
     steps = [s for s in summary["steps"] if (s.get("accuracy") or {}).get("precision") is not None]
+    if not steps:
+        return None
     fig, ax = plt.subplots(figsize=(8, 2.6))
     users = [s["users"] for s in steps]
     for key, color in (("precision", "#1f77b4"), ("recall", "#d62728"), ("f1", "#7f7f7f")):

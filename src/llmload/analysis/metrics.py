@@ -120,7 +120,7 @@ def _step_row(
         "completed_in_window": int(len(done_ok)),
         "rps": float(share.sum()) / length if length > 0 else math.nan,
         "output_tokens_per_s": float((share * working["output_tokens"].fillna(0)).sum()) / length
-        if length > 0
+        if length > 0 and req["output_tokens"].notna().any()  # a run without token counts (imports): missing
         else math.nan,
         "prompt_tokens_mean": _mean(steady_ok["prompt_tokens"]),
         "output_tokens_mean": _mean(steady_ok["output_tokens"]),
@@ -128,7 +128,7 @@ def _step_row(
         "errors_by_kind": {
             str(k): int(v) for k, v in ended.loc[~ended["ok"], "error_kind"].value_counts().items()
         },
-        "accuracy": accuracy(steady_ok),
+        "accuracy": accuracy(steady_ok, plates_scored(req)),
     }
     for metric in LATENCY_METRICS:
         row[metric] = distribution(steady_ok[metric])
@@ -165,8 +165,15 @@ def _mean(series: pd.Series) -> float | None:
     return float(values.mean()) if len(values) else None
 
 
-def accuracy(ok_requests: pd.DataFrame) -> dict[str, float | int | None]:
-    """Micro-averaged plate detection over successful requests."""
+def plates_scored(requests: pd.DataFrame) -> bool:
+    """Whether any request of the run had plates to find or found some (an imported run has none)."""
+    return any(bool(requests[c].to_numpy().any()) for c in ("tp", "fp", "fn"))  # views: no copy per step
+
+
+def accuracy(ok_requests: pd.DataFrame, scored: bool = True) -> dict[str, float | int | None]:
+    """Micro-averaged plate detection over successful requests; all None where the run scored none."""
+    if not scored:
+        return {"tp": 0, "fp": 0, "fn": 0, "precision": None, "recall": None, "f1": None}
     tp, fp, fn = (int(ok_requests[c].sum()) for c in ("tp", "fp", "fn"))
     precision = tp / (tp + fp) if tp + fp else (1.0 if len(ok_requests) else None)
     recall = tp / (tp + fn) if tp + fn else (1.0 if len(ok_requests) else None)

@@ -18,12 +18,12 @@ import numpy as np
 
 FLOAT_FIELDS = (
     "send_s", "end_s", "first_token_s", "first_answer_s", "last_token_s", "intended_send_s", "last_byte_s",
-    "read_lag_max_s",
+    "read_lag_max_s", "connect_s",
 )  # fmt: skip
-NUMBER_FIELDS = ("user_id", "http_status", "prompt_tokens", "output_tokens", "reasoning_tokens")
-TEXT_FIELDS = ("request_id", "worker", "error_kind", "error", "token_source", "finish_reason")
-_TEXT_DEFAULTS = {"worker": "", "token_source": "usage"}
-_INTERNED = ("worker", "error_kind", "token_source", "finish_reason")
+NUMBER_FIELDS = ("user_id", "http_status", "prompt_tokens", "output_tokens", "reasoning_tokens", "response_bytes")
+TEXT_FIELDS = ("request_id", "worker", "error_kind", "error", "token_source", "finish_reason", "name")
+_TEXT_DEFAULTS = {"worker": "", "token_source": "usage", "name": ""}
+_INTERNED = ("worker", "error_kind", "token_source", "finish_reason", "name")
 NAN = float("nan")
 
 

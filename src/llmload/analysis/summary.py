@@ -7,7 +7,7 @@ from typing import Any
 
 from llmload.analysis.capacity import knee_analysis
 from llmload.analysis.frame import RunData
-from llmload.analysis.metrics import accuracy, step_rows
+from llmload.analysis.metrics import accuracy, plates_scored, step_rows
 
 SUMMARY_SCHEMA = "llmload.summary/1"
 
@@ -43,7 +43,7 @@ def build_summary(run: RunData) -> dict[str, Any]:
         "knee_provisional": _clean(knee.get("provisional")),
         "knee_confidence": _clean(knee.get("confidence")),
         **_clean(knee_extra),
-        "accuracy": accuracy(req[req["ok"]]),
+        "accuracy": accuracy(req[req["ok"]], plates_scored(req)),
     }
     return summary
 

@@ -16,7 +16,7 @@ def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
         if target.get("simulated")
         else target.get("host")
     )
-    out.write(f"\nllmload verdict — model {summary.get('model')} on {where}\n")
+    out.write(f"\nllmload verdict — model {summary.get('model') or '–'} on {where}\n")
     out.write(f"{'':22}{'users':>7}{'p50 E2E s':>12}{'p95 E2E s':>12}{'TPS/s':>10}{'out tok/s':>11}\n")
     for key, label in (("knee", "optimal concurrency"), ("limit", "limit concurrency")):
         p = summary.get(key)
