@@ -16,6 +16,7 @@ from typing import Any
 
 from llmload.errors import UsageError
 
+META_SCHEMA = "llmload.meta/1"  # meta.json's schema, whoever writes the run (llmload run, a JMeter import)
 RECORDS = "records.jsonl"
 STEPS = "steps.jsonl"
 META = "meta.json"

@@ -19,8 +19,6 @@ from llmload.jmeter.jtl_sample import JMeterSample
 from llmload.jmeter.jtl_steps import steps_from_levels, steps_from_threads
 from llmload.records import RecordWriter, StepMark
 
-META_SCHEMA = "llmload.meta/1"  # the schema llmload.load.context writes
-
 
 @dataclass
 class JtlImport:
@@ -73,7 +71,7 @@ def _meta(path: Path, read: JtlRead, steps: list[StepMark], step_s: float | None
     started_s = min(s.ts_ms for s in samples) / 1000.0
     host = _host(samples)
     return {
-        "schema": META_SCHEMA,
+        "schema": rundir.META_SCHEMA,
         "run_id": "jmeter-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(started_s)),
         "llmload_version": __version__,
         "started_s": started_s,

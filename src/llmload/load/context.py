@@ -24,12 +24,10 @@ from llmload.load.dispatcher import ArrivalDispatcher
 from llmload.load.recorder import RunRecorder
 from llmload.load.run_options import locust_values, parse_run_values
 from llmload.load.settings import LoadSettings, settings_from
-from llmload.rundir import read_meta, update_meta
+from llmload.rundir import META_SCHEMA, read_meta, update_meta
 from llmload.scenarios.plates.comment_dataset import dataset_sha256
 from llmload.scenarios.plates.plate_scenario import PlateScenario
 from llmload.serve.serve_meta import find_serve_meta
-
-META_SCHEMA = "llmload.meta/1"
 
 
 @dataclass
