@@ -1,4 +1,4 @@
-"""VllmServer against a fake vLLM (a tiny HTTP server script): readiness, early death, no orphans."""
+"""EngineServer against a fake vLLM (a tiny HTTP server script): readiness, early death, no orphans."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from llmload.processes import free_port
-from llmload.serve.launcher import VllmServer, VllmStartError
+from llmload.serve.launcher import EngineServer, ServerStartError
 from llmload.serve.serve_meta import read_serve_meta
 from llmload.serve.serve_profile import ServeProfile
 
@@ -73,14 +73,14 @@ def group_members(pgid: int) -> list[int]:
 
 
 def test_ready_meta_and_stop_leaves_no_process(fake_python: Path, tmp_path: Path) -> None:
-    server = VllmServer(profile("ok"), tmp_path / "serve", python=fake_python, stop_grace_s=1.0)
+    server = EngineServer(profile("ok"), tmp_path / "serve", python=fake_python, stop_grace_s=1.0)
     with server:
         assert server.process is not None
         pgid = server.process.pid
         assert len(group_members(pgid)) == 2  # the server and its SIGTERM-ignoring worker
         meta = read_serve_meta(tmp_path / "serve")
         assert meta is not None
-        assert meta["vllm_version"] == "9.9.9"
+        assert (meta["engine"], meta["engine_version"]) == ("vllm", "9.9.9")
         assert meta["port"] == server.port
         assert meta["argv"][:3] == [str(fake_python), "-m", "vllm.entrypoints.openai.api_server"]
         assert meta["profile"] == "fake" and meta["gpus"] == []
@@ -88,8 +88,8 @@ def test_ready_meta_and_stop_leaves_no_process(fake_python: Path, tmp_path: Path
 
 
 def test_early_death_raises_with_last_20_log_lines(fake_python: Path, tmp_path: Path) -> None:
-    server = VllmServer(profile("die"), tmp_path / "serve", python=fake_python, stop_grace_s=1.0)
-    with pytest.raises(VllmStartError) as info, server:
+    server = EngineServer(profile("die"), tmp_path / "serve", python=fake_python, stop_grace_s=1.0)
+    with pytest.raises(ServerStartError) as info, server:
         pass
     message = str(info.value)
     assert "exited with status 3" in message
@@ -97,11 +97,11 @@ def test_early_death_raises_with_last_20_log_lines(fake_python: Path, tmp_path: 
 
 
 def test_startup_timeout_stops_the_group(fake_python: Path, tmp_path: Path) -> None:
-    server = VllmServer(
+    server = EngineServer(
         profile("hang"), tmp_path / "serve", python=fake_python, startup_timeout_s=1.0, stop_grace_s=0.5
     )
     start_s = time.monotonic()
-    with pytest.raises(VllmStartError, match="not ready on http://127.0.0.1:.* after 1 s"), server:
+    with pytest.raises(ServerStartError, match="not ready on http://127.0.0.1:.* after 1 s"), server:
         pass
     assert server.process is not None
     assert group_members(server.process.pid) == []

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from llmload.kvbudget import GIB
-from llmload.serve.serve_profile import load_profile
-from llmload.serve.vllm_preflight import (
+from llmload.serve.serve_preflight import (
     PreflightResult,
     check_gpus,
     check_model,
     check_port,
     visible_gpus,
 )
+from llmload.serve.serve_profile import load_profile
 from llmload.telemetry.nvml import GpuInfo
 
 # index, total, free: four 24 GiB cards; GPU 1 is mostly taken by someone else.
