@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from llmload.processes import free_port
+from llmload.serve.endpoint_probe import NO_MODEL_LIST_HINT, probe_server
 from llmload.serve.launcher import EngineServer, ServerStartError
 from llmload.serve.serve_meta import read_serve_meta
 from llmload.serve.serve_profile import ServeProfile
@@ -121,6 +122,8 @@ def test_transformers_is_ready_on_health_alone_where_vllm_waits_for_its_model(
         assert tf.log_path.name == "transformers.log"
         meta = read_serve_meta(tmp_path / "tf")
         assert meta is not None and meta["engine"] == "transformers"
+        models = probe_server(tf.base_url, timeout_s=5.0)[0]
+        assert not models.ok and models.detail == "HTTP 500" + NO_MODEL_LIST_HINT
     strict = EngineServer(
         profile("models500", "vllm"), tmp_path / "vllm", python=fake_python, startup_timeout_s=1.0, stop_grace_s=0.5
     )

@@ -18,7 +18,7 @@ from llmload.serve.launcher import EngineServer
 from llmload.serve.serve_preflight import PreflightResult, run_preflight
 from llmload.serve.serve_profile import ServeProfile, load_profile
 
-EXIT_PREFLIGHT_FAILED = 2  # as any bad input: README, "Serving vLLM, probing it, and telemetry"
+EXIT_PREFLIGHT_FAILED = 2  # as any bad input (README, "Serving a model ...": Preflight)
 
 
 class _StopRequested(Exception):
