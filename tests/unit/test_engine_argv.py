@@ -55,7 +55,8 @@ def test_transformers_takes_the_model_path_as_its_name_and_a_device(tmp_path: Pa
 
 def test_command_template_is_filled_in_and_args_appended(tmp_path: Path) -> None:
     text = 'engine = "command"\nmodel = "/m/q.gguf"\nport = 8080\nserved_model_name = "q"\nmax_num_seqs = 4\n'
-    text += 'health_path = ""\ncommand = ["srv", "-m", "{model}", "--alias={served_model_name}", "--port", "{port}",'
+    text += 'health_path = ""\ncommand = ["srv", "-m", "{model}", "--alias={served_model_name}",'
+    text += ' "--port", "{port}",'
     text += ' "-np", "{max_num_seqs}", "--json={{}}"]\n[args]\nmetrics = true\n'
     profile = load_profile(load(tmp_path, text))
     assert engine_argv(profile, None, port=8181) == [
@@ -70,12 +71,21 @@ def test_command_template_is_filled_in_and_args_appended(tmp_path: Path) -> None
     ("text", "message"),
     [
         ('engine = "tgi"\n', r":3: engine must be one of \('vllm', 'sglang', 'transformers', 'command'\)"),
-        ('engine = "transformers"\nmax_num_seqs = 8\n', ":4: engine transformers has no flag for max_num_seqs"),
-        ('engine = "transformers"\nserved_model_name = "x"\n', ":4: engine transformers has no flag for served_model_name"),
+        (
+            'engine = "transformers"\nmax_num_seqs = 8\n',
+            ":4: engine transformers has no flag for max_num_seqs",
+        ),
+        (
+            'engine = "transformers"\nserved_model_name = "x"\n',
+            ":4: engine transformers has no flag for served_model_name",
+        ),
         ('command = ["srv"]\n', ':3: command is for engine = "command" \\(this profile\'s engine is vllm\\)'),
         ('engine = "command"\n', ':3: engine = "command" needs command = '),
         ('engine = "command"\ncommand = ["srv", "{modle}"]\n', r":4: command: unknown placeholder \{modle\}"),
-        ('engine = "command"\ncommand = ["srv", "{max_num_seqs}"]\n', r":4: .*\{max_num_seqs\} needs key 'max_num_seqs'"),
+        (
+            'engine = "command"\ncommand = ["srv", "{max_num_seqs}"]\n',
+            r":4: .*\{max_num_seqs\} needs key 'max_num_seqs'",
+        ),
         ('engine = "command"\ncommand = ["srv", "{port"]\n', ":4: command: "),
     ],
 )

@@ -1,4 +1,5 @@
-"""Which Python runs an engine: the CPU test venv for vLLM on CPU only; the user's own installation otherwise."""
+"""Which Python runs an engine: the CPU test venv for vLLM on CPU only; the user's own installation
+otherwise."""
 
 from __future__ import annotations
 
@@ -52,13 +53,19 @@ def test_gpu_vllm_is_the_variable_then_the_vllm_on_path_then_python3(tmp_path: P
     assert on_path is not None and on_path.python == Path("/opt/gpu/bin/python3.12")
     assert on_path.why == f"the interpreter of {bin_dir / 'vllm'} (`vllm` on PATH)"
     chosen = engine_python(VLLM, "npu", {"LLMLOAD_VLLM_PYTHON": "/srv/vllm/bin/python"}, which)
-    assert chosen is not None and (chosen.python, chosen.why) == (Path("/srv/vllm/bin/python"), "$LLMLOAD_VLLM_PYTHON")
+    assert chosen is not None and (chosen.python, chosen.why) == (
+        Path("/srv/vllm/bin/python"),
+        "$LLMLOAD_VLLM_PYTHON",
+    )
     assert "set LLMLOAD_VLLM_PYTHON" in chosen.hint
 
 
 def test_each_engine_has_its_own_variable_and_a_command_needs_none(tmp_path: Path) -> None:
     which = which_in(tmp_path)
-    for engine, variable in ((SGLANG, "LLMLOAD_SGLANG_PYTHON"), (TRANSFORMERS, "LLMLOAD_TRANSFORMERS_PYTHON")):
+    for engine, variable in (
+        (SGLANG, "LLMLOAD_SGLANG_PYTHON"),
+        (TRANSFORMERS, "LLMLOAD_TRANSFORMERS_PYTHON"),
+    ):
         chosen = engine_python(engine, "cpu", {variable: "/x/python"}, which)
         assert chosen is not None and chosen.python == Path("/x/python")
     assert engine_python(COMMAND_ENGINE, "gpu", {}, which) is None

@@ -131,7 +131,9 @@ class FakeNvml(types.ModuleType):
 
 
 def test_inventory_is_read_through_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeNvml([(80 * GIB, 79 * GIB, "NVIDIA H200", "GPU-1111"), (80 * GIB, 3 * GIB, "NVIDIA H200", "GPU-2222")])
+    fake = FakeNvml(
+        [(80 * GIB, 79 * GIB, "NVIDIA H200", "GPU-1111"), (80 * GIB, 3 * GIB, "NVIDIA H200", "GPU-2222")]
+    )
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     gpus, detail = read_nvml_inventory()
     assert gpus == [
@@ -156,7 +158,10 @@ def preflight(profile: ServeProfile, version: str | None = "1.2.3", **changes: A
         return TWO_CARDS, "2 GPU(s) via NVML"
 
     def read_version(python: Path, module: str) -> tuple[str | None, str]:
-        return version, f"{module} {version} in {python}" if version else f"`import {module}` failed in {python}"
+        return (
+            version,
+            f"{module} {version} in {python}" if version else f"`import {module}` failed in {python}",
+        )
 
     profile = dataclasses.replace(profile, **{"env": {"CUDA_VISIBLE_DEVICES": "0,1"}, **changes})
     result = run_preflight(profile, PY, read_inventory=read_inventory, read_version=read_version)
@@ -170,7 +175,9 @@ def test_vllm_checks_memory_at_its_default_utilisation_and_names_the_variable() 
     assert checks["gpu0-memory"].ok  # 23 GiB free >= 0.9 x 24
     assert "10.0 GiB free of 24.0 GiB, needs 21.6 GiB for utilisation 0.9" in checks["gpu1-memory"].detail
     missing = preflight(seed, version=None)
-    assert not missing["vllm"].ok and missing["vllm"].detail.endswith("failed in /srv/engine/bin/python (install it)")
+    assert not missing["vllm"].ok and missing["vllm"].detail.endswith(
+        "failed in /srv/engine/bin/python (install it)"
+    )
 
 
 def test_sglang_memory_is_checked_only_at_a_fraction_the_profile_asks_for() -> None:
@@ -188,7 +195,10 @@ def test_transformers_needs_one_visible_gpu_and_no_memory_fraction() -> None:
     assert [name for name in checks if name.startswith("gpu")] == ["gpu-count"]
     none_visible = preflight(load_profile("transformers-gpu"), env={"CUDA_VISIBLE_DEVICES": ""})
     assert not none_visible["gpu-count"].ok
-    assert none_visible["gpu-count"].detail == "0 GPU(s) visible (CUDA_VISIBLE_DEVICES=), tensor-parallel-size needs 1"
+    assert (
+        none_visible["gpu-count"].detail
+        == "0 GPU(s) visible (CUDA_VISIBLE_DEVICES=), tensor-parallel-size needs 1"
+    )
 
 
 def test_an_npu_profile_reads_no_nvml_and_says_it_is_unchecked() -> None:
@@ -198,7 +208,9 @@ def test_an_npu_profile_reads_no_nvml_and_says_it_is_unchecked() -> None:
     assert not any(name.startswith("gpu") for name in checks)
 
 
-def test_a_command_profile_checks_its_program_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_command_profile_checks_its_program_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     profile = load_profile("command-llama-server")
     monkeypatch.setenv("PATH", str(tmp_path))
     absent = run_preflight(profile, None, read_inventory=lambda: (TWO_CARDS, ""))

@@ -15,7 +15,8 @@ from llmload.serve.serve_profile import ServeProfile
 
 
 def flag_args(flag: str, value: Any) -> list[str]:
-    """One ``[args]`` entry as argv words: ``true`` a bare flag, ``false`` nothing, a list the flag repeated."""
+    """One ``[args]`` entry as argv words: ``true`` a bare flag, ``false`` nothing, a list the flag
+    repeated."""
     opt = "--" + flag.removeprefix("--").replace("_", "-")
     if value is True:
         return [opt]

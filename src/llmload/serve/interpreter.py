@@ -2,7 +2,8 @@
 
 vLLM on a ``device = "cpu"`` profile is the test tier: the CPU build's own venv (``make vllm-env``). Every
 other Python engine profile uses the user's installation, the first of:
-1. ``$LLMLOAD_<ENGINE>_PYTHON`` (``LLMLOAD_VLLM_PYTHON``, ``LLMLOAD_SGLANG_PYTHON``, ``LLMLOAD_TRANSFORMERS_PYTHON``);
+1. ``$LLMLOAD_<ENGINE>_PYTHON`` (``LLMLOAD_VLLM_PYTHON``, ``LLMLOAD_SGLANG_PYTHON``,
+   ``LLMLOAD_TRANSFORMERS_PYTHON``);
 2. the interpreter of the engine's own command on PATH (``vllm``, ``sglang``, ``transformers``): its venv's;
 3. ``python3`` on PATH.
 """
@@ -86,4 +87,6 @@ def module_version(python: str | Path, module: str, timeout_s: float = 120.0) ->
         return None, f"`import {module}` failed in {python}: {last}"
     lines = done.stdout.strip().splitlines()
     version = lines[-1].strip() if lines else ""
-    return (version, f"{module} {version} in {python}") if version else (None, f"no version printed by {python}")
+    return (
+        (version, f"{module} {version} in {python}") if version else (None, f"no version printed by {python}")
+    )

@@ -143,7 +143,8 @@ class EngineServer:
         code = self.process.poll()
         if code is not None:
             raise ServerStartError(
-                f"{self.engine.label} exited with status {code} during startup; last lines of {self.log_path}:\n"
+                f"{self.engine.label} exited with status {code} during startup;"
+                f" last lines of {self.log_path}:\n"
                 + tail_lines(self.log_path)
             )
 
@@ -190,7 +191,8 @@ class EngineServer:
         return meta
 
     def stop(self, grace_s: float | None = None) -> int | None:
-        """Stop the server's whole process group (SIGTERM, then SIGKILL after the grace period); its exit status."""
+        """Stop the server's whole process group (SIGTERM, then SIGKILL after the grace period); its exit
+        status."""
         if self.process is None:
             return None
         code = stop_group(self.process, self.stop_grace_s if grace_s is None else grace_s)

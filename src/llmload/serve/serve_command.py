@@ -11,14 +11,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from llmload.exit_codes import ExitCode
 from llmload.serve.engine_argv import engine_argv, readiness
 from llmload.serve.engines import engine_named
 from llmload.serve.interpreter import Interpreter, engine_python
 from llmload.serve.launcher import EngineServer
 from llmload.serve.serve_preflight import PreflightResult, run_preflight
 from llmload.serve.serve_profile import ServeProfile, load_profile
-
-EXIT_PREFLIGHT_FAILED = 2  # as any bad input (README, "Serving a model ...": Preflight)
 
 
 class _StopRequested(Exception):
@@ -46,7 +45,8 @@ def describe(profile: ServeProfile, interpreter: Interpreter | None) -> list[str
         else f"program  {profile.command[0]} (the profile's command template)"
     )
     return [
-        f"profile  {profile.name} ({profile.source})" + (f": {profile.description}" if profile.description else ""),
+        f"profile  {profile.name} ({profile.source})"
+        + (f": {profile.description}" if profile.description else ""),
         f"engine   {engine.name} ({engine.label}), device {profile.device}",
         program,
         f"ready    {readiness(profile).describe(profile.served_model_name)}",
@@ -77,10 +77,12 @@ def serve_profile(profile_path: str | Path, dry_run: bool, serve_dir: Path) -> i
     for failed in result.failures():
         print(f"llmload: preflight failed: {failed.name}: {failed.detail}", file=sys.stderr)
     if not result.ok:
-        return EXIT_PREFLIGHT_FAILED
+        return ExitCode.USAGE  # as any bad input
     if dry_run:
         return 0
-    server = EngineServer(profile, serve_dir, python=interpreter.python if interpreter else None, gpus=result.gpus)
+    server = EngineServer(
+        profile, serve_dir, python=interpreter.python if interpreter else None, gpus=result.gpus
+    )
     server.engine_version = result.engine_version
     return _run_in_foreground(server)
 

@@ -56,11 +56,15 @@ class PreflightResult:
         return "\n".join(rows)
 
 
-def check_engine(engine: Engine, interpreter: Interpreter, read_version: ReadVersion) -> tuple[Check, str | None]:
+def check_engine(
+    engine: Engine, interpreter: Interpreter, read_version: ReadVersion
+) -> tuple[Check, str | None]:
     """The engine's package importable by its interpreter, and its version."""
     assert engine.module is not None
     version, detail = read_version(interpreter.python, engine.module)
-    return Check(engine.name, version is not None, detail if version else f"{detail} ({interpreter.hint})"), version
+    return Check(
+        engine.name, version is not None, detail if version else f"{detail} ({interpreter.hint})"
+    ), version
 
 
 def check_program(argv0: str, which: Which = shutil.which) -> Check:
@@ -127,7 +131,10 @@ def check_gpus(
 
 
 def accelerator_checks(
-    profile: ServeProfile, inventory: list[GpuInfo] | None, inventory_detail: str, cuda_visible_devices: str | None
+    profile: ServeProfile,
+    inventory: list[GpuInfo] | None,
+    inventory_detail: str,
+    cuda_visible_devices: str | None,
 ) -> list[Check]:
     """The device checks of a profile, given what NVML returned (None: no NVML, and why)."""
     if profile.device == "cpu":

@@ -153,7 +153,12 @@ def _check_values(data: dict[str, Any], text: str, where: Path) -> None:
     _check_engine(data, bad)
 
 
-_NO_DEFAULT = ("gpu_memory_utilization", "max_num_seqs", "max_model_len", "dtype")  # placeholders without a value
+_NO_DEFAULT = (
+    "gpu_memory_utilization",
+    "max_num_seqs",
+    "max_model_len",
+    "dtype",
+)  # placeholders without a value
 
 
 def _check_engine(data: dict[str, Any], bad: Callable[[str, str], UsageError]) -> None:
@@ -168,20 +173,26 @@ def _check_engine(data: dict[str, Any], bad: Callable[[str, str], UsageError]) -
     if name != COMMAND:
         for key in ("command", "health_path"):
             if key in data:
-                raise bad(key, f"{key} is for engine = \"command\" (this profile's engine is {name})")
+                raise bad(key, f'{key} is for engine = "command" (this profile\'s engine is {name})')
         return
     template = data.get("command")
     if not template or not all(isinstance(word, str) for word in template):
-        raise bad("command" if template else "engine", "engine = \"command\" needs command = [\"program\", \"arg\", ...]")
+        raise bad(
+            "command" if template else "engine", 'engine = "command" needs command = ["program", "arg", ...]'
+        )
     try:
         fields = template_fields(template)
     except ValueError as exc:
         raise bad("command", f"command: {exc}") from None
     for field_name in fields:
         if field_name not in PLACEHOLDERS:
-            raise bad("command", f"command: unknown placeholder {{{field_name}}} (known: {', '.join(PLACEHOLDERS)})")
+            raise bad(
+                "command", f"command: unknown placeholder {{{field_name}}} (known: {', '.join(PLACEHOLDERS)})"
+            )
         if field_name in _NO_DEFAULT and field_name not in data:
-            raise bad("command", f"command: placeholder {{{field_name}}} needs key '{field_name}' in the profile")
+            raise bad(
+                "command", f"command: placeholder {{{field_name}}} needs key '{field_name}' in the profile"
+            )
 
 
 def _served_model_name(data: dict[str, Any], model: str) -> str:
