@@ -30,10 +30,10 @@ def target(kind: str, workdir: Path) -> Iterator[tuple[str, list[str], str]]:
         with running_simulator("qwen3-32b-awq-2x4090", None, workdir / "sim.log") as url:
             yield url, [], "1:40:1"
     else:
-        from llmload.serve.launcher import VllmServer
+        from llmload.serve.launcher import EngineServer
         from llmload.serve.serve_profile import load_profile
 
-        with VllmServer(load_profile("tiny-cpu"), workdir / "serve") as server:
+        with EngineServer(load_profile("tiny-cpu"), workdir / "serve") as server:
             # the real-vLLM test tier's workload (serve.demo.demo_run_argv): there the server's --max-num-seqs
             # binds (its queue fills from 5 users on); with 48 output tokens and 3-comment batches the 2-core
             # engine ran out of compute first (knee 5, no queue), a different experiment

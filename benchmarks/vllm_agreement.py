@@ -52,7 +52,7 @@ from llmload.scenarios.chat import PROMPT_FORMS, in_prompt_form  # noqa: E402
 from llmload.scenarios.plates.plate_prompt import build_messages  # noqa: E402
 from llmload.scenarios.plates.plate_scenario import PlateScenario  # noqa: E402
 from llmload.serve.demo import raise_priority  # noqa: E402
-from llmload.serve.vllm_env import VLLM_CPU_PLATFORM_ENV, vllm_python  # noqa: E402
+from llmload.serve.vllm_env import VLLM_CPU_PLATFORM_ENV, cpu_vllm_python  # noqa: E402
 from llmload.steps import parse_duration_s  # noqa: E402
 
 DATASET = REPO / "datasets" / "plate_comments.jsonl"
@@ -173,7 +173,7 @@ def start_vllm_bench(
     host: str, model: str, args: argparse.Namespace, concurrency: int, dataset: Path, out: Path, prompts: int
 ) -> subprocess.Popen[str]:
     argv = [
-        str(vllm_python()), "-c", BENCH_SERVE,
+        str(cpu_vllm_python()), "-c", BENCH_SERVE,
         "--backend", "openai-chat", "--endpoint", "/v1/chat/completions", "--base-url", host,
         "--model", model, "--tokenizer", args.tokenizer or model,
         "--dataset-name", "custom", "--dataset-path", str(dataset), "--custom-output-len", str(args.max_tokens - args.length_offset),
@@ -366,11 +366,11 @@ def _ms(value: float | None) -> str:
 @contextmanager
 def launched_tiny_server(serve_dir: Path) -> Iterator[tuple[str, str]]:
     from llmload.processes import free_port
-    from llmload.serve.launcher import VllmServer
+    from llmload.serve.launcher import EngineServer
     from llmload.serve.serve_profile import load_profile
 
     profile = load_profile("tiny-cpu")
-    with VllmServer(profile, serve_dir, port=free_port()) as server:
+    with EngineServer(profile, serve_dir, port=free_port()) as server:
         yield server.base_url, profile.model
 
 

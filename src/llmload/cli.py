@@ -133,18 +133,22 @@ def _add_sim_commands(sub: Commands) -> None:
 
 def _add_serve_commands(sub: Commands) -> None:
     serve = sub.add_parser(
-        "serve", help="Start vLLM from a serve profile (preflight, wait ready, stop cleanly)"
+        "serve",
+        help="Start a server (vLLM, SGLang, transformers, a command) from a serve profile"
+        " (preflight, wait ready, stop cleanly)",
     )
     serve.add_argument(
         "--profile", required=True, help="Profile name (serve/profiles/NAME.toml) or TOML path"
     )
     serve.add_argument(
-        "--dry-run", action="store_true", help="Preflight and print the command; start nothing"
+        "--dry-run",
+        action="store_true",
+        help="Preflight and print the command; start nothing (exit 2: a check failed)",
     )
     serve.add_argument(
         "--serve-dir",
         default="",
-        help="Folder for vllm.log and serve_meta.json (default reports/serve-<profile>)",
+        help="Folder for the server's log and serve_meta.json (default reports/serve-<profile>)",
     )
     serve.set_defaults(func=commands.serve)
 

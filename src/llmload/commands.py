@@ -115,7 +115,7 @@ def dataset_validate(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from llmload.serve.launcher import VllmStartError
+    from llmload.serve.launcher import ServerStartError
     from llmload.serve.serve_command import serve_profile
     from llmload.serve.serve_profile import load_profile
 
@@ -126,8 +126,8 @@ def serve(args: argparse.Namespace) -> int:
     )
     try:
         return serve_profile(args.profile, args.dry_run, serve_dir)
-    except VllmStartError as exc:
-        print(f"llmload: vLLM failed to start: {exc}", file=sys.stderr)
+    except ServerStartError as exc:
+        print(f"llmload: the server failed to start: {exc}", file=sys.stderr)
         return ExitCode.GENERATOR
 
 

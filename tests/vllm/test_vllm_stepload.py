@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from llmload.serve.demo import VLLM_DEMO_STEP, VLLM_DEMO_USERS, demo_run_argv, raise_priority
-from llmload.serve.launcher import VllmServer
+from llmload.serve.launcher import EngineServer
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def step_load(vllm_server: VllmServer, run_dir: Path) -> dict[str, Any]:
+def step_load(vllm_server: EngineServer, run_dir: Path) -> dict[str, Any]:
     """One `llmload run` step-load (the vLLM demo's levels and step length) into run_dir."""
     argv = demo_run_argv(vllm_server.base_url, VLLM_DEMO_USERS, VLLM_DEMO_STEP, run_dir, vllm_server.cpus)
     done = subprocess.run(
@@ -37,7 +37,7 @@ def step_load(vllm_server: VllmServer, run_dir: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def step_run(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def step_run(vllm_server: EngineServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return step_load(vllm_server, tmp_path_factory.mktemp("vllm-step") / "run")
 
 
@@ -52,7 +52,7 @@ def _knee_users(summary: dict[str, Any]) -> int | None:
 
 @pytest.mark.timeout(600)  # the shared step-load (~3 min) + at most one fresh one
 def test_knee_is_max_num_seqs_within_one_user(
-    step_run: dict[str, Any], vllm_server: VllmServer, tmp_path: Path
+    step_run: dict[str, Any], vllm_server: EngineServer, tmp_path: Path
 ) -> None:
     max_num_seqs = vllm_server.profile.max_num_seqs
     assert max_num_seqs == 4
@@ -80,7 +80,7 @@ def test_server_metrics_series_were_captured_every_second(step_run: dict[str, An
     assert 0.9 < sorted(gaps)[len(gaps) // 2] < 1.1
 
 
-def test_waiting_requests_only_past_the_knee(step_run: dict[str, Any], vllm_server: VllmServer) -> None:
+def test_waiting_requests_only_past_the_knee(step_run: dict[str, Any], vllm_server: EngineServer) -> None:
     max_num_seqs = vllm_server.profile.max_num_seqs or 0
     steps = by_users(step_run["summary"])
     for users, step in steps.items():

@@ -17,10 +17,11 @@ from llmload.cpus import format_cpu_list, generator_cpus_beside
 from llmload.errors import UsageError
 from llmload.exit_codes import ExitCode
 from llmload.processes import free_port
-from llmload.serve.launcher import VllmServer, VllmStartError
+from llmload.serve.engines import VLLM
+from llmload.serve.interpreter import engine_python
+from llmload.serve.launcher import EngineServer, ServerStartError
+from llmload.serve.serve_preflight import run_preflight
 from llmload.serve.serve_profile import load_profile
-from llmload.serve.vllm_env import vllm_python
-from llmload.serve.vllm_preflight import run_preflight
 
 VLLM_DEMO_USERS = "1,2,3,4,5,6,8"
 VLLM_DEMO_STEP = "20s"
@@ -69,19 +70,19 @@ def run_vllm_demo(args: argparse.Namespace) -> int:
     run_dir = Path(args.out) if args.out else default_run_dir("demo-vllm-")
     profile = load_profile("tiny-cpu")
     port = free_port()
-    check = run_preflight(profile, vllm_python(), port=port)
+    check = run_preflight(profile, engine_python(VLLM, profile.device), port=port)
     if not check.ok:
         first = check.failures()[0]
         raise UsageError(f"vLLM demo preflight: {first.name}: {first.detail} (run `make vllm-env`)")
-    print(f"llmload demo: vLLM {check.vllm_version} (CPU), profile tiny-cpu, users {users}, {step} per step")
-    server = VllmServer(profile, run_dir / rundir.SERVE_DIR, port=port)
+    print(f"llmload demo: vLLM {check.engine_version} (CPU), profile tiny-cpu, users {users}, {step} per step")
+    server = EngineServer(profile, run_dir / rundir.SERVE_DIR, port=port)
     try:
         with server:
             print(f"vLLM ready at {server.base_url} after {server.startup_s:.0f} s", flush=True)
             raise_priority()  # after vLLM started: only the load generator gets the boost
             argv = demo_run_argv(server.base_url, users, step, run_dir, server.cpus)
             rc = run_headless(parse_run_args(argv[1:]))  # argv[0] is the command, "run"
-    except VllmStartError as exc:
+    except ServerStartError as exc:
         print(f"llmload: vLLM failed to start: {exc}", file=sys.stderr)
         return ExitCode.GENERATOR
     if (run_dir / rundir.SUMMARY).exists():

@@ -19,6 +19,8 @@ from llmload.client.blocking_http import TargetUnreachable, get_json, http_get
 from llmload.telemetry.metrics_sampler import count_vllm_series
 
 PROBE_PROMPT = "请列出评论中的车牌号：今天在路口看到粤B12345闯红灯"
+# transformers serve answers /v1/models with its Hugging Face cache (HTTP 500 without one)
+NO_MODEL_LIST_HINT = ": no model list; give --model NAME (transformers serve: the model's path)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +127,12 @@ def probe_server(
     base = host.rstrip("/")
     start = time.perf_counter()
     status, data = get_json(base + "/v1/models", min(timeout_s, 10.0), api_key)  # raises TargetUnreachable
-    models = [str(m.get("id")) for m in (data or {}).get("data", []) if isinstance(m, dict)]
+    models = [str(m["id"]) for m in (data or {}).get("data", []) if isinstance(m, dict) and m.get("id")]
     ok = status == 200 and bool(models)
-    results = [ProbeResult("models", ok, time.perf_counter() - start, ", ".join(models) or f"HTTP {status}")]
+    detail = ", ".join(models) or f"HTTP {status}"
+    if not models and not model:
+        detail += NO_MODEL_LIST_HINT
+    results = [ProbeResult("models", ok, time.perf_counter() - start, detail)]
     model = model or (models[0] if models else "")
     results.append(_timed("chat (stream)", lambda: stream_chat(base, model, api_key, max_tokens, timeout_s)))
     results.append(_timed("tokenize", lambda: _tokenize(base, model, api_key, timeout_s)))

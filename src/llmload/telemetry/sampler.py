@@ -1,7 +1,14 @@
 """What every telemetry sampler is, the JSON-lines file it writes into, and the one sampling cadence.
 
-Another source (another accelerator's management library, say) is a class with ``sample_once`` and
-``close`` that hands its JSON lines to the sink it was built with; ``run_telemetry.Telemetry`` ticks it.
+Another source is a class with ``sample_once`` and ``close`` that hands its JSON lines to the sink it was
+built with, and an opener that returns None where its library or device is absent; ``run_telemetry.Telemetry``
+opens it beside ``open_gpu_sampler`` and ticks it. The case in view is an NPU sampler for the Ascend
+profiles (``serve/profiles/vllm-ascend-*.toml``; none exists, llmload is untested on Ascend): it would read
+the cards through Huawei's DCMI library (what ``npu-smi`` shows), honour ``ASCEND_RT_VISIBLE_DEVICES`` as
+the NVML sampler honours ``CUDA_VISIBLE_DEVICES``, and write into gpu.jsonl one line per card and sample
+with the fields of ``gpu_sampler.GpuSample`` (``t_s``, ``host``, ``gpu`` as the card index,
+``util_percent``, memory, power, temperature, clock; None where a value is not read), so that the
+analysis's per-step GPU columns and the report's GPU panel take it as they are.
 """
 
 from __future__ import annotations
