@@ -19,7 +19,7 @@ from llmload.exit_codes import ExitCode, interrupted
 from llmload.load.cluster import add_distributed_options
 from llmload.load.run_command import add_run_arguments
 from llmload.load.run_options import add_run_options
-from llmload.report.options import add_gate_options
+from llmload.report.gate_options import add_gate_options
 from llmload.scenarios.plates.plate_scenario import DEFAULT_DATASET
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from llmload.load.cluster import run_worker, validate_distributed_args
 from llmload.load.launch import run_demo, run_headless, run_ui
 from llmload.load.run_options import API_KEY_ENV
 from llmload.report.compare_report import run_compare
-from llmload.report.options import options_from_args
+from llmload.report.gate_options import options_from_args
 from llmload.report.text import print_gate, print_verdict
 from llmload.scenarios.plates.comment_dataset import load_dataset, write_jsonl
 from llmload.scenarios.plates.comment_generator import generate_comments

@@ -23,9 +23,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from llmload.analysis.report_charts import CHART_KEYS
 from llmload.cli import main
 from llmload.report.build import ReportResult, build_report
+from llmload.report.charts.report_charts import CHART_KEYS
 from report_fixture import PLANT, planted_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

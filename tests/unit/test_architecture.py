@@ -92,7 +92,6 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-@IN_PROGRESS
 def test_no_import_cycles() -> None:
     found = cycles(graph())
     assert not found, f"import cycles: {found}"
@@ -136,7 +135,6 @@ def test_functions_fit_on_a_screen() -> None:
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
 
 
-@IN_PROGRESS
 def test_module_names_say_what_they_are_once() -> None:
     stems = Counter(path.stem for path in modules().values() if path.stem != "__init__")
     repeated = sorted(stem for stem, count in stems.items() if count > 1)

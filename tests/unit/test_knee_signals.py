@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from llmload.analysis.knee import despike, find_knee, plateau_knee
+from llmload.analysis.knee import find_knee
+from llmload.analysis.knee_plateau import despike, plateau_knee
 from llmload.analysis.knee_signals import kneedle, server_signal, slo_signal
 
 LEVELS = list(range(1, 17))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from llmload.analysis.apdex import apdex, apdex_per_step, rating, thresholds
-from llmload.analysis.errors import errors_table, top_errors_per_step
+from llmload.analysis.error_tables import errors_table, top_errors_per_step
 
 
 def test_apdex_counts_and_score() -> None:

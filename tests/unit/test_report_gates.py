@@ -6,9 +6,9 @@ import io
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from llmload.report.gate_options import ReportOptions
 from llmload.report.gates import evaluate_gate, failure_lines, format_value
 from llmload.report.junit import junit_xml
-from llmload.report.options import ReportOptions
 from llmload.report.text import print_gate
 
 CLAUSES = [

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from helpers import rec
-from llmload.analysis.csv_text import write_csv
+from llmload.analysis.quality_examples import quality_examples
 from llmload.analysis.record_arrow import batch_ids_of_rows, read_columns
 from llmload.analysis.record_columns import RecordColumns
-from llmload.analysis.report_data import quality_examples
 from llmload.analysis.stats import resampled_percentile
 from llmload.errors import UsageError
 from llmload.records import Record, iter_record_dicts
+from llmload.report.csv_text import write_csv
 
 
 def _records() -> list[Record]:

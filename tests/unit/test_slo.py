@@ -10,8 +10,8 @@ import pytest
 from helpers import T0, rec, write_run
 from llmload.analysis.frame import load_run
 from llmload.analysis.goodput import slo_summary
-from llmload.analysis.metrics import step_rows
 from llmload.analysis.slo import evaluate_slo, parse_slo
+from llmload.analysis.step_stats import step_rows
 from llmload.errors import UsageError
 from llmload.records import StepMark
 

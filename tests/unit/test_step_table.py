@@ -9,7 +9,7 @@ import pytest
 from helpers import T0, closed_loop, rec, write_run
 from llmload.analysis.frame import load_run
 from llmload.analysis.knee import find_knee
-from llmload.analysis.metrics import step_rows
+from llmload.analysis.step_stats import step_rows
 from llmload.analysis.summary import build_summary
 from llmload.records import StepMark
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from llmload.analysis.server import (
+from llmload.analysis.server_evidence import (
     counter_delta,
     gpu_step_evidence,
     load_server_metrics,

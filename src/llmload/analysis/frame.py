@@ -24,7 +24,7 @@ import pandas as pd
 
 from llmload.analysis.record_arrow import ArrowColumns, PlateErrors, read_columns
 from llmload.analysis.record_columns import ItlStore, RecordColumns, count_column
-from llmload.analysis.server import load_gpu_samples, load_server_metrics
+from llmload.analysis.server_evidence import load_gpu_samples, load_server_metrics
 from llmload.errors import UsageError
 from llmload.records import StepMark, iter_record_dicts, read_steps
 
@@ -73,9 +73,9 @@ class RunData:
     generator: (
         pd.DataFrame
     )  # load-generator health samples: t_s (target time base), worker, cpu_percent, lags (wall s)
-    server: pd.DataFrame = field(default_factory=pd.DataFrame)  # server_metrics.jsonl (analysis.server)
-    gpu: pd.DataFrame = field(default_factory=pd.DataFrame)  # gpu.jsonl (analysis.server)
-    # the commonest wrong and missed plates (report_data.quality_examples), when the fast reader had them
+    server: pd.DataFrame = field(default_factory=pd.DataFrame)  # server_metrics.jsonl (analysis.server_evidence)
+    gpu: pd.DataFrame = field(default_factory=pd.DataFrame)  # gpu.jsonl (analysis.server_evidence)
+    # the commonest wrong and missed plates (analysis.quality_examples), when the fast reader had them
     plate_errors: PlateErrors | None = None
 
 

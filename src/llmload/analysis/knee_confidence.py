@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmload.analysis.knee_plateau import plateau_knee
+
 AGREEING_SIGNALS = ("marginal_gain", "kneedle_throughput", "kneedle_e2e_p95", "server")
 HIGH_STABILITY, LOW_STABILITY = 0.9, 0.6
 HIGH_AGREEMENT, LOW_AGREEMENT = 2 / 3, 1 / 3
@@ -30,8 +32,6 @@ def agreement(levels: list[int], knee_users: int, signals: dict[str, Any]) -> di
 
 def stability(levels: list[int], knee_i: int, draws: list[list[float]] | None, tolerance: float) -> dict[str, Any]:
     """Re-run the plateau rule on every bootstrap throughput curve."""
-    from llmload.analysis.knee import plateau_knee
-
     if not draws:
         return {"samples": 0, "share_same": None, "share_within_one_level": None, "users_ci95": None}
     knees = sorted(plateau_knee(d, levels, tolerance) for d in draws)

@@ -10,6 +10,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from llmload.analysis.knee_plateau import despike
 from llmload.knee_rule import SERVER_WAITING_THRESHOLD, admission_saturated
 
 MARGINAL_GAIN_THRESHOLD = 0.5
@@ -83,8 +84,6 @@ def kneedle(xs: Sequence[float], ys: Sequence[float], curve: str, sensitivity: f
 def kneedle_signal(valid: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     """Kneedle (kneed) on throughput vs users (concave, increasing; despiked as for the rule)
     or on p95 E2E vs users (convex, increasing: where latency starts to climb)."""
-    from llmload.analysis.knee import despike
-
     if kind == "throughput":
         pts = [(s["users"], s["rps"]) for s in valid]
         xs = [p[0] for p in pts]

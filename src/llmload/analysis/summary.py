@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from llmload.analysis.capacity import knee_analysis
+from llmload.analysis.apdex import apdex, apdex_per_step, rating
+from llmload.analysis.error_tables import errors_table, top_errors_per_step
 from llmload.analysis.frame import RunData
-from llmload.analysis.metrics import accuracy, plates_scored, step_rows
+from llmload.analysis.kv_prediction import knee_analysis
+from llmload.analysis.quality_examples import run_quality_examples
+from llmload.analysis.step_stats import accuracy, plates_scored, step_rows
 
 SUMMARY_SCHEMA = "llmload.summary/1"
 
@@ -50,7 +53,7 @@ def build_summary(run: RunData) -> dict[str, Any]:
 
 def _attach_server_evidence(run: RunData, steps: list[dict[str, Any]]) -> None:
     """Each step gets `server` (vLLM /metrics over its steady window) and `gpu` (NVML), None/[] without."""
-    from llmload.analysis.server import gpu_step_evidence, server_step_evidence
+    from llmload.analysis.server_evidence import gpu_step_evidence, server_step_evidence
 
     for step, server, gpu in zip(
         steps, server_step_evidence(run.server, steps), gpu_step_evidence(run.gpu, steps), strict=True
@@ -83,3 +86,17 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def report_extras(run: RunData, summary: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
+    """The summary keys `apdex` and `errors`."""
+    per_step = apdex_per_step(run.requests, summary["steps"], limits)
+    overall = apdex(run.requests["e2e_s"], run.requests["ok"], limits["t_s"], limits["f_s"])
+    return {
+        "apdex": {**limits, "overall": {**overall, "rating": rating(overall["score"])}, "per_step": per_step},
+        "errors": {
+            "by_type": errors_table(run.requests),
+            "top_per_step": top_errors_per_step(run.requests, summary["steps"]),
+        },
+        "quality_examples": run_quality_examples(run),
+    }

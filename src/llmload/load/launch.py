@@ -30,7 +30,7 @@ from llmload.load.run_options import parse_run_values
 from llmload.load.settings import LoadSettings, settings_from
 from llmload.load.supervise import exit_code, mark_stopped, run_locust, run_preflight
 from llmload.processes import free_port, stop_process
-from llmload.report.options import ReportOptions, options_from_args
+from llmload.report.gate_options import ReportOptions, options_from_args
 from llmload.rundir import RECORDS, SIM_LOG
 
 

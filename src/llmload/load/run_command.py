@@ -1,5 +1,5 @@
 """The arguments of `llmload run`: the run options (load.run_options), the distributed ones (load.cluster) and
-the report's gates (report.options, with --config). The CLI declares `run` with them, and the demos build
+the report's gates (report.gate_options, with --config). The CLI declares `run` with them, and the demos build
 their run with parse_run_args."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from llmload.errors import UsageErrorParser
 from llmload.load.cluster import add_distributed_options
 from llmload.load.run_options import add_run_options
-from llmload.report.options import add_gate_options
+from llmload.report.gate_options import add_gate_options
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:

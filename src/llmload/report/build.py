@@ -6,13 +6,12 @@ junit.xml and report.html; returns them with the gate verdict.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmload.report.options import ReportOptions, resolve
+from llmload.report.gate_options import ReportOptions, resolve
 from llmload.report.render import render_html
 
 
@@ -28,54 +27,12 @@ class ReportResult:
         return gate
 
 
-STEP_CSV_COLUMNS = [
-    "users",
-    "requests_ok",
-    "requests_failed",
-    "error_rate",
-    "rps",
-    "output_tokens_per_s",
-    "ttft_p50_s",
-    "ttft_p95_s",
-    "ttft_p99_s",
-    "e2e_mean_s",
-    "e2e_p50_s",
-    "e2e_p90_s",
-    "e2e_p95_s",
-    "e2e_p99_s",
-    "tpot_p50_s",
-    "tpot_p95_s",
-    "itl_p50_s",
-    "itl_p99_s",
-]
-_STEP_CSV_PATHS = [
-    ("users",),
-    ("requests_ok",),
-    ("requests_failed",),
-    ("error_rate",),
-    ("rps",),
-    ("output_tokens_per_s",),
-    ("ttft_s", "p50"),
-    ("ttft_s", "p95"),
-    ("ttft_s", "p99"),
-    ("e2e_s", "mean"),
-    ("e2e_s", "p50"),
-    ("e2e_s", "p90"),
-    ("e2e_s", "p95"),
-    ("e2e_s", "p99"),
-    ("tpot_s", "p50"),
-    ("tpot_s", "p95"),
-    ("itl_s", "p50"),
-    ("itl_s", "p99"),
-]
-
-
 def build_report(run_dir: Path, options: ReportOptions | None = None) -> ReportResult:
     from llmload.analysis.apdex import thresholds
     from llmload.analysis.frame import load_run
-    from llmload.analysis.report_charts import all_charts
-    from llmload.analysis.report_data import report_extras, write_requests_csv
-    from llmload.analysis.summary import build_summary
+    from llmload.analysis.summary import build_summary, report_extras
+    from llmload.report.charts.report_charts import all_charts
+    from llmload.report.csv_files import write_requests_csv, write_steps_csv
     from llmload.report.gates import evaluate_gate
     from llmload.report.junit import junit_xml
 
@@ -112,17 +69,3 @@ def _plan(run_dir: Path) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
-
-
-def _get(data: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        data = data.get(key) if isinstance(data, dict) else None
-    return data
-
-
-def write_steps_csv(summary: dict[str, Any], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(STEP_CSV_COLUMNS)
-        for s in summary["steps"]:
-            writer.writerow([_get(s, p) for p in _STEP_CSV_PATHS])

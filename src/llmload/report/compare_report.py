@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from llmload.report.options import read_baseline
+from llmload.report.gate_options import read_baseline
 
 EXIT_OK, EXIT_REGRESSED = 0, 1
 
@@ -75,7 +75,7 @@ def run_compare(
 
 def write_outputs(result: dict[str, Any], base: dict[str, Any], new: dict[str, Any], out: Path) -> Path:
     """compare.json and compare.html (both runs' curves on one chart) in `out`; returns the HTML path."""
-    from llmload.analysis.charts import compare_chart
+    from llmload.report.charts.curve_charts import compare_chart
     from llmload.report.render import render_compare_html
 
     out.mkdir(parents=True, exist_ok=True)

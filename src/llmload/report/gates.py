@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmload.report.options import ReportOptions, read_baseline
+from llmload.report.gate_options import ReportOptions, read_baseline
 
 LATENCY_METRICS = ("ttft", "ttfa", "e2e", "tpot", "itl", "queue")
 FRACTION_METRICS = ("error_rate", "precision", "recall", "f1")

@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from llmload.analysis import charts, charts_llm, charts_server
 from llmload.analysis.frame import RunData
+from llmload.report.charts import curve_charts, llm_charts, server_charts, time_charts
 
 # the server series the report draws, and the names that carry them (newest vLLM name first)
 SERVER_SERIES = {
@@ -77,18 +77,18 @@ def gpu_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def all_charts(run: RunData, summary: dict[str, Any]) -> dict[str, str | None]:
     out: dict[str, str | None] = {
-        "knee": charts.knee_chart(summary),
-        "tps-over-time": charts.tps_over_time_chart(run),
-        "users-over-time": charts.users_over_time_chart(run),
-        "latency-over-time": charts.latency_over_time_chart(run),
-        "latency-vs-users": charts.latency_vs_users_chart(run, summary),
-        "tokens-over-time": charts_llm.tokens_over_time_chart(run),
-        "tradeoff": charts_llm.tradeoff_chart(summary),
-        "reasoning": charts_llm.reasoning_chart(run, summary),
-        "accuracy": charts_llm.accuracy_chart(summary),
-        "server": charts_server.server_chart(run, server_series(getattr(run, "server", pd.DataFrame()))),
-        "gpu": charts_server.gpu_chart(run, gpu_frame(getattr(run, "gpu", pd.DataFrame()))),
+        "knee": curve_charts.knee_chart(summary),
+        "tps-over-time": time_charts.tps_over_time_chart(run),
+        "users-over-time": time_charts.users_over_time_chart(run),
+        "latency-over-time": time_charts.latency_over_time_chart(run),
+        "latency-vs-users": curve_charts.latency_vs_users_chart(run, summary),
+        "tokens-over-time": llm_charts.tokens_over_time_chart(run),
+        "tradeoff": llm_charts.tradeoff_chart(summary),
+        "reasoning": llm_charts.reasoning_chart(run, summary),
+        "accuracy": llm_charts.accuracy_chart(summary),
+        "server": server_charts.server_chart(run, server_series(getattr(run, "server", pd.DataFrame()))),
+        "gpu": server_charts.gpu_chart(run, gpu_frame(getattr(run, "gpu", pd.DataFrame()))),
     }
-    for key in charts_llm.DIST_METRICS:
-        out[f"dist-{key}"] = charts_llm.distribution_chart(run, summary, key)
+    for key in llm_charts.DIST_METRICS:
+        out[f"dist-{key}"] = llm_charts.distribution_chart(run, summary, key)
     return {key: out[key] for key in CHART_KEYS}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from llmload.analysis.charts import run_span_s, step_bands, svg, time_axis
 from llmload.analysis.frame import RunData
+from llmload.report.charts.svg_figure import run_span_s, step_bands, svg, time_axis
 
 
 def server_chart(run: RunData, series: dict[str, pd.Series]) -> str | None:

@@ -1,5 +1,5 @@
 """LLM panels: latency distributions per step, token throughput, the per-user/total trade-off,
-reasoning vs answer tokens, and plate-detection quality per step. Inline SVG (see charts.py)."""
+reasoning vs answer tokens, and plate-detection quality per step. Inline SVG (svg_figure)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from llmload.analysis.charts import bin_edges, run_span_s, step_bands, svg, time_axis
 from llmload.analysis.frame import RunData
+from llmload.report.charts.svg_figure import bin_edges, run_span_s, step_bands, svg, time_axis
 
 # box = p25..p75, line = p50, whiskers = p5..p95, dot = p99
 BOX_PERCENTILES = (5, 25, 50, 75, 95, 99)

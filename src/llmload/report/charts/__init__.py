@@ -1,0 +1,1 @@
+"""The charts of report.html and compare.html: matplotlib figures as inline SVG."""

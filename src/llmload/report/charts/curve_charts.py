@@ -1,0 +1,141 @@
+"""Per-level curves: throughput and response time against the load, latency against active users, and two
+runs' curves on one chart (`llmload compare`). Inline SVG (svg_figure)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from llmload.analysis.frame import RunData
+from llmload.report.charts.svg_figure import COLORS, downsample, svg
+
+
+def x_levels(steps: list[dict[str, Any]]) -> tuple[list[float], str]:
+    """Users for closed-loop runs, offered rate for open-loop ones."""
+    if steps and all(s.get("offered_rps") is not None for s in steps):
+        return [float(s["offered_rps"]) for s in steps], "offered load (req/s)"
+    return [float(s["users"]) for s in steps], "concurrent users"
+
+
+def usl_curve(usl: Any, x_max: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Throughput predicted by a USL fit: X(N) = λN / (1 + σ(N−1) + κN(N−1)); None when no usable fit."""
+    if not isinstance(usl, dict):
+        return None
+    lam = next(
+        (usl[k] for k in ("lambda", "lambda_rps", "gamma") if isinstance(usl.get(k), int | float)), None
+    )
+    sigma, kappa = usl.get("sigma"), usl.get("kappa")
+    if lam is None or not isinstance(sigma, int | float) or not isinstance(kappa, int | float):
+        return None
+    n = np.linspace(1.0, max(2.0, x_max), 200)
+    return n, lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+
+
+def knee_chart(summary: dict[str, Any]) -> str:
+    steps = [s for s in summary["steps"] if s["rps"] is not None]
+    xs, xlabel = x_levels(steps)
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax.plot(xs, [s["rps"] for s in steps], "o-", color=COLORS["ok"], ms=4, label="throughput (req/s)")
+    excluded = [(x, s["rps"]) for x, s in zip(xs, steps, strict=True) if s.get("excluded")]
+    if excluded:
+        ax.plot(
+            *zip(*excluded, strict=True), "x", color="#000000", ms=8, label="excluded (generator saturated)"
+        )
+    curve = usl_curve(summary.get("usl"), max(xs) if xs else 2.0)
+    if curve is not None:
+        ax.plot(curve[0], curve[1], "-", color="#17becf", lw=1.2, alpha=0.9, label="USL fit")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("requests / s", color=COLORS["ok"])
+    ax2 = ax.twinx()
+    ax2.plot(xs, [s["e2e_s"]["p95"] for s in steps], "s--", color="#d62728", ms=3, label="p95 E2E (s)")
+    ax2.plot(xs, [s["e2e_s"]["p50"] for s in steps], ".:", color="#ff7f0e", label="p50 E2E (s)")
+    ax2.set_ylabel("response time (s)", color="#d62728")
+    for key in ("knee", "limit"):
+        point = summary.get(key)
+        if point:
+            where = (
+                point.get("offered_rps", point["users"]) if xlabel.startswith("offered") else point["users"]
+            )
+            ax.axvline(
+                where, color=COLORS[key], lw=1.5, label=f"{'optimal' if key == 'knee' else 'limit'} = {where}"
+            )
+    lines, labels = ax.get_legend_handles_labels()
+    lines2, labels2 = ax2.get_legend_handles_labels()
+    ax.legend(lines + lines2, labels + labels2, loc="upper left", fontsize=8)
+    ax.set_title("Throughput and response time vs load")
+    return svg(fig, "knee")
+
+
+def step_of_requests(run: RunData) -> pd.Series:
+    """The user level of the step each request was sent in (NaN outside every step)."""
+    users = pd.Series(np.nan, index=run.requests.index)
+    for step in run.steps:
+        end = step.end_s if step.end_s is not None else math.inf
+        users[(run.requests["send_s"] >= step.start_s) & (run.requests["send_s"] < end)] = step.users
+    return users
+
+
+def latency_vs_users_chart(run: RunData, summary: dict[str, Any]) -> str:
+    done = run.requests[run.requests["ok"]].assign(users=step_of_requests(run)).dropna(subset=["users"])
+    fig, ax = plt.subplots(figsize=(8, 3.0))
+    sample = downsample(done)
+    jitter = np.random.default_rng(0).uniform(-0.25, 0.25, len(sample))
+    ax.plot(
+        sample["users"] + jitter,
+        sample["e2e_s"],
+        ".",
+        ms=2,
+        alpha=0.35,
+        color="#9467bd",
+        label="E2E (sampled requests)",
+        rasterized=True,
+    )  # an embedded PNG: 3000 SVG markers would weigh ~450 kB
+    steps = [s for s in summary["steps"] if s["e2e_s"]["p50"] is not None]
+    for q, style in (("p50", "-"), ("p95", "--")):
+        ax.plot(
+            [s["users"] for s in steps],
+            [s["e2e_s"][q] for s in steps],
+            style,
+            color="#000000",
+            lw=1,
+            label=f"{q} E2E (steady window)",
+        )
+    ax.set_xlabel("active users (step)")
+    ax.set_ylabel("E2E (s)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"Latency vs active users ({len(sample)} of {len(done)} requests drawn)")
+    return svg(fig, "latency-vs-users")
+
+
+def compare_chart(base: dict[str, Any], new: dict[str, Any], base_label: str, new_label: str) -> str:
+    """Both runs' throughput and p95 E2E curves on one chart."""
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax2 = ax.twinx()
+    for summary, label, color in ((base, base_label, "#7f7f7f"), (new, new_label, "#1f77b4")):
+        steps = [s for s in summary.get("steps") or [] if s["rps"] is not None]
+        xs, xlabel = x_levels(steps)
+        ax.plot(xs, [s["rps"] for s in steps], "o-", ms=3, color=color, label=f"{label}: req/s")
+        ax2.plot(
+            xs,
+            [s["e2e_s"]["p95"] for s in steps],
+            "s--",
+            ms=2,
+            color=color,
+            alpha=0.7,
+            label=f"{label}: p95 E2E",
+        )
+        knee = summary.get("knee")
+        if knee:
+            ax.axvline(knee["users"], color=color, lw=1, ls="-.", label=f"{label}: optimal = {knee['users']}")
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel("requests / s")
+    ax2.set_ylabel("p95 E2E (s)")
+    lines, labels = ax.get_legend_handles_labels()
+    lines2, labels2 = ax2.get_legend_handles_labels()
+    ax.legend(lines + lines2, labels + labels2, loc="upper left", fontsize=7)
+    ax.set_title("Baseline and new run")
+    return svg(fig, "compare")
