@@ -14,7 +14,6 @@ mapped onto the profile's time base, so reported numbers are what the simulated 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from llmload import rundir
 from llmload.analysis.record_arrow import ArrowColumns, PlateErrors, read_columns
 from llmload.analysis.record_columns import ItlStore, RecordColumns, count_column
 from llmload.analysis.server_evidence import load_gpu_samples, load_server_metrics
 from llmload.errors import UsageError
 from llmload.records import StepMark, iter_record_dicts, read_steps
-
-SERVER_METRICS_FILE = "server_metrics.jsonl"  # written by llmload.serve.telemetry
-GPU_FILE = "gpu.jsonl"
 
 RECORD_COLUMNS = [
     "request_id",
@@ -81,21 +78,21 @@ class RunData:
 
 def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
-    records_path = run_dir / "records.jsonl"
+    records_path = run_dir / rundir.RECORDS
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: not a run directory")
     if not records_path.exists():
         raise UsageError(f"{run_dir}: no records.jsonl (not an llmload run directory?)")
-    meta = _read_meta(run_dir / "meta.json")
+    meta = rundir.read_meta(run_dir, strict=True)
     scale = float((meta.get("target") or {}).get("time_scale") or 1.0)
-    raw_steps = read_steps(run_dir / "steps.jsonl") if (run_dir / "steps.jsonl").exists() else []
+    raw_steps = read_steps(run_dir / rundir.STEPS) if (run_dir / rundir.STEPS).exists() else []
     columns = _read_columns(records_path)
     t0 = _time_zero(raw_steps, columns)
     requests, itl = _requests_frame(columns, t0, scale)
     steps = [_scale_step(s, t0, scale, requests) for s in raw_steps]
-    generator = _generator_frame(run_dir / "generator.jsonl", t0, scale)
-    server = load_server_metrics(run_dir / SERVER_METRICS_FILE, t0, scale)
-    gpu = load_gpu_samples(run_dir / GPU_FILE, t0, scale)
+    generator = _generator_frame(run_dir / rundir.GENERATOR, t0, scale)
+    server = load_server_metrics(run_dir / rundir.SERVER_METRICS, t0, scale)
+    gpu = load_gpu_samples(run_dir / rundir.GPU, t0, scale)
     plate_errors = columns.plate_errors(QUALITY_EXAMPLES) if isinstance(columns, ArrowColumns) else None
     return RunData(run_dir, meta, requests, steps, itl, scale, t0, generator, server, gpu, plate_errors)
 
@@ -130,16 +127,6 @@ def _generator_frame(path: Path, t0: float, scale: float) -> pd.DataFrame:
                 )
             )
     return pd.DataFrame.from_records(rows, columns=GENERATOR_COLUMNS)
-
-
-def _read_meta(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    return data if isinstance(data, dict) else {}
 
 
 def _time_zero(steps: list[StepMark], columns: ArrowColumns | RecordColumns) -> float:

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from llmload import rundir
 from llmload.analysis.frame import QUALITY_EXAMPLES, RunData
 from llmload.analysis.record_arrow import batch_ids_of_rows
 from llmload.records import iter_record_dicts
@@ -15,7 +16,7 @@ EXAMPLES = QUALITY_EXAMPLES
 
 def run_quality_examples(run: RunData) -> dict[str, list[dict[str, Any]]]:
     """quality_examples from what load_run already counted (one look-up of a few batch_ids), else a pass."""
-    path = run.run_dir / "records.jsonl"
+    path = run.run_dir / rundir.RECORDS
     if run.plate_errors is None:
         return quality_examples(path)
     rows = [row for found in run.plate_errors.values() for _, _, row in found]

@@ -22,8 +22,8 @@ FLOAT_FIELDS = (
 )  # fmt: skip
 NUMBER_FIELDS = ("user_id", "http_status", "prompt_tokens", "output_tokens", "reasoning_tokens", "response_bytes")
 TEXT_FIELDS = ("request_id", "worker", "error_kind", "error", "token_source", "finish_reason", "name")
-_TEXT_DEFAULTS = {"worker": "", "token_source": "usage", "name": ""}
-_INTERNED = ("worker", "error_kind", "token_source", "finish_reason", "name")
+TEXT_DEFAULTS = {"worker": "", "token_source": "usage", "name": ""}
+INTERNED_FIELDS = ("worker", "error_kind", "token_source", "finish_reason", "name")
 NAN = float("nan")
 
 
@@ -112,8 +112,8 @@ class RecordColumns:
             column.append(NAN if value is None else value)
         interned = self._interned
         for name, texts in self.texts.items():
-            value = get(name, _TEXT_DEFAULTS.get(name))
-            if name in _INTERNED and isinstance(value, str):
+            value = get(name, TEXT_DEFAULTS.get(name))
+            if name in INTERNED_FIELDS and isinstance(value, str):
                 value = interned.setdefault(value, value)
             texts.append(value)
         ok = bool(get("ok"))

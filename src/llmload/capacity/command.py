@@ -8,22 +8,13 @@ from typing import Any, TextIO
 
 from llmload.capacity.hardware import load_hardware
 from llmload.capacity.plan import build_plan
-from llmload.errors import UsageError
+from llmload.rundir import PLAN, SUMMARY, read_summary
 
 
-def read_summary(spec: str) -> tuple[str, dict[str, Any]]:
+def _load(spec: str) -> tuple[str, dict[str, Any]]:
+    """A --summary (summary.json or run dir) and the file it named (the plan's source)."""
     path = Path(spec)
-    if path.is_dir():
-        path = path / "summary.json"
-    if not path.is_file():
-        raise UsageError(f"--summary {spec}: no summary.json (run `llmload report RUN_DIR` first?)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("llmload.summary/"):
-        raise UsageError(f"{path}: not an llmload summary (no schema llmload.summary/...)")
-    return str(path), data
+    return str(path / SUMMARY if path.is_dir() else path), read_summary(path, "--summary")
 
 
 def _money(value: float | None, currency: str) -> str:
@@ -73,9 +64,9 @@ def run_plan(
     summaries: list[str], hardware: str, target_users: int | None, target_rps: float | None,
     slo: str, out: str, stream: TextIO,
 ) -> dict[str, Any]:
-    loaded = [read_summary(s) for s in summaries]
+    loaded = [_load(s) for s in summaries]
     plan = build_plan(loaded, load_hardware(hardware), target_users, target_rps, slo)
-    out_path = Path(out) if out else Path(loaded[0][0]).parent / "plan.json"
+    out_path = Path(out) if out else Path(loaded[0][0]).parent / PLAN
     out_path.write_text(json.dumps(plan, indent=2, ensure_ascii=False), encoding="utf-8")
     stream.write(format_plan(plan))
     stream.write(f"plan: {out_path}\n")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmload import rundir
 from llmload.report.gate_options import ReportOptions, resolve
 from llmload.report.render import render_html
 
@@ -37,18 +38,18 @@ def build_report(run_dir: Path, options: ReportOptions | None = None) -> ReportR
     from llmload.report.junit import junit_xml
 
     run = load_run(Path(run_dir))
-    opts = resolve(run.run_dir / "meta.json", options)
+    opts = resolve(run.run_dir, options)
     summary = build_summary(run)
     slo_spec = str((run.meta.get("options") or {}).get("slo") or "")
     summary.update(_clean(report_extras(run, summary, thresholds(opts.apdex_t_s, opts.apdex_f_s, slo_spec))))
     summary["gate"] = _clean(evaluate_gate(summary, opts))
-    summary_path = run.run_dir / "summary.json"
+    summary_path = run.run_dir / rundir.SUMMARY
     summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-    write_steps_csv(summary, run.run_dir / "steps.csv")
-    write_requests_csv(run, summary, run.run_dir / "requests.csv")
-    (run.run_dir / "junit.xml").write_text(junit_xml(summary), encoding="utf-8")
+    write_steps_csv(summary, run.run_dir / rundir.STEPS_CSV)
+    write_requests_csv(run, summary, run.run_dir / rundir.REQUESTS_CSV)
+    (run.run_dir / rundir.JUNIT).write_text(junit_xml(summary), encoding="utf-8")
     charts = all_charts(run, summary)
-    html_path = run.run_dir / "report.html"
+    html_path = run.run_dir / rundir.REPORT_HTML
     html_path.write_text(render_html(summary, run.meta, charts, _plan(run.run_dir)), encoding="utf-8")
     return ReportResult(summary, summary_path, html_path)
 
@@ -61,7 +62,7 @@ def _clean(value: Any) -> Any:
 
 def _plan(run_dir: Path) -> dict[str, Any] | None:
     """plan.json of `llmload plan`, when it was written into the run directory."""
-    path = run_dir / "plan.json"
+    path = run_dir / rundir.PLAN
     if not path.is_file():
         return None
     try:

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from llmload.report.gate_options import read_baseline
+from llmload.analysis.compare import compare_summaries
+from llmload.rundir import COMPARE_HTML, COMPARE_JSON, read_summary
 
 EXIT_OK, EXIT_REGRESSED = 0, 1
 
@@ -60,10 +61,8 @@ def format_comparison(result: dict[str, Any]) -> str:
 def run_compare(
     base_path: Path, new_path: Path, max_regression: float, out_dir: Path | None, stream: TextIO
 ) -> int:
-    from llmload.analysis.compare import compare_summaries
-
-    base = read_baseline(Path(base_path), "compare BASE")
-    new = read_baseline(Path(new_path), "compare NEW")
+    base = read_summary(Path(base_path), "compare BASE")
+    new = read_summary(Path(new_path), "compare NEW")
     result = compare_summaries(base, new, max_regression)
     result["base"]["path"], result["new"]["path"] = str(base_path), str(new_path)
     out = Path(out_dir) if out_dir else _where(Path(new_path))
@@ -79,8 +78,8 @@ def write_outputs(result: dict[str, Any], base: dict[str, Any], new: dict[str, A
     from llmload.report.render import render_compare_html
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    html_path = out / "compare.html"
+    (out / COMPARE_JSON).write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    html_path = out / COMPARE_HTML
     html_path.write_text(
         render_compare_html(result, compare_chart(base, new, "baseline", "new")), encoding="utf-8"
     )

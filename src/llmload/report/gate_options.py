@@ -7,14 +7,14 @@ under "report", so a later `llmload report RUN_DIR` rebuilds the same summary, j
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from llmload.analysis.compare import DEFAULT_MAX_REGRESSION, parse_max_regression
 from llmload.errors import UsageError
-
-DEFAULT_MAX_REGRESSION = 0.10
+from llmload.rundir import META, read_meta, read_summary, update_meta
+from llmload.steps import parse_duration_s
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,6 @@ class ReportOptions:
 def options_from_args(args: argparse.Namespace) -> ReportOptions:
     """From `run`/`report` arguments (--baseline, --max-regression, --apdex-t, --apdex-f); checked here so
     a bad value stops `run` before any load is sent."""
-    from llmload.analysis.compare import parse_max_regression
-    from llmload.steps import parse_duration_s
-
     baseline = getattr(args, "baseline", "") or ""
     max_reg = getattr(args, "max_regression", "") or ""
     t, f = getattr(args, "apdex_t", "") or "", getattr(args, "apdex_f", "") or ""
@@ -45,7 +42,7 @@ def options_from_args(args: argparse.Namespace) -> ReportOptions:
         apdex_f_s=parse_duration_s(f, "--apdex-f") if f else None,
     )
     if options.baseline is not None:
-        read_baseline(options.baseline)
+        read_summary(options.baseline, "--baseline")
     if (
         options.apdex_t_s is not None
         and options.apdex_f_s is not None
@@ -55,35 +52,12 @@ def options_from_args(args: argparse.Namespace) -> ReportOptions:
     return options
 
 
-def read_baseline(path: Path, where: str = "--baseline") -> dict[str, Any]:
-    """A baseline is a summary.json, or a run directory holding one."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "summary.json"
-    if not path.is_file():
-        raise UsageError(f"{where}: {path}: no such file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith("llmload.summary/"):
-        raise UsageError(f"{path}: not an llmload summary.json (no schema llmload.summary/...)")
-    return data
-
-
 _KEYS = ("baseline", "max_regression", "apdex_t_s", "apdex_f_s")
 
 
-def resolve(meta_path: Path, given: ReportOptions | None) -> ReportOptions:
-    """The values given now, else those kept in meta.json; the given ones are kept for next time."""
-    meta: dict[str, Any] = {}
-    if meta_path.exists():
-        try:
-            loaded = json.loads(meta_path.read_text(encoding="utf-8"))
-            meta = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            meta = {}
-    found = meta.get("report")
+def resolve(run_dir: Path, given: ReportOptions | None) -> ReportOptions:
+    """The values given now, else those kept in the run's meta.json; the given ones are kept for next time."""
+    found = read_meta(run_dir).get("report")
     kept: dict[str, Any] = found if isinstance(found, dict) else {}
     stored = ReportOptions(
         baseline=Path(kept["baseline"]) if kept.get("baseline") else None,
@@ -95,11 +69,9 @@ def resolve(meta_path: Path, given: ReportOptions | None) -> ReportOptions:
         return stored
     changes = {k: getattr(given, k) for k in _KEYS if getattr(given, k) is not None}
     merged = replace(stored, **changes)
-    if changes and meta_path.exists():
-        meta["report"] = {
-            k: (str(v) if isinstance(v, Path) else v) for k in _KEYS if (v := getattr(merged, k)) is not None
-        }
-        meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    if changes and (run_dir / META).exists():
+        kept_now = {k: (str(v) if isinstance(v, Path) else v) for k in _KEYS if (v := getattr(merged, k)) is not None}
+        update_meta(run_dir, report=kept_now)
     return merged
 
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmload.report.gate_options import ReportOptions, read_baseline
-
-LATENCY_METRICS = ("ttft", "ttfa", "e2e", "tpot", "itl", "queue")
-FRACTION_METRICS = ("error_rate", "precision", "recall", "f1")
+from llmload.analysis.compare import compare_summaries
+from llmload.analysis.slo import FRACTION, LATENCY
+from llmload.report.gate_options import ReportOptions
+from llmload.rundir import read_summary
 
 
 def format_value(metric: str, value: float | None) -> str:
     if value is None:
         return "no data"
-    if metric in LATENCY_METRICS:
+    if metric in LATENCY:
         return f"{value * 1000:.1f} ms" if abs(value) < 1 else f"{value:.3f} s"
-    if metric in FRACTION_METRICS:
+    if metric in FRACTION:
         return f"{value * 100:.2f}%"
     return f"{value:.4g}/s"
 
@@ -78,9 +78,7 @@ def slo_gate(summary: dict[str, Any]) -> dict[str, Any] | None:
 def baseline_gate(summary: dict[str, Any], options: ReportOptions) -> dict[str, Any] | None:
     if options.baseline is None:
         return None
-    from llmload.analysis.compare import compare_summaries
-
-    result = compare_summaries(read_baseline(options.baseline), summary, options.tolerance)
+    result = compare_summaries(read_summary(options.baseline, "--baseline"), summary, options.tolerance)
     result["baseline_path"] = str(options.baseline)
     return result
 
