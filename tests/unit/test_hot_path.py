@@ -69,6 +69,6 @@ def test_record_json_round_trips_and_columns_give_flat_itl(tmp_path: Path) -> No
     itl = columns.itl(scale=2.0)
     assert itl.for_rows([0, 1, 2]) == pytest.approx([0.4, 0.6, 0.2])  # b failed: no ITL
     assert itl.for_rows([2]) == pytest.approx([0.2])
-    assert itl["a"] == pytest.approx([0.4, 0.6])
+    assert itl.for_rows([0]) == pytest.approx([0.4, 0.6])
     np.testing.assert_allclose(itl.per_row("max"), [0.6, np.nan, 0.2])
     assert columns.plate_counts().tolist() == [[0, 0, 1], [0, 0, 0], [0, 1, 0]]

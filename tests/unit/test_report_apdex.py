@@ -8,6 +8,8 @@ import pytest
 
 from llmload.analysis.apdex import apdex, apdex_per_step, rating, thresholds
 from llmload.analysis.error_tables import errors_table, top_errors_per_step
+from llmload.analysis.step_windows import StepWindow, place_requests
+from llmload.records import StepMark
 
 
 def test_apdex_counts_and_score() -> None:
@@ -34,17 +36,18 @@ def test_thresholds_sources() -> None:
     assert thresholds(10.0, 25.0, slo="e2e_p95<=30s") == {"t_s": 10.0, "f_s": 25.0, "t_source": "option"}
 
 
-def _requests(rows: list[tuple[float, float, bool, str | None, int | None, str | None]]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(
+def _requests(
+    rows: list[tuple[float, float, bool, str | None, int | None, str | None]],
+) -> tuple[pd.DataFrame, list[StepWindow]]:
+    """The requests placed in one step of 4 users from 0 to 100 s with a 10 s warm-up."""
+    frame = pd.DataFrame.from_records(
         rows, columns=["send_s", "end_s", "ok", "error_kind", "http_status", "error"]
     ).assign(e2e_s=lambda f: f["end_s"] - f["send_s"])
-
-
-STEP = {"index": 0, "users": 4, "start_s": 0.0, "end_s": 100.0, "warmup_s": 10.0}
+    return place_requests(frame, [StepMark(0, 4, 0.0, 100.0)], 10.0)
 
 
 def test_apdex_per_step_population() -> None:
-    req = _requests(
+    req, windows = _requests(
         [
             (1.0, 3.0, True, None, None, None),  # in the warm-up: not counted
             (20.0, 22.0, True, None, None, None),  # satisfied (2 s <= 4 s)
@@ -60,13 +63,14 @@ def test_apdex_per_step_population() -> None:
             (95.0, 105.0, True, None, None, None),  # ended after the step: not counted
         ]
     )
-    (row,) = apdex_per_step(req, [STEP], {"t_s": 4.0, "f_s": 16.0})
+    assert req["steady"].tolist() == [False, True, True, False, False]
+    (row,) = apdex_per_step(req, windows, {"t_s": 4.0, "f_s": 16.0})
     assert (row["samples"], row["satisfied"], row["tolerating"], row["frustrated"]) == (3, 1, 1, 1)
     assert row["score"] == pytest.approx(0.5)
 
 
 def test_error_tables() -> None:
-    req = _requests(
+    req, windows = _requests(
         [
             (1.0, 2.0, False, "http_status", 503, "HTTP 503: busy"),
             (2.0, 3.0, False, "http_status", 503, "HTTP 503: busy"),
@@ -86,6 +90,6 @@ def test_error_tables() -> None:
     assert table[0]["percent_of_errors"] == pytest.approx(40.0)
     assert table[0]["percent_of_samples"] == pytest.approx(100 * 2 / 6)
     assert table[0]["example"] == "HTTP 503: busy"
-    (step,) = top_errors_per_step(req, [STEP])  # the connect failure at 150 s is outside the step
+    (step,) = top_errors_per_step(req, windows)  # the connect failure at 150 s is outside the step
     assert (step["samples"], step["errors"]) == (5, 4)
     assert step["top"][0] == {"type": "http_status 503", "count": 2}

@@ -66,7 +66,7 @@ def test_goodput_counts_requests_meeting_every_per_request_clause(tmp_path: Path
     records = [rec(i, send=float(i), e2e=1.0 if i % 2 == 0 else 3.0) for i in range(100)]
     run = load_run(write_run(tmp_path, [StepMark(0, 3, T0, T0 + 100)], records,
                              meta={"options": {"warmup": "5", "slo": ""}}))
-    steps = step_rows(run, 5.0)
+    steps = step_rows(run)
     block = slo_summary(run, steps, "e2e_p50<=2s,e2e_p90<=10s,ttft_p97<=0.2s")
     step = block["per_step"][0]
     # completions in [5, 100): ends at i+1 (even i) or i+3 (odd i), +1 ms -> 95 completions

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from llmload.analysis.step_windows import StepWindow, sent_in, steady_ok_in
+
 DEFAULT_T_S = 60.0
 TOLERATED_FACTOR = 4.0
 _SLO_E2E = re.compile(r"^\s*e2e(?:_[a-z0-9]+)?\s*<=?\s*([0-9.]+)\s*(ms|s|m)?\s*$", re.IGNORECASE)
@@ -73,25 +75,19 @@ def rating(score: float | None) -> str:
 
 
 def apdex_per_step(
-    requests: pd.DataFrame, steps: list[dict[str, Any]], limits: dict[str, Any]
+    requests: pd.DataFrame, windows: list[StepWindow], limits: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """One row per step over the requests SENT in the step's steady window and ended inside it, plus the
-    failures that ended in the step (the same population as the step's statistics and error rate)."""
+    """One row per step over its steady successes and the failures sent in it that ended by its end (the
+    same populations as the step's statistics and error rate)."""
     rows = []
-    for step in steps:
-        chosen = steady_and_failed(requests, step)
+    for window in windows:
+        failed = sent_in(requests, window) & ~requests["ok"].to_numpy(dtype=bool)
+        chosen = requests[steady_ok_in(requests, window) | (failed & (requests["end_s"] <= window.end_s).to_numpy())]
         row = {
-            "users": step["users"],
-            "index": step["index"],
+            "users": window.users,
+            "index": window.index,
             **apdex(chosen["e2e_s"], chosen["ok"], limits["t_s"], limits["f_s"]),
         }
         row["rating"] = rating(row["score"])
         rows.append(row)
     return rows
-
-
-def steady_and_failed(requests: pd.DataFrame, step: dict[str, Any]) -> pd.DataFrame:
-    start, end = float(step["start_s"]), float(step["end_s"])
-    sent = requests[(requests["send_s"] >= start) & (requests["send_s"] < end) & (requests["end_s"] <= end)]
-    steady_ok = sent["ok"] & (sent["send_s"] >= start + float(step["warmup_s"]))
-    return sent[steady_ok | ~sent["ok"]]

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from llmload.analysis.step_windows import StepWindow, sent_in
+
 TOP_N = 5
 EXAMPLE_CHARS = 200
 
@@ -52,11 +54,11 @@ def errors_table(requests: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["count"], r["type"]))
 
 
-def top_errors_per_step(requests: pd.DataFrame, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def top_errors_per_step(requests: pd.DataFrame, windows: list[StepWindow]) -> list[dict[str, Any]]:
     """JMeter's "Top 5 errors by sampler", the sampler being the step: requests sent in the step."""
     rows = []
-    for step in steps:
-        sent = requests[(requests["send_s"] >= step["start_s"]) & (requests["send_s"] < step["end_s"])]
+    for window in windows:
+        sent = requests[sent_in(requests, window)]
         failed = sent[~sent["ok"]]
         if not len(failed):
             continue
@@ -64,8 +66,8 @@ def top_errors_per_step(requests: pd.DataFrame, steps: list[dict[str, Any]]) -> 
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
         rows.append(
             {
-                "users": step["users"],
-                "index": step["index"],
+                "users": window.users,
+                "index": window.index,
                 "samples": int(len(sent)),
                 "errors": int(len(failed)),
                 "top": [{"type": str(t), "count": int(c)} for t, c in top],

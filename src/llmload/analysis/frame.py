@@ -25,8 +25,10 @@ from llmload import rundir
 from llmload.analysis.record_arrow import ArrowColumns, PlateErrors, read_columns
 from llmload.analysis.record_columns import ItlStore, RecordColumns, count_column
 from llmload.analysis.server_evidence import load_gpu_samples, load_server_metrics
+from llmload.analysis.step_windows import StepWindow, place_requests
 from llmload.errors import UsageError
 from llmload.records import StepMark, iter_record_dicts, read_steps
+from llmload.steps import parse_duration_s
 
 RECORD_COLUMNS = [
     "request_id",
@@ -62,9 +64,11 @@ RECORD_COLUMNS = [
 class RunData:
     run_dir: Path
     meta: dict[str, Any]
-    requests: pd.DataFrame  # one row per request, times relative to t0, in the target's time base
+    requests: pd.DataFrame  # one row per request, times relative to t0, in the target's time base, placed in
+    # the steps (step_windows: step_index, steady)
     steps: list[StepMark]  # relative to t0, target time base
-    itl_s: ItlStore  # inter-chunk gaps (target time base): flat, by frame row; also request_id -> gaps
+    windows: list[StepWindow]  # each step with its warm-up (--warmup, kept in meta.json)
+    itl_s: ItlStore  # inter-chunk gaps (target time base): flat, by frame row
     time_scale: float
     t0_s: float  # epoch seconds (wall) of time 0
     generator: (
@@ -90,11 +94,12 @@ def load_run(run_dir: Path) -> RunData:
     t0 = _time_zero(raw_steps, columns)
     requests, itl = _requests_frame(columns, t0, scale)
     steps = [_scale_step(s, t0, scale, requests) for s in raw_steps]
+    requests, windows = place_requests(requests, steps, _warmup(meta))
     generator = _generator_frame(run_dir / rundir.GENERATOR, t0, scale)
     server = load_server_metrics(run_dir / rundir.SERVER_METRICS, t0, scale)
     gpu = load_gpu_samples(run_dir / rundir.GPU, t0, scale)
     plate_errors = columns.plate_errors(QUALITY_EXAMPLES) if isinstance(columns, ArrowColumns) else None
-    return RunData(run_dir, meta, requests, steps, itl, scale, t0, generator, server, gpu, plate_errors)
+    return RunData(run_dir, meta, requests, steps, windows, itl, scale, t0, generator, server, gpu, plate_errors)
 
 
 QUALITY_EXAMPLES = 10  # plates listed per kind (false positive, miss) in the report
@@ -127,6 +132,12 @@ def _generator_frame(path: Path, t0: float, scale: float) -> pd.DataFrame:
                 )
             )
     return pd.DataFrame.from_records(rows, columns=GENERATOR_COLUMNS)
+
+
+def _warmup(meta: dict[str, Any]) -> str | float:
+    """--warmup of the run: "auto" or seconds."""
+    warmup = (meta.get("options") or {}).get("warmup", "auto")
+    return "auto" if warmup == "auto" else parse_duration_s(str(warmup), "warmup")
 
 
 def _time_zero(steps: list[StepMark], columns: ArrowColumns | RecordColumns) -> float:

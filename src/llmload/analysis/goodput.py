@@ -9,7 +9,7 @@ import pandas as pd
 
 from llmload.analysis.frame import RunData
 from llmload.analysis.slo import ROW_STATS, SloClause, evaluate_slo, parse_slo
-from llmload.analysis.step_requests import steady_and_working
+from llmload.analysis.step_windows import steady_ok_in, work_in_window
 
 
 def _meets(frame: pd.DataFrame, clauses: list[SloClause]) -> pd.Series:
@@ -28,8 +28,7 @@ def _extra(run: RunData, steady: pd.DataFrame, clauses: list[SloClause]) -> dict
         if c.stat is None or c.stat in ROW_STATS or not c.stat.startswith("p"):
             continue
         if c.metric == "itl":
-            parts = [run.itl_s[r] for r in steady["request_id"] if r in run.itl_s]
-            values = np.concatenate(parts) if parts else np.array([])
+            values = run.itl_s.for_rows(steady.index.to_numpy())  # the frame's index is the row position
         else:
             values = steady[f"{c.metric}_s"].dropna().to_numpy(dtype=float)
         out[c.clause] = float(np.percentile(values, float(c.stat[1:]))) if values.size else None
@@ -52,8 +51,8 @@ def slo_summary(run: RunData, steps: list[dict[str, Any]], spec: str, source: st
     """The summary's "slo" block for a run (spec: the --slo text)."""
     clauses = parse_slo(spec, source)
     extras, goodput = [], []
-    for row in steps:
-        steady, working = steady_and_working(run, row)
+    for window, row in zip(run.windows, steps, strict=True):
+        steady = run.requests[steady_ok_in(run.requests, window)]
         extras.append(_extra(run, steady, clauses))
-        goodput.append(goodput_row(row, working, clauses))
+        goodput.append(goodput_row(row, work_in_window(run.requests, window), clauses))
     return evaluate_slo(clauses, steps, extras, goodput)

@@ -78,7 +78,7 @@ class ArrowColumns:
     def itl(self, scale: float) -> ItlStore:
         if not self._itl_rows.size:
             return ItlStore.empty(self.n)
-        return itl_store(self._itl_times, self._itl_counts, self._itl_rows, self.texts["request_id"], self.n, scale)
+        return itl_store(self._itl_times, self._itl_counts, self._itl_rows, self.n, scale)
 
 
 class _PlateKeys:

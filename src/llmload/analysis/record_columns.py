@@ -11,7 +11,7 @@ for files that reader cannot take exactly (and it names a corrupt line).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -27,25 +27,21 @@ INTERNED_FIELDS = ("worker", "error_kind", "token_source", "finish_reason", "nam
 NAN = float("nan")
 
 
-class ItlStore(Mapping[str, np.ndarray]):
+class ItlStore:
     """Gaps between consecutive content chunks of every successful request with 2+ chunks.
 
     `flat_s[offsets[j]:offsets[j+1]]` are the gaps of the j-th such request, which is row `rows[j]` of
-    the requests frame. Also a read-only mapping request_id -> gaps (built on first use)."""
+    the requests frame."""
 
-    def __init__(
-        self, flat_s: np.ndarray, offsets: np.ndarray, rows: np.ndarray, request_ids: list[Any], n_rows: int
-    ) -> None:
+    def __init__(self, flat_s: np.ndarray, offsets: np.ndarray, rows: np.ndarray, n_rows: int) -> None:
         self.flat_s = flat_s
         self.offsets = offsets
         self.rows = rows
         self.n_rows = n_rows
-        self._request_ids = request_ids
-        self._by_id: dict[str, int] | None = None
 
     @classmethod
     def empty(cls, n_rows: int = 0) -> ItlStore:
-        return cls(np.array([]), np.zeros(1, dtype=np.int64), np.array([], dtype=np.int64), [], n_rows)
+        return cls(np.array([]), np.zeros(1, dtype=np.int64), np.array([], dtype=np.int64), n_rows)
 
     def for_rows(self, rows: Iterable[int] | np.ndarray) -> np.ndarray:
         """All gaps of the given frame rows (positions), concatenated."""
@@ -69,21 +65,6 @@ class ItlStore(Mapping[str, np.ndarray]):
             else:
                 out[self.rows] = np.maximum.reduceat(self.flat_s, starts)
         return out
-
-    def _index(self) -> dict[str, int]:
-        if self._by_id is None:
-            self._by_id = {str(rid): j for j, rid in enumerate(self._request_ids)}
-        return self._by_id
-
-    def __getitem__(self, request_id: str) -> np.ndarray:
-        j = self._index()[request_id]
-        return self.flat_s[self.offsets[j] : self.offsets[j + 1]]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index())
-
-    def __len__(self) -> int:
-        return len(self._index())
 
 
 class RecordColumns:
@@ -147,12 +128,10 @@ class RecordColumns:
         times = np.frombuffer(self.chunk_times, dtype=np.float64)
         counts = np.frombuffer(self.chunk_counts, dtype=np.int64)
         rows = np.frombuffer(self.chunk_rows, dtype=np.int64)
-        return itl_store(times, counts, rows, self.texts["request_id"], self.n, scale)
+        return itl_store(times, counts, rows, self.n, scale)
 
 
-def itl_store(
-    times: np.ndarray, counts: np.ndarray, rows: np.ndarray, request_ids: list[Any], n: int, scale: float
-) -> ItlStore:
+def itl_store(times: np.ndarray, counts: np.ndarray, rows: np.ndarray, n: int, scale: float) -> ItlStore:
     """Chunk times of the requests with 2+ chunks, back to back (`counts` each, frame rows `rows`) -> gaps."""
     ends = np.cumsum(counts)
     gaps = np.diff(times)
@@ -162,7 +141,7 @@ def itl_store(
     flat = gaps[keep]
     del gaps
     flat *= scale
-    return ItlStore(flat, offsets, rows, [request_ids[r] for r in rows.tolist()], n)
+    return ItlStore(flat, offsets, rows, n)
 
 
 def count_column(values: np.ndarray) -> np.ndarray:

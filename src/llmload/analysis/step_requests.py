@@ -1,33 +1,16 @@
-"""Per-request data of each step's steady window, for bootstrap throughput curves and SLO goodput.
-
-The selection repeats metrics.py's attribution rule from a step row's own start, warm-up and end:
-steady = sent in [start + warm-up, end) and ended by the end, successful; working = successful requests that
-ran inside [start + warm-up, end), with `window_share`, the share of each inside it (what throughput
-counts: llmload.steady).
-"""
+"""Bootstrap throughput curves: how much each step's throughput could move on a rerun (knee confidence)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from llmload.analysis.frame import RunData
-from llmload.steady import share_in_window
+from llmload.analysis.step_windows import steady_ok_in
 
 DRAWS = 200
 MAX_N = 5000
-
-
-def steady_and_working(run: RunData, row: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    req = run.requests
-    start, end = row["start_s"] + row["warmup_s"], row["end_s"]
-    ok, send, ended = req["ok"], req["send_s"], req["end_s"]  # one mask each: no copy of all ok rows
-    steady = req[ok & (send >= start) & (send < end) & (ended <= end)]
-    working = req[ok & (ended > start) & (send < end)]
-    working = working.assign(window_share=share_in_window(working["send_s"], working["end_s"], start, end))
-    return steady, working
 
 
 def throughput_draws(
@@ -41,10 +24,9 @@ def throughput_draws(
     """
     rng = np.random.default_rng(seed)
     columns = []
-    for row in steps:
+    for window, row in zip(run.windows, steps, strict=True):
         rps = float(row["rps"]) if row["rps"] is not None else float("nan")
-        steady, _ = steady_and_working(run, row)
-        holds = steady["client_s"].dropna().to_numpy(dtype=float)
+        holds = run.requests.loc[steady_ok_in(run.requests, window), "client_s"].dropna().to_numpy(dtype=float)
         if row.get("offered_rps") is None and holds.size >= 2 and holds.mean() > 0:
             n = min(holds.size, MAX_N)
             means = holds[rng.integers(0, holds.size, size=(samples, n))].mean(axis=1)

@@ -1,18 +1,13 @@
-"""Per-step statistics over each step's steady window.
-
-Attribution rule (README "Steady window"): a request belongs to the step in which it was SENT.
-Its latencies count in that step's statistics only if it was sent after the step's warm-up and finished
-before the step ended; requests straddling a boundary stay in the records and in the step's error count,
-but not in its latency percentiles. Throughput (TPS, tokens/s) counts completions whose END falls inside
-the window [start + warm-up, end), divided by the window's length. Warm-up "auto" is the longer of
-WARMUP_MIN_S and the median E2E of the requests sent in the step (see auto_warmup_s for short steps).
-Percentiles are exact (linear interpolation between order statistics, numpy's default), never bucketed.
+"""Per-step statistics over each step's steady window (the rule: llmload.steady; which requests it takes:
+analysis.step_windows): latency distributions of the steady successes, throughput as the work done in the
+window, failures of the requests sent in the step that ended by its end, and whether the load generator
+kept its timing (analysis.validity). Percentiles are exact (linear interpolation between order statistics,
+numpy's default), never bucketed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +15,7 @@ import pandas as pd
 
 from llmload.analysis.frame import RunData
 from llmload.analysis.stats import bootstrap_percentile_ci
+from llmload.analysis.step_windows import StepWindow, sent_in, work_in_window
 from llmload.analysis.validity import (
     gap_stats,
     generator_health,
@@ -29,29 +25,9 @@ from llmload.analysis.validity import (
     scheduling_gaps,
     step_damage,
 )
-from llmload.records import StepMark
-from llmload.steady import auto_warmup_s, share_in_window
 
 PERCENTILES = (50, 90, 95, 99)
 LATENCY_METRICS = ("ttft_s", "ttfa_s", "e2e_s", "tpot_s")
-
-
-@dataclass
-class StepWindow:
-    step: StepMark
-    warmup_s: float
-
-    @property
-    def start_s(self) -> float:
-        return self.step.start_s + self.warmup_s
-
-    @property
-    def end_s(self) -> float:
-        return float(self.step.end_s if self.step.end_s is not None else self.step.start_s)
-
-    @property
-    def length_s(self) -> float:
-        return max(0.0, self.end_s - self.start_s)
 
 
 def distribution(values: pd.Series | np.ndarray) -> dict[str, float | None]:
@@ -70,46 +46,31 @@ def distribution(values: pd.Series | np.ndarray) -> dict[str, float | None]:
     return out
 
 
-def step_window(step: StepMark, sent: pd.DataFrame, warmup: str | float) -> StepWindow:
-    if warmup != "auto":
-        return StepWindow(step, float(warmup))
-    ok = sent.loc[sent["ok"], "e2e_s"]
-    median = float(ok.median()) if len(ok) else 0.0
-    length = float(step.end_s if step.end_s is not None else step.start_s) - step.start_s
-    return StepWindow(step, auto_warmup_s(length, median))
-
-
-def step_rows(run: RunData, warmup: str | float = "auto") -> list[dict[str, Any]]:
+def step_rows(run: RunData) -> list[dict[str, Any]]:
     req = run.requests
     gaps = scheduling_gaps(req) if len(req) else pd.Series(dtype=float)
     idle = idle_before_send(req) if len(req) else pd.DataFrame({"idle_s": [], "cycle_s": []})
-    rows = []
-    for step in run.steps:
-        end = step.end_s if step.end_s is not None else step.start_s
-        sent = req[(req["send_s"] >= step.start_s) & (req["send_s"] < end)]
-        window = step_window(step, sent, warmup)
-        rows.append(_step_row(run, window, sent, gaps, idle))
-    return rows
+    return [_step_row(run, window, req[sent_in(req, window)], gaps, idle) for window in run.windows]
 
 
 def _step_row(
     run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Series, idle: pd.DataFrame
 ) -> dict[str, Any]:
     req = run.requests
-    steady = sent[(sent["send_s"] >= window.start_s) & (sent["end_s"] <= window.end_s)]
+    steady = sent[sent["steady"]]
     steady_ok = steady[steady["ok"]]
-    done = req[(req["end_s"] >= window.start_s) & (req["end_s"] < window.end_s)]
+    done = req[(req["end_s"] >= window.steady_start_s) & (req["end_s"] < window.end_s)]
     done_ok = done[done["ok"]]
     length = window.length_s
-    working = req[req["ok"] & (req["end_s"] > window.start_s) & (req["send_s"] < window.end_s)]
-    share = share_in_window(working["send_s"], working["end_s"], window.start_s, window.end_s)
+    working = work_in_window(req, window)
+    share = working["window_share"].to_numpy()
     ended = sent[sent["end_s"] <= window.end_s]
     failed = int((~ended["ok"]).sum())
     itl = run.itl_s.for_rows(steady_ok.index.to_numpy())  # the frame's index is the row position
     row: dict[str, Any] = {
-        "index": window.step.index,
-        "users": window.step.users,
-        "start_s": window.step.start_s,
+        "index": window.index,
+        "users": window.users,
+        "start_s": window.start_s,
         "end_s": window.end_s,
         "warmup_s": window.warmup_s,
         "window_s": length,
@@ -134,28 +95,28 @@ def _step_row(
         row[metric] = distribution(steady_ok[metric])
     for metric in ("ttft_s", "e2e_s"):
         row[metric]["ci95"] = bootstrap_percentile_ci(
-            steady_ok[metric].to_numpy(dtype=float), seed=window.step.index
+            steady_ok[metric].to_numpy(dtype=float), seed=window.index
         )
-    open_loop = window.step.rate_rps is not None
-    samples = generator_samples(run, window.step.start_s, window.end_s)
+    open_loop = window.rate_rps is not None
+    samples = generator_samples(run, window.start_s, window.end_s)
     damage = step_damage(
-        run, sent, steady_ok, idle, row["ttft_s"]["p50"], window.step.users if open_loop else None,
+        run, sent, steady_ok, idle, row["ttft_s"]["p50"], window.users if open_loop else None,
         samples.loop_lag_max_s,
     )
     health = generator_health(samples, damage)
     row["validity"] = {
         "generator": health,
-        "littles_law": littles_law(window.step.users, row["rps"], steady_ok, gaps)
-        if window.step.rate_rps is None
+        "littles_law": littles_law(window.users, row["rps"], steady_ok, gaps)
+        if window.rate_rps is None
         else {"ok": True, "applicable": False},
         "scheduling_lag_wall": gap_stats(gaps, steady_ok.index, run.time_scale),
     }
     row["excluded"] = health["saturated"]
     row["excluded_reasons"] = list(health["reasons"])
-    row["offered_rps"] = window.step.rate_rps
+    row["offered_rps"] = window.rate_rps
     row["queue_s"] = distribution(steady["queue_s"])
     row["output_tokens_per_s_per_user"] = (
-        row["output_tokens_per_s"] / window.step.users if window.step.users else math.nan
+        row["output_tokens_per_s"] / window.users if window.users else math.nan
     )
     return row
 

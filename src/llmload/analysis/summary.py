@@ -16,8 +16,7 @@ SUMMARY_SCHEMA = "llmload.summary/1"
 
 
 def build_summary(run: RunData) -> dict[str, Any]:
-    warmup = (run.meta.get("options") or {}).get("warmup", "auto")
-    steps = step_rows(run, warmup if warmup == "auto" else _seconds(warmup) * 1.0)
+    steps = step_rows(run)
     _attach_server_evidence(run, steps)
     knee, knee_extra = knee_analysis(run, steps)
     req = run.requests
@@ -69,12 +68,6 @@ def _stopped_reason(meta: dict[str, Any]) -> str | None:
     return None if "ended_s" in meta else "the load generator ended without closing the run (killed?)"
 
 
-def _seconds(text: str) -> float:
-    from llmload.steps import parse_duration_s
-
-    return parse_duration_s(text, "warmup")
-
-
 def _clean(value: Any) -> Any:
     """JSON-safe: NaN -> None, numpy scalars -> Python."""
     if isinstance(value, dict):
@@ -90,13 +83,13 @@ def _clean(value: Any) -> Any:
 
 def report_extras(run: RunData, summary: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
     """The summary keys `apdex` and `errors`."""
-    per_step = apdex_per_step(run.requests, summary["steps"], limits)
+    per_step = apdex_per_step(run.requests, run.windows, limits)
     overall = apdex(run.requests["e2e_s"], run.requests["ok"], limits["t_s"], limits["f_s"])
     return {
         "apdex": {**limits, "overall": {**overall, "rating": rating(overall["score"])}, "per_step": per_step},
         "errors": {
             "by_type": errors_table(run.requests),
-            "top_per_step": top_errors_per_step(run.requests, summary["steps"]),
+            "top_per_step": top_errors_per_step(run.requests, run.windows),
         },
         "quality_examples": run_quality_examples(run),
     }

@@ -46,7 +46,7 @@ def build_report(run_dir: Path, options: ReportOptions | None = None) -> ReportR
     summary_path = run.run_dir / rundir.SUMMARY
     summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     write_steps_csv(summary, run.run_dir / rundir.STEPS_CSV)
-    write_requests_csv(run, summary, run.run_dir / rundir.REQUESTS_CSV)
+    write_requests_csv(run, run.run_dir / rundir.REQUESTS_CSV)
     (run.run_dir / rundir.JUNIT).write_text(junit_xml(summary), encoding="utf-8")
     charts = all_charts(run, summary)
     html_path = run.run_dir / rundir.REPORT_HTML

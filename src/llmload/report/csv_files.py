@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.step_windows import step_users
 from llmload.report.csv_text import write_csv
 
 STEP_CSV_COLUMNS = [
@@ -107,21 +108,12 @@ def _defuse(text: Any) -> Any:
     return text
 
 
-def requests_table(run: RunData, summary: dict[str, Any]) -> pd.DataFrame:
+def requests_table(run: RunData) -> pd.DataFrame:
+    """One row per request: the frame's metrics with the step it was sent in and whether it was steady
+    (analysis.step_windows)."""
     req = run.requests
-    step_index = pd.Series(pd.NA, index=req.index, dtype="Int64")
-    users = pd.Series(pd.NA, index=req.index, dtype="Int64")
-    steady = pd.Series(False, index=req.index)
-    for step in summary["steps"]:
-        sent = (req["send_s"] >= step["start_s"]) & (req["send_s"] < step["end_s"])
-        step_index[sent], users[sent] = step["index"], step["users"]
-        steady |= (
-            sent & (req["send_s"] >= step["start_s"] + step["warmup_s"]) & (req["end_s"] <= step["end_s"])
-        )
     table = req.assign(
-        step_index=step_index,
-        users=users,
-        steady=steady,
+        users=step_users(req, run.windows),
         itl_mean_s=run.itl_s.per_row("mean"),
         itl_max_s=run.itl_s.per_row("max"),
         error=req["error"].map(_defuse),
@@ -132,6 +124,6 @@ def requests_table(run: RunData, summary: dict[str, Any]) -> pd.DataFrame:
     return table[REQUEST_COLUMNS]
 
 
-def write_requests_csv(run: RunData, summary: dict[str, Any], path: Path) -> None:
-    """As `to_csv(path, index=False, float_format="%.6f")` would write it (analysis.csv_text: faster)."""
-    write_csv(requests_table(run, summary), path)
+def write_requests_csv(run: RunData, path: Path) -> None:
+    """As `to_csv(path, index=False, float_format="%.6f")` would write it (report.csv_text: faster)."""
+    write_csv(requests_table(run), path)

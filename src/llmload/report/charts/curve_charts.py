@@ -3,14 +3,13 @@ runs' curves on one chart (`llmload compare`). Inline SVG (svg_figure)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.step_windows import step_users
 from llmload.report.charts.svg_figure import COLORS, downsample, svg
 
 
@@ -70,17 +69,8 @@ def knee_chart(summary: dict[str, Any]) -> str:
     return svg(fig, "knee")
 
 
-def step_of_requests(run: RunData) -> pd.Series:
-    """The user level of the step each request was sent in (NaN outside every step)."""
-    users = pd.Series(np.nan, index=run.requests.index)
-    for step in run.steps:
-        end = step.end_s if step.end_s is not None else math.inf
-        users[(run.requests["send_s"] >= step.start_s) & (run.requests["send_s"] < end)] = step.users
-    return users
-
-
 def latency_vs_users_chart(run: RunData, summary: dict[str, Any]) -> str:
-    done = run.requests[run.requests["ok"]].assign(users=step_of_requests(run)).dropna(subset=["users"])
+    done = run.requests[run.requests["ok"]].assign(users=step_users(run.requests, run.windows).astype(float)).dropna(subset=["users"])
     fig, ax = plt.subplots(figsize=(8, 3.0))
     sample = downsample(done)
     jitter = np.random.default_rng(0).uniform(-0.25, 0.25, len(sample))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.step_windows import StepWindow, steady_ok_in
 from llmload.report.charts.svg_figure import bin_edges, run_span_s, step_bands, svg, time_axis
 
 # box = p25..p75, line = p50, whiskers = p5..p95, dot = p99
@@ -22,24 +23,9 @@ DIST_METRICS = {
 }
 
 
-def steady_mask(run: RunData, step: dict[str, Any]) -> pd.Series:
-    """Successful requests in a step's steady window (the population of its latency statistics)."""
-    req = run.requests
-    start, end = float(step["start_s"]), float(step["end_s"])
-    return (
-        req["ok"]
-        & (req["send_s"] >= start + float(step["warmup_s"]))
-        & (req["send_s"] < end)
-        & (req["end_s"] <= end)
-    )
-
-
-def steady_ok(run: RunData, step: dict[str, Any]) -> pd.DataFrame:
-    return run.requests[steady_mask(run, step)]
-
-
-def step_values(run: RunData, step: dict[str, Any], metric: str) -> np.ndarray:
-    mask = steady_mask(run, step).to_numpy(dtype=bool)  # one column taken, not the whole frame
+def step_values(run: RunData, window: StepWindow, metric: str) -> np.ndarray:
+    """A metric's values over the step's steady successes (the population of its latency statistics)."""
+    mask = steady_ok_in(run.requests, window)
     if metric == "itl":
         gaps: np.ndarray = run.itl_s.for_rows(np.flatnonzero(mask))  # rows = frame positions
         return gaps
@@ -69,8 +55,8 @@ def distribution_chart(run: RunData, summary: dict[str, Any], key: str) -> str |
     """Percentile boxes per step for one metric; None when no step has a value (e.g. no TTFA)."""
     metric, title = DIST_METRICS[key]
     stats = []
-    for step in summary["steps"]:
-        box = box_stats(step_values(run, step, metric), str(step["users"]))
+    for window in run.windows:
+        box = box_stats(step_values(run, window, metric), str(window.users))
         if box is not None:
             stats.append(box)
     if not stats:
@@ -179,12 +165,12 @@ def reasoning_chart(run: RunData, summary: dict[str, Any]) -> str | None:
     if not run.requests["reasoning_tokens"].notna().any():
         return None
     users, reasoning, answer = [], [], []
-    for step in summary["steps"]:
-        chosen = steady_ok(run, step)
+    for window in run.windows:
+        chosen = run.requests[steady_ok_in(run.requests, window)]
         if not len(chosen):
             continue
         r = chosen["reasoning_tokens"].fillna(0.0)
-        users.append(step["users"])
+        users.append(window.users)
         reasoning.append(float(r.mean()))
         answer.append(float((chosen["output_tokens"] - r).mean()))
     fig, ax = plt.subplots(figsize=(8, 2.6))
