@@ -122,7 +122,6 @@ def test_modules_fit_in_a_few_screens() -> None:
     assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
 
 
-@IN_PROGRESS
 def test_functions_fit_on_a_screen() -> None:
     long = []
     for name, path in modules().items():

@@ -35,8 +35,6 @@ def test_kv12_profile_and_max_num_seqs_binding() -> None:
 
 
 def test_workload_tokens_weighted_by_requests() -> None:
-    steps = [{"requests_ok": 10, "prompt_tokens_mean": 100.0, "output_tokens_mean": 50.0},
-             {"requests_ok": 30, "prompt_tokens_mean": 200.0, "output_tokens_mean": 10.0},
-             {"requests_ok": 0, "prompt_tokens_mean": None, "output_tokens_mean": None}]
+    steps = [(10, 100.0, 50.0), (30, 200.0, 10.0), (0, None, None)]  # requests_ok, mean prompt/output tokens
     assert workload_tokens(steps) == (175.0, 20.0)
     assert workload_tokens([]) is None

@@ -10,8 +10,8 @@ import pytest
 
 import jmeter_synth as synth
 from helpers import T0, rec, write_run
-from llmload.analysis.frame import load_run
-from llmload.analysis.summary import build_summary
+from llmload.analysis.pipeline import analyze_run
+from llmload.analysis.summary_json import summary_json
 from llmload.cli import main
 from llmload.jmeter.jtl_import import import_jtl
 from llmload.jmeter.jtl_records import user_ids
@@ -91,7 +91,7 @@ def test_users_and_step_duration_lay_steps_from_the_first_sample(tmp_path: Path)
 
 def test_the_report_finds_the_seed_knee_from_throughput_and_e2e(tmp_path: Path) -> None:
     import_jtl(synth.write_csv(tmp_path / "r.jtl", synth.samples()), tmp_path / "run")
-    summary = build_summary(load_run(tmp_path / "run"))
+    summary = summary_json(analyze_run(tmp_path / "run"))
     assert abs(summary["knee"]["users"] - synth.CAPACITY) <= 1
     assert 31 <= summary["limit"]["users"] <= 34  # E2E 1.5x the knee's: 32-33 users in the model
     knee_step = next(s for s in summary["steps"] if s["users"] == summary["knee"]["users"])
@@ -121,7 +121,7 @@ def test_report_and_compare_run_on_an_import(tmp_path: Path, capsys: pytest.Capt
     html = (tmp_path / "jmeter" / "report.html").read_text(encoding="utf-8")
     assert "No data for this chart: Output tokens per second over the run." in html
     ours = llmload_run(tmp_path / "llmload")
-    (ours / "summary.json").write_text(json.dumps(build_summary(load_run(ours))), encoding="utf-8")
+    (ours / "summary.json").write_text(json.dumps(summary_json(analyze_run(ours))), encoding="utf-8")
     main(["compare", str(tmp_path / "jmeter"), str(ours), "--out", str(tmp_path)])
     steps = json.loads((tmp_path / "compare.json").read_text())["steps"]
     assert [s["level"] for s in steps] == [1, 2]

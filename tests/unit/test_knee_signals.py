@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from llmload.analysis.knee import find_knee
+from llmload.analysis.knee_model import KneeLevel
 from llmload.analysis.knee_plateau import despike, plateau_knee
 from llmload.analysis.knee_signals import kneedle, server_signal, slo_signal
 
 LEVELS = list(range(1, 17))
 
 
-def row(users: int, rps: float, e2e_s: float, n: int = 50) -> dict[str, Any]:
-    dist = {"p50": e2e_s, "p95": e2e_s * 1.1, "mean": e2e_s}
-    return {"users": users, "rps": rps, "requests_ok": n, "output_tokens_per_s": rps * 100,
-            "e2e_s": dist, "ttft_s": {"p95": 0.1}}
+def row(users: int, rps: float, e2e_s: float, n: int = 50) -> KneeLevel:
+    return KneeLevel(users, rps, output_tokens_per_s=rps * 100, e2e_p50_s=e2e_s, e2e_p95_s=e2e_s * 1.1,
+                     e2e_mean_s=e2e_s, ttft_p95_s=0.1, requests_ok=n)
 
 
-def known_curve(inflate: int | None = None, factor: float = 1.15) -> list[dict[str, Any]]:
+def known_curve(inflate: int | None = None, factor: float = 1.15) -> list[KneeLevel]:
     """Capacity 8: throughput u/10 up to 8 users then flat 0.8; E2E 10 s then 10*u/8."""
     rows = []
     for u in LEVELS:
@@ -44,7 +42,7 @@ def test_a_kv_bound_sharp_peak_is_kept() -> None:
     # neighbours and real (preemption starts at 12); a running median of 3 would put the knee at 10
     rps = [7.933, 9.1, 10.083, 11.067, 12.033, 12.917, 11.783, 11.45, 11.417, 10.55, 10.883]
     rows = [row(u, v, 1.0 if u <= 11 else 1.2 * u / 11) for u, v in zip(range(6, 17), rps, strict=True)]
-    assert find_knee(rows)["knee"]["users"] == 11
+    assert find_knee(rows).knee.users == 11
 
 
 @pytest.mark.parametrize(
@@ -52,12 +50,12 @@ def test_a_kv_bound_sharp_peak_is_kept() -> None:
 )
 def test_one_step_off_by_15_percent_does_not_move_the_knee(noisy: int, factor: float) -> None:
     result = find_knee(known_curve(inflate=noisy, factor=factor))
-    assert result["knee"]["users"] == 8
-    assert result["limit"]["users"] == 12
+    assert result.knee.users == 8
+    assert result.limit.users == 12
 
 
 def test_without_smoothing_a_plateau_spike_would_have_moved_the_knee() -> None:
-    rps = [r["rps"] for r in known_curve(inflate=12)]
+    rps = [r.rps for r in known_curve(inflate=12)]
     floor = 0.97 * max(rps)  # the old rule on raw throughput
     assert next(i for i, v in enumerate(rps) if v >= floor) + 1 == 12
     assert plateau_knee(rps) + 1 == 8
@@ -65,32 +63,32 @@ def test_without_smoothing_a_plateau_spike_would_have_moved_the_knee() -> None:
 
 def test_noise_right_at_the_knee_moves_it_by_one_at_most() -> None:
     # 7 users at 0.805 req/s is indistinguishable from a knee at 7: the documented +-1 case
-    assert find_knee(known_curve(inflate=7))["knee"]["users"] == 7
+    assert find_knee(known_curve(inflate=7)).knee.users == 7
     # likewise the knee step itself reading 15% low (0.68 between 0.7 and 0.8) looks like a knee at 9
-    assert find_knee(known_curve(inflate=8, factor=0.85))["knee"]["users"] == 9
+    assert find_knee(known_curve(inflate=8, factor=0.85)).knee.users == 9
 
 
 def test_signals_agree_on_the_known_curve_with_high_confidence() -> None:
-    result = find_knee(known_curve(), rps_draws=[[r["rps"] for r in known_curve()]] * 20)
-    sig = result["signals"]
+    result = find_knee(known_curve(), rps_draws=[[r.rps for r in known_curve()]] * 20)
+    sig = result.signals
     assert (sig["marginal_gain"]["users"], sig["kneedle_throughput"]["users"], sig["kneedle_e2e_p95"]["users"]) == (
         8, 8, 8)
     assert all("detail" in s and "fired" in s and "users" in s for s in sig.values())
-    conf = result["confidence"]
+    conf = result.confidence
     assert conf["level"] == "high"
     assert conf["agreement"]["share"] == 1.0
     assert conf["bootstrap"]["users_ci95"] == [8, 8]
 
 
 def test_unstable_bootstrap_lowers_confidence() -> None:
-    base = [r["rps"] for r in known_curve()]
+    base = [r.rps for r in known_curve()]
     # in 3 of 5 draws step 5 reads 0.8 req/s (the knee would be 5), in the others the curve is clean
     bumped = [v if i not in (4, 5) else 0.8 for i, v in enumerate(base)]
     result = find_knee(known_curve(), rps_draws=[bumped, bumped, bumped, base, base])
-    boot = result["confidence"]["bootstrap"]
+    boot = result.confidence["bootstrap"]
     assert boot["share_same"] == pytest.approx(0.4)
     assert boot["users_ci95"] == [5, 8]
-    assert result["confidence"]["level"] == "low"
+    assert result.confidence["level"] == "low"
 
 
 @pytest.mark.parametrize(
@@ -132,10 +130,10 @@ def test_server_signal_points_at_the_last_level_without_a_queue() -> None:
 def test_server_evidence_feeds_find_knee_and_its_agreement() -> None:
     stats = [{"users": u, "waiting_mean": float(max(0, u - 8))} for u in LEVELS]
     result = find_knee(known_curve(), server=stats)
-    assert result["signals"]["server"]["users"] == 8
-    assert "server" in result["confidence"]["agreement"]["agree"]
+    assert result.signals["server"]["users"] == 8
+    assert "server" in result.confidence["agreement"]["agree"]
     far = [{"users": u, "waiting_mean": float(u >= 3)} for u in LEVELS]  # queue from 3 users on
-    assert "server" not in find_knee(known_curve(), server=far)["confidence"]["agreement"]["agree"]
+    assert "server" not in find_knee(known_curve(), server=far).confidence["agreement"]["agree"]
 
 
 def test_a_lone_queue_sample_at_a_low_level_does_not_fire_the_server_signal() -> None:
@@ -152,14 +150,14 @@ def test_a_sustained_server_queue_moves_a_late_plateau_knee_down() -> None:
     # rule alone says 9; the server queues from 9 users on, so the knee is 8
     curve = [row(u, (min(u, 8) / 10) * (0.95 if u == 8 else 1.0), 10.0 if u <= 8 else 10.0 * u / 8) for u in LEVELS]
     queue = [{"users": u, "waiting_mean": float(max(0, u - 8))} for u in LEVELS]
-    assert find_knee(curve)["knee"]["users"] == 9
+    assert find_knee(curve).knee.users == 9
     result = find_knee(curve, server=queue)
-    assert result["knee"]["users"] == 8
-    assert result["signals"]["plateau"]["users"] == 9
-    assert "server's sustained queue" in result["knee"]["rule"]
+    assert result.knee.users == 8
+    assert result.signals["plateau"]["users"] == 9
+    assert "server's sustained queue" in result.knee.rule
     # far below the peak (> 10%): the queue alone does not move the knee
     low = [row(u, (min(u, 8) / 10) * (0.85 if u == 8 else 1.0), 10.0) for u in LEVELS]
-    assert find_knee(low, server=queue)["knee"]["users"] == 9
+    assert find_knee(low, server=queue).knee.users == 9
 
 
 def test_a_full_admission_moves_the_knee_to_the_last_clean_level_whatever_the_queue_adds() -> None:
@@ -173,10 +171,10 @@ def test_a_full_admission_moves_the_knee_to_the_last_clean_level_whatever_the_qu
     rows = [row(u, rps[u], e2e[u]) for u in rps]
     server = [{"users": u, "waiting_mean": float(max(0, u - 6)), "running_mean": min(u - 0.1, 5.8 + 0.01 * u)}
               for u in rps]  # fmt: skip
-    assert find_knee(rows)["knee"]["users"] == 10  # the throughput plateau alone
-    assert find_knee(rows, server=server)["knee"]["users"] == 6
+    assert find_knee(rows).knee.users == 10  # the throughput plateau alone
+    assert find_knee(rows, server=server).knee.users == 6
     growing = [{**s, "running_mean": s["running_mean"] + max(0, s["users"] - 6)} for s in server]
-    assert find_knee(rows, server=growing)["knee"]["users"] == 10  # admission still grew: 6 is 15% below the peak
+    assert find_knee(rows, server=growing).knee.users == 10  # admission still grew: 6 is 15% below the peak
 
 
 def test_slo_signal_last_level_before_the_first_breach() -> None:
@@ -197,20 +195,20 @@ def test_only_a_queue_moves_the_knee_down_a_full_kv_cache_does_not() -> None:
     server = [{"users": u, "waiting_mean": waiting.get(u, 0.0), "kv_usage_max": 0.96 if u >= 11 else 0.8,
                "preemptions": 6 * max(0, u - 11)} for u in rps]
     result = find_knee(rows, server=server)
-    assert result["knee"]["users"] == 11
-    assert result["signals"]["server"]["users"] == 10  # the evidence still says where saturation began
+    assert result.knee.users == 11
+    assert result.signals["server"]["users"] == 10  # the evidence still says where saturation began
     queued = [{**s, "waiting_mean": 1.0 if s["users"] >= 11 else 0.0} for s in server]
-    moved = find_knee(rows, server=queued)["knee"]  # a real queue from 11 on: 10 is within 10% of the peak
-    assert moved["users"] == 10 and "queue" in moved["rule"]
+    moved = find_knee(rows, server=queued).knee  # a real queue from 11 on: 10 is within 10% of the peak
+    assert moved.users == 10 and "queue" in moved.rule
 
 
 def test_a_sparse_plan_interpolates_the_limit_between_measured_levels() -> None:
-    sparse = [r for r in known_curve() if r["users"] in (1, 2, 4, 8, 16)]
+    sparse = [r for r in known_curve() if r.users in (1, 2, 4, 8, 16)]
     result = find_knee(sparse)
-    limit = result["limit"]
-    assert result["knee"]["users"] == 8
-    assert limit["users"] == find_knee(known_curve())["limit"]["users"] == 12  # the 1-by-1 sweep's limit
-    assert limit["interpolated_between"] == [8, 16]
-    assert limit["e2e_p50_s"] == pytest.approx(15.0)  # halfway between 10 s and 20 s
-    assert "interpolated" in result["signals"]["limit_latency"]["detail"]
-    assert "interpolated_between" not in find_knee(known_curve())["limit"]
+    limit = result.limit
+    assert result.knee.users == 8
+    assert limit.users == find_knee(known_curve()).limit.users == 12  # the 1-by-1 sweep's limit
+    assert limit.interpolated_between == (8, 16)
+    assert limit.e2e_p50_s == pytest.approx(15.0)  # halfway between 10 s and 20 s
+    assert "interpolated" in result.signals["limit_latency"]["detail"]
+    assert find_knee(known_curve()).limit.interpolated_between is None

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from helpers import T0, rec, write_run
 from llmload.analysis.frame import load_run
 from llmload.analysis.goodput import slo_summary
-from llmload.analysis.slo import evaluate_slo, parse_slo
-from llmload.analysis.step_stats import step_rows
+from llmload.analysis.slo import SloLevel, evaluate_slo, level_of_summary_step, parse_slo
+from llmload.analysis.step_stats import measure_steps
 from llmload.errors import UsageError
 from llmload.records import StepMark
 
@@ -48,8 +47,8 @@ def test_bad_clauses_name_the_clause(spec: str, message: str | None) -> None:
         parse_slo(spec)
 
 
-def _row(users: int, e2e_p95: float | None, error_rate: float = 0.0) -> dict[str, Any]:
-    return {"users": users, "e2e_s": {"p95": e2e_p95}, "error_rate": error_rate, "rps": 1.0}
+def _row(users: int, e2e_p95: float | None, error_rate: float = 0.0) -> SloLevel:
+    return level_of_summary_step({"users": users, "e2e_s": {"p95": e2e_p95}, "error_rate": error_rate, "rps": 1.0})
 
 
 def test_max_users_passing_is_contiguous_from_the_bottom() -> None:
@@ -66,11 +65,11 @@ def test_goodput_counts_requests_meeting_every_per_request_clause(tmp_path: Path
     records = [rec(i, send=float(i), e2e=1.0 if i % 2 == 0 else 3.0) for i in range(100)]
     run = load_run(write_run(tmp_path, [StepMark(0, 3, T0, T0 + 100)], records,
                              meta={"options": {"warmup": "5", "slo": ""}}))
-    steps = step_rows(run)
+    steps = measure_steps(run)
     block = slo_summary(run, steps, "e2e_p50<=2s,e2e_p90<=10s,ttft_p97<=0.2s")
     step = block["per_step"][0]
     # completions in [5, 100): ends at i+1 (even i) or i+3 (odd i), +1 ms -> 95 completions
-    assert steps[0]["completed_in_window"] == 95
+    assert steps[0].completed_in_window == 95
     # goodput counts work in the window as throughput does: whole requests inside count 1, edge ones their
     # share inside. Fast (1.001 s, even i): 6..98 whole, 0.001 s of the one sent at 4; slow (3.001 s, odd i):
     # 5..95 whole, 1.001 s of the one sent at 3, 3 s of 97's, 1 s of 99's

@@ -14,6 +14,7 @@ from llmload.analysis.server_evidence import (
     load_server_metrics,
     server_step_evidence,
 )
+from llmload.analysis.step_windows import StepWindow
 from llmload.errors import UsageError
 from llmload.telemetry.run_telemetry import Telemetry, merge_telemetry, parse_interval_s
 
@@ -55,9 +56,9 @@ def frame(tmp_path: Path) -> pd.DataFrame:
 
 
 STEPS = [
-    {"users": 4, "start_s": 10.0, "warmup_s": 2.0, "end_s": 20.0},
-    {"users": 8, "start_s": 20.0, "warmup_s": 2.0, "end_s": 30.0},
-    {"users": 12, "start_s": 40.0, "warmup_s": 2.0, "end_s": 50.0},
+    StepWindow(0, 4, start_s=10.0, end_s=20.0, warmup_s=2.0, rate_rps=None),
+    StepWindow(1, 8, start_s=20.0, end_s=30.0, warmup_s=2.0, rate_rps=None),
+    StepWindow(2, 12, start_s=40.0, end_s=50.0, warmup_s=2.0, rate_rps=None),
 ]
 
 

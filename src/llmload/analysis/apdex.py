@@ -74,6 +74,16 @@ def rating(score: float | None) -> str:
     return "unacceptable"
 
 
+def apdex_summary(requests: pd.DataFrame, windows: list[StepWindow], limits: dict[str, Any]) -> dict[str, Any]:
+    """summary.json's "apdex": the thresholds, the whole run and each step."""
+    overall = apdex(requests["e2e_s"], requests["ok"], limits["t_s"], limits["f_s"])
+    return {
+        **limits,
+        "overall": {**overall, "rating": rating(overall["score"])},
+        "per_step": apdex_per_step(requests, windows, limits),
+    }
+
+
 def apdex_per_step(
     requests: pd.DataFrame, windows: list[StepWindow], limits: dict[str, Any]
 ) -> list[dict[str, Any]]:

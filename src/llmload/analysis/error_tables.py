@@ -34,6 +34,11 @@ def _example(messages: pd.Series) -> str:
     return values.value_counts().index[0][:EXAMPLE_CHARS] if len(values) else ""
 
 
+def error_summary(requests: pd.DataFrame, windows: list[StepWindow]) -> dict[str, Any]:
+    """summary.json's "errors": by type over the run, and the top types per step."""
+    return {"by_type": errors_table(requests), "top_per_step": top_errors_per_step(requests, windows)}
+
+
 def errors_table(requests: pd.DataFrame) -> list[dict[str, Any]]:
     """Every error type over the whole run, most frequent first."""
     failed = requests[~requests["ok"]]

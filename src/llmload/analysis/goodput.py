@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from llmload.analysis.frame import RunData
-from llmload.analysis.slo import ROW_STATS, SloClause, evaluate_slo, parse_slo
+from llmload.analysis.model import StepStats
+from llmload.analysis.slo import (
+    ACCURACY,
+    LATENCY,
+    ROW_STATS,
+    THROUGHPUT,
+    SloClause,
+    SloLevel,
+    evaluate_slo,
+    parse_slo,
+)
 from llmload.analysis.step_windows import steady_ok_in, work_in_window
 
 
@@ -35,9 +46,9 @@ def _extra(run: RunData, steady: pd.DataFrame, clauses: list[SloClause]) -> dict
     return out
 
 
-def goodput_row(row: dict[str, Any], working: pd.DataFrame, clauses: list[SloClause]) -> dict[str, Any]:
+def goodput_row(step: StepStats, working: pd.DataFrame, clauses: list[SloClause]) -> dict[str, Any]:
     """Requests/s meeting every per-request clause, counted as throughput is (work in the window)."""
-    window = row["window_s"]
+    window = step.window_s
     share = working["window_share"] if len(working) else pd.Series(dtype=float)
     good = float(share[_meets(working, clauses)].sum()) if len(working) else 0.0
     total = float(share.sum())
@@ -47,12 +58,20 @@ def goodput_row(row: dict[str, Any], working: pd.DataFrame, clauses: list[SloCla
     }
 
 
-def slo_summary(run: RunData, steps: list[dict[str, Any]], spec: str, source: str = "--slo") -> dict[str, Any]:
+def slo_summary(run: RunData, steps: Sequence[StepStats], spec: str, source: str = "--slo") -> dict[str, Any]:
     """The summary's "slo" block for a run (spec: the --slo text)."""
     clauses = parse_slo(spec, source)
     extras, goodput = [], []
-    for window, row in zip(run.windows, steps, strict=True):
+    for window, step in zip(run.windows, steps, strict=True):
         steady = run.requests[steady_ok_in(run.requests, window)]
         extras.append(_extra(run, steady, clauses))
-        goodput.append(goodput_row(row, work_in_window(run.requests, window), clauses))
-    return evaluate_slo(clauses, steps, extras, goodput)
+        goodput.append(goodput_row(step, work_in_window(run.requests, window), clauses))
+    return evaluate_slo(clauses, [slo_level(step) for step in steps], extras, goodput)
+
+
+def slo_level(step: StepStats) -> SloLevel:
+    """A step as the SLO reads it (slo.level_of_summary_step reads summary.json's steps alike)."""
+    figures = {f"{m}_{s}": getattr(getattr(step, f"{m}_s"), s) for m in LATENCY for s in ROW_STATS}
+    figures.update({m: getattr(step.accuracy, m) for m in ACCURACY})
+    figures.update({m: getattr(step, m) for m in ("error_rate", *THROUGHPUT.values())})
+    return SloLevel(step.users, figures)

@@ -7,10 +7,10 @@ Rule (README "Knee and limit"):
      (10%) above both neighbours is lowered to the higher one, more than 10% below both is raised to the
      lower one (the last step: against its neighbour and the line through the two before it). So one
      noisy step can neither become a false peak nor punch a hole in the plateau, while a genuine sharp
-     peak (KV-bound servers: throughput falls once preemption starts) within 10% of its neighbours is kept.
-     A running median of 3 was tried and rejected: it clipped the KV-bound simulator's real peak (11 users,
-     7% above its neighbours) and moved that knee from 11 to 10. Limit: a single step reading 3-10% high
-     on the plateau can still move the knee; the bootstrap confidence (6) is where that shows.
+     peak (KV-bound servers: throughput falls once preemption starts) within 10% of its neighbours is kept
+     (a running median of 3 would clip it: the KV-bound simulator's real peak at 11 users, 7% above its
+     neighbours, would move that knee to 10). Limit: a single step reading 3-10% high on the plateau can
+     still move the knee; the bootstrap confidence (6) is where that shows.
   3. knee.users  = the smallest level whose smoothed throughput (requests/s) is within PLATEAU_TOLERANCE
                    (2%) of the largest smoothed throughput: the first level at which adding users no longer
                    buys throughput.
@@ -33,10 +33,10 @@ Rule (README "Knee and limit"):
                    `--users auto` plan), the limit is where the straight line between the two crosses the
                    bound (floor; E2E grows linearly with users once the server queues), its figures
                    interpolated too and marked `interpolated_between`.
-  5. Evidence, reported beside the rule and never moving it (llmload.analysis.knee_signals): marginal
+  5. Evidence, reported beside the rule and never moving it (analysis.knee_signals): marginal
      throughput gain per added user, Kneedle on throughput vs users and on p95 E2E vs users, the server's
      own queue / KV-cache / preemption metrics when sampled, and the SLO breach when an SLO is given.
-  6. Confidence (llmload.analysis.knee_confidence): how many of the fired evidence signals agree with
+  6. Confidence (analysis.knee_confidence): how many of the fired evidence signals agree with
      knee.users within one measured level, and how often the rule gives the same knee on bootstrap
      resamples of each step's throughput. "high": >= 90% of resamples within one level of the knee and
      at least 2/3 of >= 2 fired signals agree; "low": < 60% of resamples within one level, or fewer than
@@ -45,11 +45,12 @@ Rule (README "Knee and limit"):
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from llmload.analysis.knee_confidence import confidence
+from llmload.analysis.knee_model import KneeLevel, KneePoint, KneeResult, ProvisionalKnee, level_of_step_dict
 from llmload.analysis.knee_plateau import despike, plateau_knee
 from llmload.analysis.knee_signals import (
     kneedle_signal,
@@ -69,7 +70,6 @@ from llmload.validity_rule import ADVICE
 MIN_SAMPLES = 3
 
 
-
 @dataclass(frozen=True)
 class KneeConfig:
     plateau_tolerance: float = PLATEAU_TOLERANCE
@@ -77,134 +77,158 @@ class KneeConfig:
     min_samples: int = MIN_SAMPLES
 
 
-def valid_steps(steps: list[dict[str, Any]], cfg: KneeConfig | None = None) -> list[dict[str, Any]]:
+def valid_steps(levels: Sequence[KneeLevel], cfg: KneeConfig | None = None) -> list[KneeLevel]:
+    """Rule step 1: the levels the rule reads, sorted by users."""
     cfg = cfg or KneeConfig()
-    out = [
-        s
-        for s in steps
-        if s["requests_ok"] >= cfg.min_samples
-        and not math.isnan(s["rps"])
-        and s["e2e_s"]["p50"] is not None
-        and not s.get("excluded")
-    ]
-    return sorted(out, key=lambda s: s["users"])
+    return sorted((level for level in levels if _valid(level, cfg)), key=lambda level: level.users)
 
 
-def _point(step: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "users": step["users"],
-        "rps": step["rps"],
-        "output_tokens_per_s": step["output_tokens_per_s"],
-        "e2e_p50_s": step["e2e_s"]["p50"],
-        "e2e_p95_s": step["e2e_s"]["p95"],
-        "e2e_mean_s": step["e2e_s"]["mean"],
-        "ttft_p95_s": step["ttft_s"]["p95"],
-    }
+def _valid(level: KneeLevel, cfg: KneeConfig) -> bool:
+    return (
+        level.requests_ok >= cfg.min_samples
+        and level.rps is not None
+        and level.e2e_p50_s is not None
+        and not level.excluded
+    )
+
+
+def _rps(level: KneeLevel) -> float:
+    assert level.rps is not None  # a valid level's
+    return level.rps
+
+
+def _e2e_p50_s(level: KneeLevel) -> float:
+    assert level.e2e_p50_s is not None  # a valid level's
+    return level.e2e_p50_s
 
 
 def find_knee(
-    steps: list[dict[str, Any]],
+    levels: Sequence[KneeLevel],
     cfg: KneeConfig | None = None,
     server: list[dict[str, Any]] | None = None,
-    slo: dict[str, Any] | None = None,
+    slo: Mapping[str, Any] | None = None,
     rps_draws: list[list[float]] | None = None,
-) -> dict[str, Any]:
+) -> KneeResult:
     """Knee, limit, per-signal evidence and confidence.
 
     server: per-step vLLM /metrics aggregates [{users, waiting_mean, running_mean, kv_usage_max,
-            preemptions}] (llmload.analysis.knee_signals.server_signal); slo: the "slo" summary block
+            preemptions}] (analysis.knee_signals.server_signal); slo: the "slo" summary block
             (per_step with users and passed); rps_draws: bootstrap throughput curves, one list per draw
-            with one value per step of `steps` (llmload.analysis.knee_confidence.throughput_draws).
+            with one value per level of `levels` (analysis.step_requests.throughput_draws).
     """
     cfg = cfg or KneeConfig()
-    valid = valid_steps(steps, cfg)
+    order = sorted((i for i, level in enumerate(levels) if _valid(level, cfg)), key=lambda i: levels[i].users)
+    valid = [levels[i] for i in order]
     if len(valid) < 2:
-        return _without_knee(steps, valid, cfg, server, slo)
-    users = [s["users"] for s in valid]
-    smooth = despike([s["rps"] for s in valid], users)
-    plateau_i = plateau_knee([s["rps"] for s in valid], users, cfg.plateau_tolerance)
-    server_evidence = server_signal(server)
+        return _without_knee(levels, valid, cfg, server, slo)
+    users, rps = [level.users for level in valid], [_rps(level) for level in valid]
+    smooth = despike(rps, users)
+    plateau_i = plateau_knee(rps, users, cfg.plateau_tolerance)
     knee_i = _server_adjusted(plateau_i, users, smooth, last_level_before_queue(server))
-    knee, peak_i = valid[knee_i], max(range(len(valid)), key=lambda i: smooth[i])
-    limit_e2e = cfg.limit_latency_factor * knee["e2e_s"]["p50"]
-    limit, over = knee, None
-    for s in valid[knee_i:]:
-        if s["e2e_s"]["p50"] > limit_e2e:
-            over = s
-            break
-        limit = s
-    limit_users = interpolate_limit([(s["users"], s["e2e_s"]["p50"]) for s in valid[knee_i:]], limit_e2e)
-    limit_point = _point(limit) if over is None or limit_users == limit["users"] else _between(limit, over, limit_users)
+    limit_e2e = cfg.limit_latency_factor * _e2e_p50_s(valid[knee_i])
+    limit, over = _limit(valid[knee_i:], limit_e2e)
     signals = {
-        "plateau": {
-            "users": valid[plateau_i]["users"],
-            "fired": True,
-            "peak_users": valid[peak_i]["users"],
-            "peak_rps": smooth[peak_i],
-            "tolerance": cfg.plateau_tolerance,
-            "smoothed_rps": {s["users"]: v for s, v in zip(valid, smooth, strict=True)},
-            "detail": f"first level within {cfg.plateau_tolerance:.0%} of the peak smoothed throughput "
-            f"{smooth[peak_i]:.4g} req/s (at {valid[peak_i]['users']} users)",
-        },
+        "plateau": _plateau_signal(valid, plateau_i, smooth, cfg),
         "marginal_gain": marginal_gain_signal(valid),
         "kneedle_throughput": kneedle_signal(valid, "throughput"),
         "kneedle_e2e_p95": kneedle_signal(valid, "e2e_p95"),
-        "server": server_evidence,
+        "server": server_signal(server),
         "slo": slo_signal(slo),
-        "limit_latency": {
-            "users": limit["users"],
-            "fired": limit is not valid[-1],
-            "factor": cfg.limit_latency_factor,
-            "e2e_p50_bound_s": limit_e2e,
-            "detail": f"last level with p50 E2E <= {cfg.limit_latency_factor} x {knee['e2e_s']['p50']:.4g} s"
-            + (f" (between measured {limit['users']} and {over['users']} users, interpolated)" if over else ""),
-        },
+        "limit_latency": _limit_signal(valid[knee_i], limit, over, limit is not valid[-1], limit_e2e, cfg),
     }
-    draws = _valid_draws(steps, valid, rps_draws)
+    limit_users = interpolate_limit([(level.users, _e2e_p50_s(level)) for level in valid[knee_i:]], limit_e2e)
+    limit_point = _point(limit) if over is None or limit_users == limit.users else _between(limit, over, limit_users)
+    draws = [[draw[i] for i in order] for draw in rps_draws] if rps_draws else None
+    return KneeResult(
+        knee=replace(_point(valid[knee_i]), rule=_knee_rule(knee_i != plateau_i)),
+        limit=replace(
+            limit_point,
+            rule=f"largest level with p50 E2E <= {cfg.limit_latency_factor} x knee",
+            saturated=limit is not valid[-1],
+        ),
+        signals=signals,
+        confidence=confidence(users, knee_i, signals, draws, cfg.plateau_tolerance),
+    )
+
+
+def _limit(from_knee: list[KneeLevel], bound_s: float) -> tuple[KneeLevel, KneeLevel | None]:
+    """Rule step 4: the last level from the knee up within the latency bound, and the first one over it."""
+    limit = from_knee[0]
+    for level in from_knee:
+        if _e2e_p50_s(level) > bound_s:
+            return limit, level
+        limit = level
+    return limit, None
+
+
+def _plateau_signal(valid: list[KneeLevel], plateau_i: int, smooth: list[float], cfg: KneeConfig) -> dict[str, Any]:
+    peak_i = max(range(len(valid)), key=lambda i: smooth[i])
     return {
-        "knee": {**_point(knee), "rule": _knee_rule(knee_i != plateau_i)},
-        "limit": {
-            **limit_point,
-            "rule": f"largest level with p50 E2E <= {cfg.limit_latency_factor} x knee",
-            "saturated": limit is not valid[-1],
-        },
-        "signals": signals,
-        "confidence": confidence(valid, knee_i, signals, draws, cfg.plateau_tolerance),
+        "users": valid[plateau_i].users,
+        "fired": True,
+        "peak_users": valid[peak_i].users,
+        "peak_rps": smooth[peak_i],
+        "tolerance": cfg.plateau_tolerance,
+        "smoothed_rps": {level.users: value for level, value in zip(valid, smooth, strict=True)},
+        "detail": f"first level within {cfg.plateau_tolerance:.0%} of the peak smoothed throughput "
+        f"{smooth[peak_i]:.4g} req/s (at {valid[peak_i].users} users)",
+    }
+
+
+def _limit_signal(
+    knee: KneeLevel, limit: KneeLevel, over: KneeLevel | None, fired: bool, bound_s: float, cfg: KneeConfig
+) -> dict[str, Any]:
+    return {
+        "users": limit.users,
+        "fired": fired,
+        "factor": cfg.limit_latency_factor,
+        "e2e_p50_bound_s": bound_s,
+        "detail": f"last level with p50 E2E <= {cfg.limit_latency_factor} x {_e2e_p50_s(knee):.4g} s"
+        + (f" (between measured {limit.users} and {over.users} users, interpolated)" if over else ""),
     }
 
 
 def _without_knee(
-    steps: list[dict[str, Any]], valid: list[dict[str, Any]], cfg: KneeConfig,
-    server: list[dict[str, Any]] | None, slo: dict[str, Any] | None,
-) -> dict[str, Any]:
+    levels: Sequence[KneeLevel], valid: list[KneeLevel], cfg: KneeConfig,
+    server: list[dict[str, Any]] | None, slo: Mapping[str, Any] | None,
+) -> KneeResult:
     """Fewer than 2 valid steps. Where steps were excluded for the generator's timing error, the reason says
     why and what to change, and `provisional` holds the rule's answer over the excluded steps too (never
     used by gates: their numbers may be off by more than the bounds of analysis.validity)."""
     reason = f"need at least 2 valid steps, have {len(valid)}"
-    excluded = [s for s in steps if s.get("excluded")]
+    excluded = [level for level in levels if level.excluded]
     if not excluded:
-        return {"knee": None, "limit": None, "reason": reason}
-    causes = sorted({str((s["validity"]["generator"] or {}).get("cause")) for s in excluded if s.get("validity")})
+        return KneeResult(None, None, reason)
+    causes = sorted({str(level.cause) for level in excluded if level.cause is not None})
     advice = "; ".join(ADVICE[c] for c in causes if c in ADVICE)
-    reason += f": {len(excluded)} of {len(steps)} steps excluded ({', '.join(causes)}): {advice}"
-    result: dict[str, Any] = {"knee": None, "limit": None, "reason": reason}
-    trial = find_knee([{**s, "excluded": False} for s in steps], cfg, server, slo)
-    if trial.get("knee") is not None:
-        result["provisional"] = {
-            "knee": trial["knee"],
-            "limit": trial["limit"],
-            "caveat": f"from {len(excluded)} excluded steps whose generator timing error was over its bounds",
-        }
-    return result
+    reason += f": {len(excluded)} of {len(levels)} steps excluded ({', '.join(causes)}): {advice}"
+    trial = find_knee([replace(level, excluded=False) for level in levels], cfg, server, slo)
+    if trial.knee is None:
+        return KneeResult(None, None, reason)
+    caveat = f"from {len(excluded)} excluded steps whose generator timing error was over its bounds"
+    return KneeResult(None, None, reason, provisional=ProvisionalKnee(trial.knee, trial.limit, caveat))
 
 
-def _between(low: dict[str, Any], high: dict[str, Any], users: int) -> dict[str, Any]:
+def _point(level: KneeLevel) -> KneePoint:
+    return KneePoint(
+        level.users, level.rps, level.output_tokens_per_s, level.e2e_p50_s, level.e2e_p95_s, level.e2e_mean_s,
+        level.ttft_p95_s,
+    )
+
+
+def _between(low: KneeLevel, high: KneeLevel, users: int) -> KneePoint:
     """The limit between two measured levels more than one user apart (rule step 4): each figure linearly
     interpolated at `users`, marked with the two levels it came from."""
-    a, b = _point(low), _point(high)
-    f = (users - a["users"]) / (b["users"] - a["users"])
-    point = {k: a[k] + f * (b[k] - a[k]) if a[k] is not None and b[k] is not None else None for k in a}
-    return {**point, "users": users, "interpolated_between": [a["users"], b["users"]]}
+    f = (users - low.users) / (high.users - low.users)
+
+    def at(a: float | None, b: float | None) -> float | None:
+        return a + f * (b - a) if a is not None and b is not None else None
+
+    return KneePoint(
+        users, at(low.rps, high.rps), at(low.output_tokens_per_s, high.output_tokens_per_s),
+        at(low.e2e_p50_s, high.e2e_p50_s), at(low.e2e_p95_s, high.e2e_p95_s), at(low.e2e_mean_s, high.e2e_mean_s),
+        at(low.ttft_p95_s, high.ttft_p95_s), interpolated_between=(low.users, high.users),
+    )
 
 
 def _server_adjusted(
@@ -227,12 +251,12 @@ def _knee_rule(moved_by_server: bool) -> str:
     return "smallest level within plateau tolerance of peak throughput"
 
 
-def _valid_draws(
-    steps: list[dict[str, Any]], valid: list[dict[str, Any]], rps_draws: list[list[float]] | None
-) -> list[list[float]] | None:
-    """Bootstrap curves restricted to the valid steps, in users order."""
-    if not rps_draws:
-        return None
-    position = {id(s): i for i, s in enumerate(steps)}
-    columns = [position[id(s)] for s in valid]
-    return [[draw[c] for c in columns] for draw in rps_draws]
+def knee_of_step_dicts(steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The rule over steps shaped as summary.json's (the web UI's live view, load.live): its knee, limit
+    (plain dicts or None) and reason."""
+    result = find_knee([level_of_step_dict(step) for step in steps])
+    return {
+        "knee": None if result.knee is None else asdict(result.knee),
+        "limit": None if result.limit is None else asdict(result.limit),
+        "reason": result.reason,
+    }

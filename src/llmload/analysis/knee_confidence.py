@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from llmload.analysis.knee_plateau import plateau_knee
@@ -20,7 +21,7 @@ def _level_distance(levels: list[int], a: int, b: int) -> int:
     return abs(index(a) - index(b))
 
 
-def agreement(levels: list[int], knee_users: int, signals: dict[str, Any]) -> dict[str, Any]:
+def agreement(levels: list[int], knee_users: int, signals: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     fired = {k: signals[k]["users"] for k in AGREEING_SIGNALS if signals[k]["fired"] and signals[k]["users"]}
     agree = sorted(k for k, u in fired.items() if _level_distance(levels, u, knee_users) <= 1)
     return {
@@ -46,13 +47,13 @@ def stability(levels: list[int], knee_i: int, draws: list[list[float]] | None, t
 
 
 def confidence(
-    valid: list[dict[str, Any]],
+    levels: list[int],
     knee_i: int,
-    signals: dict[str, Any],
+    signals: Mapping[str, Mapping[str, Any]],
     draws: list[list[float]] | None,
     tolerance: float,
 ) -> dict[str, Any]:
-    levels = [int(s["users"]) for s in valid]
+    """levels: the valid levels' users, sorted; knee_i: the knee's position among them."""
     agree = agreement(levels, levels[knee_i], signals)
     stable = stability(levels, knee_i, draws, tolerance)
     within, share = stable["share_within_one_level"], agree["share"]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from llmload.analysis.knee_model import KneeLevel
 from llmload.analysis.knee_plateau import despike
 from llmload.knee_rule import SERVER_WAITING_THRESHOLD, admission_saturated
 
@@ -21,19 +22,20 @@ def _not_fired(detail: str) -> dict[str, Any]:
     return {"users": None, "fired": False, "detail": detail}
 
 
-def marginal_gain_signal(valid: list[dict[str, Any]]) -> dict[str, Any]:
+def marginal_gain_signal(valid: Sequence[KneeLevel]) -> dict[str, Any]:
     """Marginal throughput per added user, relative to the average throughput per user so far.
     Fires at the last level before the ratio stays below the threshold for two consecutive steps."""
+    rps = [level.rps or 0.0 for level in valid]  # valid levels: all measured
     ratios = []
-    for prev, cur in zip(valid, valid[1:], strict=False):
-        added = cur["users"] - prev["users"]
-        per_user = prev["rps"] / prev["users"] if prev["users"] else math.nan
-        gain = (cur["rps"] - prev["rps"]) / added if added else math.nan
-        ratios.append((cur["users"], gain / per_user if per_user else math.nan))
+    for i, (prev, cur) in enumerate(zip(valid, valid[1:], strict=False)):
+        added = cur.users - prev.users
+        per_user = rps[i] / prev.users if prev.users else math.nan
+        gain = (rps[i + 1] - rps[i]) / added if added else math.nan
+        ratios.append((cur.users, gain / per_user if per_user else math.nan))
     for i, (users, ratio) in enumerate(ratios):
         nxt = ratios[i + 1][1] if i + 1 < len(ratios) else ratio
         if ratio < MARGINAL_GAIN_THRESHOLD and nxt < MARGINAL_GAIN_THRESHOLD:
-            before = valid[i]["users"]
+            before = valid[i].users
             return {
                 "users": before,
                 "threshold": MARGINAL_GAIN_THRESHOLD,
@@ -81,16 +83,15 @@ def kneedle(xs: Sequence[float], ys: Sequence[float], curve: str, sensitivity: f
     return None
 
 
-def kneedle_signal(valid: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+def kneedle_signal(valid: Sequence[KneeLevel], kind: str) -> dict[str, Any]:
     """Kneedle (kneed) on throughput vs users (concave, increasing; despiked as for the rule)
     or on p95 E2E vs users (convex, increasing: where latency starts to climb)."""
     if kind == "throughput":
-        pts = [(s["users"], s["rps"]) for s in valid]
-        xs = [p[0] for p in pts]
-        ys = despike([p[1] for p in pts], xs)
+        xs = [level.users for level in valid]
+        ys = despike([level.rps or 0.0 for level in valid], xs)  # valid levels: all measured
         curve = "concave"
     else:
-        pts = [(s["users"], s["e2e_s"]["p95"]) for s in valid if s["e2e_s"]["p95"] is not None]
+        pts = [(level.users, level.e2e_p95_s) for level in valid if level.e2e_p95_s is not None]
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         curve = "convex"
     if len(xs) < 3 or max(ys) == min(ys):
@@ -158,7 +159,7 @@ def _sustained_from(flags: list[bool]) -> int | None:
     return first
 
 
-def slo_signal(slo: dict[str, Any] | None) -> dict[str, Any]:
+def slo_signal(slo: Mapping[str, Any] | None) -> dict[str, Any]:
     """The last level before the first one that breaks the SLO."""
     if not slo or not slo.get("per_step"):
         return _not_fired("no SLO given")

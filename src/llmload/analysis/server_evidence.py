@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from llmload.analysis.step_windows import StepWindow
 from llmload.records import iter_record_dicts
 
 SERVER_COLUMNS = ["t_s", "name", "labels", "value"]
@@ -123,19 +124,14 @@ def server_window(frame: pd.DataFrame, start_s: float, end_s: float) -> dict[str
     return out
 
 
-def _window(step: dict[str, Any]) -> tuple[float, float]:
-    return float(step["start_s"]) + float(step.get("warmup_s") or 0.0), float(step["end_s"])
-
-
-def server_step_evidence(frame: pd.DataFrame, steps: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
-    """Per step row (users, start_s, warmup_s, end_s): its server evidence, or None without samples."""
+def server_step_evidence(frame: pd.DataFrame, windows: list[StepWindow]) -> list[dict[str, Any] | None]:
+    """Per step: its server evidence over the steady window, or None without samples."""
     if not len(frame):
-        return [None for _ in steps]
+        return [None for _ in windows]
     out: list[dict[str, Any] | None] = []
-    for step in steps:
-        start_s, end_s = _window(step)
-        evidence = server_window(frame, start_s, end_s)
-        out.append({"users": step["users"], **evidence} if evidence["scrapes"] else None)
+    for window in windows:
+        evidence = server_window(frame, window.steady_start_s, window.end_s)
+        out.append({"users": window.users, **evidence} if evidence["scrapes"] else None)
     return out
 
 
@@ -170,5 +166,5 @@ def _num(rows: pd.DataFrame, column: str, how: str) -> float | None:
     return None if np.isnan(value) else value
 
 
-def gpu_step_evidence(frame: pd.DataFrame, steps: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    return [gpu_window(frame, *_window(step)) for step in steps]
+def gpu_step_evidence(frame: pd.DataFrame, windows: list[StepWindow]) -> list[list[dict[str, Any]]]:
+    return [gpu_window(frame, window.steady_start_s, window.end_s) for window in windows]

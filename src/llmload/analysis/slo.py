@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from llmload.analysis.figures import figure
 from llmload.errors import UsageError
 
 LATENCY = ("ttft", "ttfa", "e2e", "tpot", "itl", "queue")
 THROUGHPUT = {"rps": "rps", "tps": "rps", "output_tokens_per_s": "output_tokens_per_s",
               "output_tokens_per_s_per_user": "output_tokens_per_s_per_user"}
 FRACTION = ("error_rate", "precision", "recall", "f1")
+ACCURACY = ("precision", "recall", "f1")  # of the step's plate detection
 PER_REQUEST = ("ttft", "ttfa", "e2e", "tpot", "queue")
 ROW_STATS = ("p50", "p90", "p95", "p99", "mean", "min", "max")
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -52,6 +54,28 @@ class SloClause:
 
     def holds(self, value: float) -> bool:
         return OPS[self.op](value, self.threshold)
+
+    @property
+    def figure(self) -> str:
+        """The name of the step figure it judges (SloLevel.figures)."""
+        return f"{self.metric}_{self.stat}" if self.stat else self.metric
+
+
+@dataclass(frozen=True)
+class SloLevel:
+    """A step as the SLO reads it: its figures by name (`e2e_p95`, `error_rate`, `rps`, `f1`, ...: a latency
+    metric with each of ROW_STATS, the fractions, the throughputs), None when not measured."""
+
+    users: int
+    figures: Mapping[str, float | None]
+
+
+def level_of_summary_step(step: Mapping[str, Any]) -> SloLevel:
+    """A summary.json step (`llmload plan` judges a summary against its own --slo)."""
+    figures = {f"{m}_{s}": (step.get(f"{m}_s") or {}).get(s) for m in LATENCY for s in ROW_STATS}
+    figures.update({m: (step.get("accuracy") or {}).get(m) for m in ACCURACY})
+    figures.update({m: step.get(m) for m in ("error_rate", *THROUGHPUT.values())})
+    return SloLevel(int(step["users"]), figures)
 
 
 def _bad(text: str, why: str, source: str) -> UsageError:
@@ -98,40 +122,34 @@ def parse_slo(spec: str, source: str = "--slo") -> list[SloClause]:
     return [parse_clause(p, source) for p in parts]
 
 
-def step_value(clause: SloClause, row: dict[str, Any], extra: dict[str, float | None] | None = None) -> float | None:
-    """The step's figure for a clause, from the step row or, for statistics the row lacks, from `extra`
-    (keyed by clause text)."""
-    if clause.metric in LATENCY:
-        dist = row.get(f"{clause.metric}_s") or {}
-        if clause.stat in ROW_STATS and clause.stat in dist:
-            value = dist[clause.stat]
-        else:
-            value = (extra or {}).get(clause.clause)
-    elif clause.metric in ("precision", "recall", "f1"):
-        value = (row.get("accuracy") or {}).get(clause.metric)
-    else:
-        value = row.get(clause.metric)
-    return None if value is None or value != value else float(value)  # NaN -> None
+def step_value(clause: SloClause, level: SloLevel, extra: Mapping[str, float | None] | None = None) -> float | None:
+    """The step's figure for a clause, from the level or, for latency statistics it lacks (p99.9, ...), from
+    `extra` (keyed by clause text)."""
+    if clause.metric in LATENCY and clause.stat not in ROW_STATS:
+        return figure((extra or {}).get(clause.clause))
+    return figure(level.figures.get(clause.figure))
 
 
-def judge_step(clauses: list[SloClause], row: dict[str, Any], extra: dict[str, float | None] | None = None) -> dict[str, Any]:
+def judge_step(
+    clauses: list[SloClause], level: SloLevel, extra: Mapping[str, float | None] | None = None
+) -> dict[str, Any]:
     results = []
     for c in clauses:
-        value = step_value(c, row, extra)
+        value = step_value(c, level, extra)
         results.append({"clause": c.clause, "value": value, "passed": value is not None and c.holds(value)})
-    return {"users": row["users"], "passed": all(r["passed"] for r in results), "clauses": results}
+    return {"users": level.users, "passed": all(r["passed"] for r in results), "clauses": results}
 
 
 def evaluate_slo(
     clauses: list[SloClause],
-    steps: list[dict[str, Any]],
+    levels: Sequence[SloLevel],
     extras: list[dict[str, float | None]] | None = None,
     goodput: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The summary's "slo" block. extras/goodput: one entry per step (analysis.goodput), optional."""
     per_step = []
-    for i, row in enumerate(steps):
-        judged = judge_step(clauses, row, extras[i] if extras else None)
+    for i, level in enumerate(levels):
+        judged = judge_step(clauses, level, extras[i] if extras else None)
         if goodput:
             judged.update(goodput[i])
         per_step.append(judged)

@@ -7,13 +7,12 @@ numpy's default), never bucketed.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.model import Accuracy, Distribution, Evidence, NotApplicable, StepStats, StepValidity
+from llmload.analysis.server_evidence import gpu_step_evidence, server_step_evidence
 from llmload.analysis.stats import bootstrap_percentile_ci
 from llmload.analysis.step_windows import StepWindow, sent_in, work_in_window
 from llmload.analysis.validity import (
@@ -27,98 +26,113 @@ from llmload.analysis.validity import (
 )
 
 PERCENTILES = (50, 90, 95, 99)
-LATENCY_METRICS = ("ttft_s", "ttfa_s", "e2e_s", "tpot_s")
 
 
-def distribution(values: pd.Series | np.ndarray) -> dict[str, float | None]:
+def distribution(values: pd.Series | np.ndarray, ci_seed: int | None = None) -> Distribution:
+    """Count, mean, extremes and exact percentiles of the values that are not NaN; with `ci_seed`, the
+    bootstrap intervals of p50/p95/p99 too (seeded: a rebuilt report is the same report)."""
     arr = np.asarray(values, dtype=float)
     arr = arr[~np.isnan(arr)]
+    ci95 = None if ci_seed is None else bootstrap_percentile_ci(arr, seed=ci_seed)
     if arr.size == 0:
-        return {"n": 0, "mean": None, "min": None, "max": None, **{f"p{p}": None for p in PERCENTILES}}
-    qs = np.percentile(arr, PERCENTILES)
-    out: dict[str, float | None] = {
-        "n": int(arr.size),
-        "mean": float(arr.mean()),
-        "min": float(arr.min()),
-        "max": float(arr.max()),
-    }
-    out.update({f"p{p}": float(q) for p, q in zip(PERCENTILES, qs, strict=True)})
-    return out
+        return Distribution(0, None, None, None, None, None, None, None, ci95)
+    p50, p90, p95, p99 = (float(q) for q in np.percentile(arr, PERCENTILES))
+    return Distribution(int(arr.size), float(arr.mean()), float(arr.min()), float(arr.max()), p50, p90, p95, p99, ci95)
 
 
-def step_rows(run: RunData) -> list[dict[str, Any]]:
+def measure_steps(run: RunData) -> list[StepStats]:
+    """Every step of the run, in plan order."""
     req = run.requests
     gaps = scheduling_gaps(req) if len(req) else pd.Series(dtype=float)
     idle = idle_before_send(req) if len(req) else pd.DataFrame({"idle_s": [], "cycle_s": []})
-    return [_step_row(run, window, req[sent_in(req, window)], gaps, idle) for window in run.windows]
+    server = server_step_evidence(run.server, run.windows)
+    gpu = gpu_step_evidence(run.gpu, run.windows)
+    return [
+        _step(run, window, gaps, idle, server_i, tuple(gpu_i))
+        for window, server_i, gpu_i in zip(run.windows, server, gpu, strict=True)
+    ]
 
 
-def _step_row(
-    run: RunData, window: StepWindow, sent: pd.DataFrame, gaps: pd.Series, idle: pd.DataFrame
-) -> dict[str, Any]:
+def _step(
+    run: RunData, window: StepWindow, gaps: pd.Series, idle: pd.DataFrame, server: Evidence | None,
+    gpu: tuple[Evidence, ...],
+) -> StepStats:
     req = run.requests
+    sent = req[sent_in(req, window)]
     steady = sent[sent["steady"]]
     steady_ok = steady[steady["ok"]]
-    done = req[(req["end_s"] >= window.steady_start_s) & (req["end_s"] < window.end_s)]
-    done_ok = done[done["ok"]]
-    length = window.length_s
-    working = work_in_window(req, window)
-    share = working["window_share"].to_numpy()
-    ended = sent[sent["end_s"] <= window.end_s]
+    ended = sent[sent["end_s"] <= window.end_s]  # failures count once they ended by the step's end
     failed = int((~ended["ok"]).sum())
-    itl = run.itl_s.for_rows(steady_ok.index.to_numpy())  # the frame's index is the row position
-    row: dict[str, Any] = {
-        "index": window.index,
-        "users": window.users,
-        "start_s": window.start_s,
-        "end_s": window.end_s,
-        "warmup_s": window.warmup_s,
-        "window_s": length,
-        "requests_sent": int(len(sent)),
-        "requests_ok": int(len(steady_ok)),
-        "requests_failed": failed,
-        "error_rate": failed / len(ended) if len(ended) else 0.0,
-        "completed_in_window": int(len(done_ok)),
-        "rps": float(share.sum()) / length if length > 0 else math.nan,
-        "output_tokens_per_s": float((share * working["output_tokens"].fillna(0)).sum()) / length
-        if length > 0 and req["output_tokens"].notna().any()  # a run without token counts (imports): missing
-        else math.nan,
-        "prompt_tokens_mean": _mean(steady_ok["prompt_tokens"]),
-        "output_tokens_mean": _mean(steady_ok["output_tokens"]),
-        "itl_s": distribution(itl),
-        "errors_by_kind": {
-            str(k): int(v) for k, v in ended.loc[~ended["ok"], "error_kind"].value_counts().items()
-        },
-        "accuracy": accuracy(steady_ok, plates_scored(req)),
-    }
-    for metric in LATENCY_METRICS:
-        row[metric] = distribution(steady_ok[metric])
-    for metric in ("ttft_s", "e2e_s"):
-        row[metric]["ci95"] = bootstrap_percentile_ci(
-            steady_ok[metric].to_numpy(dtype=float), seed=window.index
-        )
+    rps, tokens_per_s = _throughput(req, window)
+    ttft = distribution(steady_ok["ttft_s"], ci_seed=window.index)
+    validity = _validity(run, window, sent, steady_ok, gaps, idle, ttft.p50, rps)
+    return StepStats(
+        index=window.index,
+        users=window.users,
+        start_s=window.start_s,
+        end_s=window.end_s,
+        warmup_s=window.warmup_s,
+        window_s=window.length_s,
+        requests_sent=int(len(sent)),
+        requests_ok=int(len(steady_ok)),
+        requests_failed=failed,
+        error_rate=failed / len(ended) if len(ended) else 0.0,
+        completed_in_window=_completed_in_window(req, window),
+        rps=rps,
+        output_tokens_per_s=tokens_per_s,
+        prompt_tokens_mean=_mean(steady_ok["prompt_tokens"]),
+        output_tokens_mean=_mean(steady_ok["output_tokens"]),
+        itl_s=distribution(run.itl_s.for_rows(steady_ok.index.to_numpy())),  # index = row position
+        errors_by_kind={str(k): int(v) for k, v in ended.loc[~ended["ok"], "error_kind"].value_counts().items()},
+        accuracy=accuracy(steady_ok, plates_scored(req)),
+        ttft_s=ttft,
+        ttfa_s=distribution(steady_ok["ttfa_s"]),
+        e2e_s=distribution(steady_ok["e2e_s"], ci_seed=window.index),
+        tpot_s=distribution(steady_ok["tpot_s"]),
+        validity=validity,
+        excluded=validity.generator.saturated,
+        excluded_reasons=validity.generator.reasons,
+        offered_rps=window.rate_rps,
+        queue_s=distribution(steady["queue_s"]),
+        output_tokens_per_s_per_user=tokens_per_s / window.users if window.users and tokens_per_s is not None else None,
+        server=server,
+        gpu=gpu,
+    )
+
+
+def _throughput(requests: pd.DataFrame, window: StepWindow) -> tuple[float | None, float | None]:
+    """Requests and output tokens per second: the work done in the steady window over its length (tokens/s
+    None for a run without token counts, such as imported JMeter results: missing, not zero)."""
+    if window.length_s <= 0:
+        return None, None
+    working = work_in_window(requests, window)
+    share = working["window_share"].to_numpy()
+    tokens = float((share * working["output_tokens"].fillna(0)).sum())
+    counted = bool(requests["output_tokens"].notna().any())
+    return float(share.sum()) / window.length_s, tokens / window.length_s if counted else None
+
+
+def _completed_in_window(requests: pd.DataFrame, window: StepWindow) -> int:
+    """Successful requests that ended inside the steady window (the plain count beside the work)."""
+    ended = requests["end_s"]
+    return int((requests["ok"] & (ended >= window.steady_start_s) & (ended < window.end_s)).sum())
+
+
+def _validity(
+    run: RunData, window: StepWindow, sent: pd.DataFrame, steady_ok: pd.DataFrame, gaps: pd.Series,
+    idle: pd.DataFrame, ttft_p50_s: float | None, rps: float | None,
+) -> StepValidity:
+    """The load generator's health over the step (its damage bounds), Little's law, its scheduling lag."""
     open_loop = window.rate_rps is not None
     samples = generator_samples(run, window.start_s, window.end_s)
     damage = step_damage(
-        run, sent, steady_ok, idle, row["ttft_s"]["p50"], window.users if open_loop else None,
-        samples.loop_lag_max_s,
+        run, sent, steady_ok, idle, ttft_p50_s, window.users if open_loop else None, samples.loop_lag_max_s
     )
-    health = generator_health(samples, damage)
-    row["validity"] = {
-        "generator": health,
-        "littles_law": littles_law(window.users, row["rps"], steady_ok, gaps)
-        if window.rate_rps is None
-        else {"ok": True, "applicable": False},
-        "scheduling_lag_wall": gap_stats(gaps, steady_ok.index, run.time_scale),
-    }
-    row["excluded"] = health["saturated"]
-    row["excluded_reasons"] = list(health["reasons"])
-    row["offered_rps"] = window.rate_rps
-    row["queue_s"] = distribution(steady["queue_s"])
-    row["output_tokens_per_s_per_user"] = (
-        row["output_tokens_per_s"] / window.users if window.users else math.nan
+    return StepValidity(
+        generator=generator_health(samples, damage),
+        littles_law=NotApplicable() if open_loop else littles_law(window.users, rps, steady_ok, gaps),
+        scheduling_lag_wall=gap_stats(gaps, steady_ok.index, run.time_scale),
     )
-    return row
 
 
 def _mean(series: pd.Series) -> float | None:
@@ -131,14 +145,14 @@ def plates_scored(requests: pd.DataFrame) -> bool:
     return any(bool(requests[c].to_numpy().any()) for c in ("tp", "fp", "fn"))  # views: no copy per step
 
 
-def accuracy(ok_requests: pd.DataFrame, scored: bool = True) -> dict[str, float | int | None]:
+def accuracy(ok_requests: pd.DataFrame, scored: bool = True) -> Accuracy:
     """Micro-averaged plate detection over successful requests; all None where the run scored none."""
     if not scored:
-        return {"tp": 0, "fp": 0, "fn": 0, "precision": None, "recall": None, "f1": None}
+        return Accuracy(0, 0, 0, None, None, None)
     tp, fp, fn = (int(ok_requests[c].sum()) for c in ("tp", "fp", "fn"))
     precision = tp / (tp + fp) if tp + fp else (1.0 if len(ok_requests) else None)
     recall = tp / (tp + fn) if tp + fn else (1.0 if len(ok_requests) else None)
     f1 = None
     if precision is not None and recall is not None:
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
+    return Accuracy(tp, fp, fn, precision, recall, f1)

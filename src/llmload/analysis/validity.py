@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from llmload.analysis.figures import figure
 from llmload.analysis.frame import RunData
+from llmload.analysis.model import GapStats, GeneratorHealth, LittlesLaw, StepDamage
 from llmload.validity_rule import (
     ADVICE,
     CONTENDED,
@@ -126,30 +127,30 @@ def generator_samples(run: RunData, start_s: float, end_s: float) -> GeneratorSa
     )
 
 
-def generator_health(g: GeneratorSamples, damage: dict[str, Any]) -> dict[str, Any]:
+def generator_health(g: GeneratorSamples, damage: StepDamage) -> GeneratorHealth:
     """The step's generator samples, the measured damage (step_damage) and the verdict on both."""
     over = [text for text in (_throughput_excess(damage), _latency_excess(damage)) if text]
     cause = (SATURATED if g.busy else CONTENDED) if over else None
-    reasons = [f"{cause} ({_cpu_text(g)}): {'; '.join(over)}; {ADVICE[cause]}"] if cause else []
-    return {
-        "cpu_percent_max": g.cpu_percent_max,
-        "cpu_percent_mean": g.cpu_percent_mean,
-        "system_cpu_percent_mean": g.system_cpu_mean,
-        "loop_lag_max_s": g.loop_lag_max_s,
-        "cpu_warnings": g.cpu_warnings,
-        "samples": g.samples,
-        "damage": damage,
-        "cause": cause,
-        "saturated": cause is not None,
-        "reasons": reasons,
-        "cautions": [] if cause else _cautions(g, damage),
-    }
+    reasons = (f"{cause} ({_cpu_text(g)}): {'; '.join(over)}; {ADVICE[cause]}",) if cause else ()
+    return GeneratorHealth(
+        cpu_percent_max=figure(g.cpu_percent_max),
+        cpu_percent_mean=figure(g.cpu_percent_mean),
+        system_cpu_percent_mean=figure(g.system_cpu_mean),
+        loop_lag_max_s=figure(g.loop_lag_max_s),
+        cpu_warnings=g.cpu_warnings,
+        samples=g.samples,
+        damage=damage,
+        cause=cause,
+        saturated=cause is not None,
+        reasons=reasons,
+        cautions=() if cause else _cautions(g, damage),
+    )
 
 
 def step_damage(
     run: RunData, sent: pd.DataFrame, steady_ok: pd.DataFrame, idle: pd.DataFrame, ttft_p50_s: float | None,
     max_users: int | None, loop_lag_max_s: float | None,
-) -> dict[str, Any]:
+) -> StepDamage:
     """What the generator's lateness did to one step (module doc), target time base unless `_wall`."""
     scale = run.time_scale
     pairs = idle.reindex(steady_ok.index).dropna()
@@ -161,37 +162,37 @@ def step_damage(
         float(np.percentile(late, 95)) if late.size else 0.0,
         (loop_lag_max_s or 0.0) * scale if unstamped else 0.0,
     )
-    return {
-        "idle_share": idle_share,
-        "idle_p99_wall_s": _p99(pairs["idle_s"].to_numpy(dtype=float) / scale),
-        "open_loop_late_p95_wall_s": float(np.percentile(late, 95)) / scale if late.size else None,
-        "read_lag_p99_wall_s": _p99(read_lag / scale),
-        "unstamped_requests": unstamped,
-        "latency_error_s": latency_error_s,
-        "latency_error_share": latency_error_s / ttft_p50_s if ttft_p50_s else None,
-        "throughput_error_limit": THROUGHPUT_ERROR_LIMIT,
-        "latency_error_limit": LATENCY_ERROR_LIMIT,
-    }
+    return StepDamage(
+        idle_share=figure(idle_share),
+        idle_p99_wall_s=_p99(pairs["idle_s"].to_numpy(dtype=float) / scale),
+        open_loop_late_p95_wall_s=float(np.percentile(late, 95)) / scale if late.size else None,
+        read_lag_p99_wall_s=_p99(read_lag / scale),
+        unstamped_requests=unstamped,
+        latency_error_s=latency_error_s,
+        latency_error_share=figure(latency_error_s / ttft_p50_s) if ttft_p50_s else None,
+        throughput_error_limit=THROUGHPUT_ERROR_LIMIT,
+        latency_error_limit=LATENCY_ERROR_LIMIT,
+    )
 
 
 def _p99(values: np.ndarray) -> float | None:
     return float(np.percentile(values, 99)) if values.size else None
 
 
-def _throughput_excess(damage: dict[str, Any]) -> str | None:
-    share = damage["idle_share"]
+def _throughput_excess(damage: StepDamage) -> str | None:
+    share = damage.idle_share
     if share is None or share <= THROUGHPUT_ERROR_LIMIT:
         return None
     return f"users stood idle {share:.1%} of the time between requests (bound {THROUGHPUT_ERROR_LIMIT:.0%}: throughput reads low)"
 
 
-def _latency_excess(damage: dict[str, Any]) -> str | None:
-    share = damage["latency_error_share"]
+def _latency_excess(damage: StepDamage) -> str | None:
+    share = damage.latency_error_share
     if share is None or share <= LATENCY_ERROR_LIMIT:
         return None
-    where = "requests left late" if damage["open_loop_late_p95_wall_s"] else "token reads without kernel stamps were late"
+    where = "requests left late" if damage.open_loop_late_p95_wall_s else "token reads without kernel stamps were late"
     return (
-        f"{where} by up to {damage['latency_error_s'] * 1000:.0f} ms, {share:.0%} of the median TTFT "
+        f"{where} by up to {damage.latency_error_s * 1000:.0f} ms, {share:.0%} of the median TTFT "
         f"(bound {LATENCY_ERROR_LIMIT:.0%})"
     )
 
@@ -202,7 +203,7 @@ def _cpu_text(g: GeneratorSamples) -> str:
     return f"the generator used {own} of a core{machine}"
 
 
-def _cautions(g: GeneratorSamples, damage: dict[str, Any]) -> list[str]:
+def _cautions(g: GeneratorSamples, damage: StepDamage) -> tuple[str, ...]:
     """Symptoms of a late generator whose measured damage stayed within the bounds: kept, and said."""
     out = []
     if g.busiest_cpu_mean is not None and g.busiest_cpu_mean >= GENERATOR_CPU_BUSY:
@@ -211,34 +212,34 @@ def _cautions(g: GeneratorSamples, damage: dict[str, Any]) -> list[str]:
         )
     if g.loop_lag_max_s is not None and g.loop_lag_max_s > LOOP_LAG_SYMPTOM_S:
         cause = "its own CPU" if g.busy else "other processes took the CPU"
-        idle = damage["idle_share"]
+        idle = damage.idle_share
         out.append(
             f"event loop woke {g.loop_lag_max_s * 1000:.0f} ms late ({cause}); kept: token times are kernel-stamped"
             + ("" if idle is None else f" and users stood idle {idle:.2%} of the time")
         )
     if g.cpu_warnings:
         out.append("Locust emitted its CPU warning; the measured timing error stayed within bounds")
-    return out
+    return tuple(out)
 
 
-def littles_law(users: int, rps: float, steady: pd.DataFrame, gaps: pd.Series) -> dict[str, Any]:
+def littles_law(users: int, rps: float | None, steady: pd.DataFrame, gaps: pd.Series) -> LittlesLaw:
     hold = float(steady["client_s"].mean()) if len(steady) else math.nan
     gap_values = gaps.reindex(steady.index).dropna()
     gap = float(gap_values.mean()) if len(gap_values) else 0.0
-    implied = rps * (hold + gap) if not (math.isnan(rps) or math.isnan(hold)) else math.nan
+    implied = rps * (hold + gap) if rps is not None and not math.isnan(hold) else math.nan
     deviation = abs(implied - users) / users if users and not math.isnan(implied) else math.nan
-    return {
-        "implied_users": implied,
-        "hold_mean_s": hold,
-        "gap_mean_s": gap,
-        "deviation": deviation,
-        "ok": bool(not math.isnan(deviation) and deviation <= LITTLE_TOLERANCE),
-    }
+    return LittlesLaw(
+        implied_users=figure(implied),
+        hold_mean_s=figure(hold),
+        gap_mean_s=figure(gap),
+        deviation=figure(deviation),
+        ok=bool(not math.isnan(deviation) and deviation <= LITTLE_TOLERANCE),
+    )
 
 
-def gap_stats(gaps: pd.Series, steady_index: pd.Index, scale: float) -> dict[str, float | None]:
+def gap_stats(gaps: pd.Series, steady_index: pd.Index, scale: float) -> GapStats:
     values = gaps.reindex(steady_index).dropna().to_numpy(dtype=float) / scale  # wall seconds
     if values.size == 0:
-        return {"p50_s": None, "p99_s": None, "max_s": None}
+        return GapStats(None, None, None)
     p50, p99 = np.percentile(values, [50, 99])
-    return {"p50_s": float(p50), "p99_s": float(p99), "max_s": float(values.max())}
+    return GapStats(float(p50), float(p99), float(values.max()))

@@ -10,6 +10,7 @@ lesser of users_mean and vLLM's --max-num-seqs.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -39,13 +40,15 @@ def kv_concurrency(
     }
 
 
-def workload_tokens(steps: list[dict[str, Any]]) -> tuple[float, float] | None:
+StepTokens = tuple[int | None, float | None, float | None]  # a step's requests_ok, prompt/output_tokens_mean
+
+
+def workload_tokens(steps: Iterable[StepTokens]) -> tuple[float, float] | None:
     """Mean prompt and output tokens per successful request over a run's steps (weighted by requests)."""
-    rows = [s for s in steps if s.get("requests_ok") and s.get("prompt_tokens_mean") is not None
-            and s.get("output_tokens_mean") is not None]
-    n = sum(s["requests_ok"] for s in rows)
-    if not n:
+    rows = [(n, p, o) for n, p, o in steps if n and p is not None and o is not None]
+    total = sum(n for n, _, _ in rows)
+    if not total:
         return None
-    prompt = sum(s["prompt_tokens_mean"] * s["requests_ok"] for s in rows) / n
-    output = sum(s["output_tokens_mean"] * s["requests_ok"] for s in rows) / n
+    prompt = sum(p * n for n, p, _ in rows) / total
+    output = sum(o * n for n, _, o in rows) / total
     return prompt, output

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from llmload.analysis.slo import evaluate_slo, parse_slo
+from llmload.analysis.slo import evaluate_slo, level_of_summary_step, parse_slo
 from llmload.capacity.hardware import HardwareProfile
 from llmload.capacity.kv import kv_concurrency, workload_tokens
 from llmload.errors import UsageError
@@ -29,7 +29,8 @@ def operating_point(summary: dict[str, Any], slo_spec: str = "", source: str = "
     knee = summary.get("knee")
     if not knee:
         raise UsageError(f"{source}: no knee in this summary ({summary.get('knee_reason')})")
-    slo = evaluate_slo(parse_slo(slo_spec), summary["steps"]) if slo_spec else summary.get("slo")
+    steps = [level_of_summary_step(s) for s in summary["steps"]]
+    slo = evaluate_slo(parse_slo(slo_spec), steps) if slo_spec else summary.get("slo")
     users, why = int(knee["users"]), "knee (optimal concurrency)"
     if slo:
         passing = slo.get("max_users_passing")
@@ -95,7 +96,9 @@ def lifetime_costs(hw: HardwareProfile, op: dict[str, Any]) -> dict[str, Any]:
 
 def _kv_prediction(summary: dict[str, Any], hw: HardwareProfile) -> dict[str, Any] | None:
     budget, where = hw.kv_tokens()
-    tokens = workload_tokens(summary["steps"])
+    tokens = workload_tokens(
+        (s.get("requests_ok"), s.get("prompt_tokens_mean"), s.get("output_tokens_mean")) for s in summary["steps"]
+    )
     if budget is None or tokens is None:
         return None
     return {**kv_concurrency(budget, *tokens, hw.max_num_seqs), "budget_source": where}

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from llmload.analysis.knee import find_knee
+from llmload.analysis.knee import knee_of_step_dicts
 from llmload.records import Record, StepMark, read_steps
 from llmload.rundir import STEPS
 from llmload.steady import auto_warmup_s, share_in_window, steady_mask
@@ -142,7 +142,7 @@ class LiveStats:
 def knee_so_far(steps: list[dict[str, Any]]) -> dict[str, Any]:
     """The report's knee rule over the finished closed-loop steps (open-loop steps have no user knee)."""
     finished = [s for s in steps if s["finished"] and s["rate_rps"] is None]
-    result = find_knee(finished)
+    result = knee_of_step_dicts(finished)
     knee = result.get("knee")
     return {
         "users": None if knee is None else knee["users"],

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llmload import rundir
-from llmload.report.gate_options import ReportOptions, resolve
+from llmload.report.gate_options import ReportOptions, keep, resolve
 from llmload.report.render import render_html
 
 
@@ -29,35 +29,31 @@ class ReportResult:
 
 
 def build_report(run_dir: Path, options: ReportOptions | None = None) -> ReportResult:
-    from llmload.analysis.apdex import thresholds
-    from llmload.analysis.frame import load_run
-    from llmload.analysis.summary import build_summary, report_extras
+    """The run's analysis (analysis.pipeline), judged (report.gates), written and drawn."""
+    from llmload.analysis.pipeline import AnalysisOptions, analyze_run
+    from llmload.analysis.summary_json import summary_json, to_json
+    from llmload.capacity.sim_budget import sim_hardware_budget_tokens
     from llmload.report.charts.report_charts import all_charts
     from llmload.report.csv_files import write_requests_csv, write_steps_csv
     from llmload.report.gates import evaluate_gate
     from llmload.report.junit import junit_xml
 
-    run = load_run(Path(run_dir))
-    opts = resolve(run.run_dir, options)
-    summary = build_summary(run)
-    slo_spec = str((run.meta.get("options") or {}).get("slo") or "")
-    summary.update(_clean(report_extras(run, summary, thresholds(opts.apdex_t_s, opts.apdex_f_s, slo_spec))))
-    summary["gate"] = _clean(evaluate_gate(summary, opts))
-    summary_path = run.run_dir / rundir.SUMMARY
+    run_dir = Path(run_dir)
+    opts = resolve(run_dir, options)
+    hardware = sim_hardware_budget_tokens(rundir.read_meta(run_dir))
+    analysis = analyze_run(run_dir, AnalysisOptions(opts.apdex_t_s, opts.apdex_f_s, hardware))
+    keep(run_dir, options, opts)
+    summary = summary_json(analysis)
+    summary["gate"] = to_json(evaluate_gate(summary, opts))
+    summary_path = run_dir / rundir.SUMMARY
     summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-    write_steps_csv(summary, run.run_dir / rundir.STEPS_CSV)
-    write_requests_csv(run, run.run_dir / rundir.REQUESTS_CSV)
-    (run.run_dir / rundir.JUNIT).write_text(junit_xml(summary), encoding="utf-8")
-    charts = all_charts(run, summary)
-    html_path = run.run_dir / rundir.REPORT_HTML
-    html_path.write_text(render_html(summary, run.meta, charts, _plan(run.run_dir)), encoding="utf-8")
+    write_steps_csv(analysis.steps, run_dir / rundir.STEPS_CSV)
+    write_requests_csv(analysis.run, run_dir / rundir.REQUESTS_CSV)
+    (run_dir / rundir.JUNIT).write_text(junit_xml(summary), encoding="utf-8")
+    html_path = run_dir / rundir.REPORT_HTML
+    html = render_html(summary, analysis.run.meta, all_charts(analysis), _plan(run_dir))
+    html_path.write_text(html, encoding="utf-8")
     return ReportResult(summary, summary_path, html_path)
-
-
-def _clean(value: Any) -> Any:
-    from llmload.analysis.summary import _clean as clean
-
-    return clean(value)
 
 
 def _plan(run_dir: Path) -> dict[str, Any] | None:

@@ -4,69 +4,37 @@ derived metrics), written from the run's analysis."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.model import StepStats
 from llmload.analysis.step_windows import step_users
 from llmload.report.csv_text import write_csv
 
-STEP_CSV_COLUMNS = [
-    "users",
-    "requests_ok",
-    "requests_failed",
-    "error_rate",
-    "rps",
-    "output_tokens_per_s",
-    "ttft_p50_s",
-    "ttft_p95_s",
-    "ttft_p99_s",
-    "e2e_mean_s",
-    "e2e_p50_s",
-    "e2e_p90_s",
-    "e2e_p95_s",
-    "e2e_p99_s",
-    "tpot_p50_s",
-    "tpot_p95_s",
-    "itl_p50_s",
-    "itl_p99_s",
-]
-_STEP_CSV_PATHS = [
-    ("users",),
-    ("requests_ok",),
-    ("requests_failed",),
-    ("error_rate",),
-    ("rps",),
-    ("output_tokens_per_s",),
-    ("ttft_s", "p50"),
-    ("ttft_s", "p95"),
-    ("ttft_s", "p99"),
-    ("e2e_s", "mean"),
-    ("e2e_s", "p50"),
-    ("e2e_s", "p90"),
-    ("e2e_s", "p95"),
-    ("e2e_s", "p99"),
-    ("tpot_s", "p50"),
-    ("tpot_s", "p95"),
-    ("itl_s", "p50"),
-    ("itl_s", "p99"),
-]
+STEP_FIGURES = ("users", "requests_ok", "requests_failed", "error_rate", "rps", "output_tokens_per_s")
+STEP_DISTRIBUTIONS = (  # column METRIC_STAT_s: the statistic of the step's distribution METRIC_s
+    ("ttft", ("p50", "p95", "p99")),
+    ("e2e", ("mean", "p50", "p90", "p95", "p99")),
+    ("tpot", ("p50", "p95")),
+    ("itl", ("p50", "p99")),
+)
+STEP_CSV_COLUMNS = [*STEP_FIGURES, *(f"{m}_{stat}_s" for m, stats in STEP_DISTRIBUTIONS for stat in stats)]
 
 
-def _get(data: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        data = data.get(key) if isinstance(data, dict) else None
-    return data
+def step_csv_row(step: StepStats) -> list[Any]:
+    figures = [getattr(step, name) for name in STEP_FIGURES]
+    return figures + [getattr(getattr(step, f"{m}_s"), stat) for m, stats in STEP_DISTRIBUTIONS for stat in stats]
 
 
-def write_steps_csv(summary: dict[str, Any], path: Path) -> None:
+def write_steps_csv(steps: Sequence[StepStats], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(STEP_CSV_COLUMNS)
-        for s in summary["steps"]:
-            writer.writerow([_get(s, p) for p in _STEP_CSV_PATHS])
+        writer.writerows(step_csv_row(step) for step in steps)
 
 
 REQUEST_COLUMNS = [

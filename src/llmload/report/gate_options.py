@@ -56,7 +56,7 @@ _KEYS = ("baseline", "max_regression", "apdex_t_s", "apdex_f_s")
 
 
 def resolve(run_dir: Path, given: ReportOptions | None) -> ReportOptions:
-    """The values given now, else those kept in the run's meta.json; the given ones are kept for next time."""
+    """The values given now, else those kept in the run's meta.json (keep stores the given ones)."""
     found = read_meta(run_dir).get("report")
     kept: dict[str, Any] = found if isinstance(found, dict) else {}
     stored = ReportOptions(
@@ -67,12 +67,15 @@ def resolve(run_dir: Path, given: ReportOptions | None) -> ReportOptions:
     )
     if given is None:
         return stored
-    changes = {k: getattr(given, k) for k in _KEYS if getattr(given, k) is not None}
-    merged = replace(stored, **changes)
-    if changes and (run_dir / META).exists():
-        kept_now = {k: (str(v) if isinstance(v, Path) else v) for k in _KEYS if (v := getattr(merged, k)) is not None}
-        update_meta(run_dir, report=kept_now)
-    return merged
+    return replace(stored, **{k: getattr(given, k) for k in _KEYS if getattr(given, k) is not None})
+
+
+def keep(run_dir: Path, given: ReportOptions | None, resolved: ReportOptions) -> None:
+    """When options were given, the resolved ones go into meta.json, for the next `llmload report RUN_DIR`."""
+    if given is None or all(getattr(given, k) is None for k in _KEYS) or not (run_dir / META).exists():
+        return
+    kept = {k: (str(v) if isinstance(v, Path) else v) for k in _KEYS if (v := getattr(resolved, k)) is not None}
+    update_meta(run_dir, report=kept)
 
 
 def add_gate_options(p: argparse.ArgumentParser, config: bool = False) -> None:

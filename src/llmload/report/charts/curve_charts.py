@@ -3,65 +3,58 @@ runs' curves on one chart (`llmload compare`). Inline SVG (svg_figure)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.model import RunAnalysis, StepStats
 from llmload.analysis.step_windows import step_users
-from llmload.report.charts.svg_figure import COLORS, downsample, svg
+from llmload.analysis.usl import usl_throughput
+from llmload.report.charts.svg_figure import COLORS, downsample, gaps_as_nan, svg
 
 
-def x_levels(steps: list[dict[str, Any]]) -> tuple[list[float], str]:
-    """Users for closed-loop runs, offered rate for open-loop ones."""
-    if steps and all(s.get("offered_rps") is not None for s in steps):
-        return [float(s["offered_rps"]) for s in steps], "offered load (req/s)"
-    return [float(s["users"]) for s in steps], "concurrent users"
+def x_levels(users: list[int], offered_rps: list[float | None]) -> tuple[list[float], str]:
+    """The steps' users for closed-loop runs, their offered rate for open-loop ones."""
+    if offered_rps and all(rate is not None for rate in offered_rps):
+        return [float(rate or 0.0) for rate in offered_rps], "offered load (req/s)"
+    return [float(u) for u in users], "concurrent users"
 
 
-def usl_curve(usl: Any, x_max: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """Throughput predicted by a USL fit: X(N) = λN / (1 + σ(N−1) + κN(N−1)); None when no usable fit."""
-    if not isinstance(usl, dict):
-        return None
-    lam = next(
-        (usl[k] for k in ("lambda", "lambda_rps", "gamma") if isinstance(usl.get(k), int | float)), None
-    )
-    sigma, kappa = usl.get("sigma"), usl.get("kappa")
-    if lam is None or not isinstance(sigma, int | float) or not isinstance(kappa, int | float):
+def usl_curve(usl: Mapping[str, Any], x_max: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Throughput predicted by a USL fit (analysis.usl); None when the fit has no parameters."""
+    lam, sigma, kappa = usl.get("lambda_rps"), usl.get("sigma"), usl.get("kappa")
+    if lam is None or sigma is None or kappa is None:
         return None
     n = np.linspace(1.0, max(2.0, x_max), 200)
-    return n, lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+    return n, usl_throughput(n, lam, sigma, kappa)
 
 
-def knee_chart(summary: dict[str, Any]) -> str:
-    steps = [s for s in summary["steps"] if s["rps"] is not None]
-    xs, xlabel = x_levels(steps)
+def knee_chart(analysis: RunAnalysis) -> str:
+    steps = [s for s in analysis.steps if s.rps is not None]
+    xs, xlabel = x_levels([s.users for s in steps], [s.offered_rps for s in steps])
     fig, ax = plt.subplots(figsize=(8, 3.8))
-    ax.plot(xs, [s["rps"] for s in steps], "o-", color=COLORS["ok"], ms=4, label="throughput (req/s)")
-    excluded = [(x, s["rps"]) for x, s in zip(xs, steps, strict=True) if s.get("excluded")]
+    ax.plot(xs, gaps_as_nan([s.rps for s in steps]), "o-", color=COLORS["ok"], ms=4, label="throughput (req/s)")
+    excluded = [(x, s.rps) for x, s in zip(xs, steps, strict=True) if s.excluded]
     if excluded:
         ax.plot(
             *zip(*excluded, strict=True), "x", color="#000000", ms=8, label="excluded (generator saturated)"
         )
-    curve = usl_curve(summary.get("usl"), max(xs) if xs else 2.0)
+    curve = usl_curve(analysis.usl, max(xs) if xs else 2.0)
     if curve is not None:
         ax.plot(curve[0], curve[1], "-", color="#17becf", lw=1.2, alpha=0.9, label="USL fit")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("requests / s", color=COLORS["ok"])
     ax2 = ax.twinx()
-    ax2.plot(xs, [s["e2e_s"]["p95"] for s in steps], "s--", color="#d62728", ms=3, label="p95 E2E (s)")
-    ax2.plot(xs, [s["e2e_s"]["p50"] for s in steps], ".:", color="#ff7f0e", label="p50 E2E (s)")
+    ax2.plot(xs, gaps_as_nan([s.e2e_s.p95 for s in steps]), "s--", color="#d62728", ms=3, label="p95 E2E (s)")
+    ax2.plot(xs, gaps_as_nan([s.e2e_s.p50 for s in steps]), ".:", color="#ff7f0e", label="p50 E2E (s)")
     ax2.set_ylabel("response time (s)", color="#d62728")
-    for key in ("knee", "limit"):
-        point = summary.get(key)
+    for key, point in (("knee", analysis.knee.knee), ("limit", analysis.knee.limit)):
         if point:
-            where = (
-                point.get("offered_rps", point["users"]) if xlabel.startswith("offered") else point["users"]
-            )
-            ax.axvline(
-                where, color=COLORS[key], lw=1.5, label=f"{'optimal' if key == 'knee' else 'limit'} = {where}"
-            )
+            label = f"{'optimal' if key == 'knee' else 'limit'} = {point.users}"
+            ax.axvline(point.users, color=COLORS[key], lw=1.5, label=label)
     lines, labels = ax.get_legend_handles_labels()
     lines2, labels2 = ax2.get_legend_handles_labels()
     ax.legend(lines + lines2, labels + labels2, loc="upper left", fontsize=8)
@@ -69,7 +62,7 @@ def knee_chart(summary: dict[str, Any]) -> str:
     return svg(fig, "knee")
 
 
-def latency_vs_users_chart(run: RunData, summary: dict[str, Any]) -> str:
+def latency_vs_users_chart(run: RunData, steps: Sequence[StepStats]) -> str:
     done = run.requests[run.requests["ok"]].assign(users=step_users(run.requests, run.windows).astype(float)).dropna(subset=["users"])
     fig, ax = plt.subplots(figsize=(8, 3.0))
     sample = downsample(done)
@@ -84,11 +77,11 @@ def latency_vs_users_chart(run: RunData, summary: dict[str, Any]) -> str:
         label="E2E (sampled requests)",
         rasterized=True,
     )  # an embedded PNG: 3000 SVG markers would weigh ~450 kB
-    steps = [s for s in summary["steps"] if s["e2e_s"]["p50"] is not None]
+    measured = [s for s in steps if s.e2e_s.p50 is not None]
     for q, style in (("p50", "-"), ("p95", "--")):
         ax.plot(
-            [s["users"] for s in steps],
-            [s["e2e_s"][q] for s in steps],
+            [s.users for s in measured],
+            gaps_as_nan([getattr(s.e2e_s, q) for s in measured]),
             style,
             color="#000000",
             lw=1,
@@ -107,7 +100,7 @@ def compare_chart(base: dict[str, Any], new: dict[str, Any], base_label: str, ne
     ax2 = ax.twinx()
     for summary, label, color in ((base, base_label, "#7f7f7f"), (new, new_label, "#1f77b4")):
         steps = [s for s in summary.get("steps") or [] if s["rps"] is not None]
-        xs, xlabel = x_levels(steps)
+        xs, xlabel = x_levels([s["users"] for s in steps], [s.get("offered_rps") for s in steps])
         ax.plot(xs, [s["rps"] for s in steps], "o-", ms=3, color=color, label=f"{label}: req/s")
         ax2.plot(
             xs,

@@ -3,6 +3,7 @@ reasoning vs answer tokens, and plate-detection quality per step. Inline SVG (sv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -10,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.model import RunAnalysis, StepStats
 from llmload.analysis.step_windows import StepWindow, steady_ok_in
-from llmload.report.charts.svg_figure import bin_edges, run_span_s, step_bands, svg, time_axis
+from llmload.report.charts.svg_figure import bin_edges, gaps_as_nan, run_span_s, step_bands, svg, time_axis
 
 # box = p25..p75, line = p50, whiskers = p5..p95, dot = p99
 BOX_PERCENTILES = (5, 25, 50, 75, 95, 99)
@@ -51,7 +53,7 @@ def box_stats(values: np.ndarray, label: str) -> dict[str, Any] | None:
     }
 
 
-def distribution_chart(run: RunData, summary: dict[str, Any], key: str) -> str | None:
+def distribution_chart(run: RunData, key: str) -> str | None:
     """Percentile boxes per step for one metric; None when no step has a value (e.g. no TTFA)."""
     metric, title = DIST_METRICS[key]
     stats = []
@@ -125,33 +127,33 @@ def tokens_over_time_chart(run: RunData) -> str | None:
     return svg(fig, "tokens-over-time")
 
 
-def tradeoff_chart(summary: dict[str, Any]) -> str | None:
-    steps = [s for s in summary["steps"] if s.get("output_tokens_per_s") and s.get("users")]
+def tradeoff_chart(analysis: RunAnalysis) -> str | None:
+    steps = [s for s in analysis.steps if s.output_tokens_per_s and s.users]
     if not steps:
         return None
-    per_user = [s["output_tokens_per_s"] / s["users"] for s in steps]
-    total = [s["output_tokens_per_s"] for s in steps]
+    total = [s.output_tokens_per_s or 0.0 for s in steps]  # all measured (filtered above)
+    per_user = [tokens / s.users for tokens, s in zip(total, steps, strict=True)]
     fig, ax = plt.subplots(figsize=(8, 3.2))
     ax.plot(per_user, total, "o-", ms=3, color="#1f77b4")
     every = max(1, len(steps) // 15)
     for i, s in enumerate(steps):
         if i % every == 0 or i == len(steps) - 1:
             ax.annotate(
-                str(s["users"]),
+                str(s.users),
                 (per_user[i], total[i]),
                 fontsize=7,
                 xytext=(3, 3),
                 textcoords="offset points",
             )
-    knee = summary.get("knee")
-    if knee and knee.get("output_tokens_per_s") and knee.get("users"):
+    knee = analysis.knee.knee
+    if knee and knee.output_tokens_per_s and knee.users:
         ax.plot(
-            [knee["output_tokens_per_s"] / knee["users"]],
-            [knee["output_tokens_per_s"]],
+            [knee.output_tokens_per_s / knee.users],
+            [knee.output_tokens_per_s],
             "*",
             ms=12,
             color="#2ca02c",
-            label=f"optimal ({knee['users']} users)",
+            label=f"optimal ({knee.users} users)",
         )
         ax.legend(fontsize=8)
     ax.set_xlabel("output tokens/s per user (interactivity)")
@@ -160,7 +162,7 @@ def tradeoff_chart(summary: dict[str, Any]) -> str | None:
     return svg(fig, "tradeoff")
 
 
-def reasoning_chart(run: RunData, summary: dict[str, Any]) -> str | None:
+def reasoning_chart(run: RunData) -> str | None:
     """Mean reasoning and answer tokens per step; None when the server reported no reasoning counts."""
     if not run.requests["reasoning_tokens"].notna().any():
         return None
@@ -186,14 +188,15 @@ def reasoning_chart(run: RunData, summary: dict[str, Any]) -> str | None:
     return svg(fig, "reasoning")
 
 
-def accuracy_chart(summary: dict[str, Any]) -> str | None:
-    steps = [s for s in summary["steps"] if (s.get("accuracy") or {}).get("precision") is not None]
-    if not steps:
+def accuracy_chart(steps: Sequence[StepStats]) -> str | None:
+    measured = [s for s in steps if s.accuracy.precision is not None]
+    if not measured:
         return None
     fig, ax = plt.subplots(figsize=(8, 2.6))
-    users = [s["users"] for s in steps]
+    users = [s.users for s in measured]
     for key, color in (("precision", "#1f77b4"), ("recall", "#d62728"), ("f1", "#7f7f7f")):
-        ax.plot(users, [s["accuracy"][key] for s in steps], "o-", ms=3, lw=1, color=color, label=key)
+        values = gaps_as_nan([getattr(s.accuracy, key) for s in measured])
+        ax.plot(users, values, "o-", ms=3, lw=1, color=color, label=key)
     ax.set_ylim(-0.02, 1.05)
     ax.set_xlabel("users (step)")
     ax.set_ylabel("score")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from llmload.analysis.frame import RunData
+from llmload.analysis.model import RunAnalysis
 from llmload.report.charts import curve_charts, llm_charts, server_charts, time_charts
 
 # the server series the report draws, and the names that carry them (newest vLLM name first)
@@ -75,20 +73,21 @@ def gpu_frame(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def all_charts(run: RunData, summary: dict[str, Any]) -> dict[str, str | None]:
+def all_charts(analysis: RunAnalysis) -> dict[str, str | None]:
+    run = analysis.run
     out: dict[str, str | None] = {
-        "knee": curve_charts.knee_chart(summary),
+        "knee": curve_charts.knee_chart(analysis),
         "tps-over-time": time_charts.tps_over_time_chart(run),
         "users-over-time": time_charts.users_over_time_chart(run),
         "latency-over-time": time_charts.latency_over_time_chart(run),
-        "latency-vs-users": curve_charts.latency_vs_users_chart(run, summary),
+        "latency-vs-users": curve_charts.latency_vs_users_chart(run, analysis.steps),
         "tokens-over-time": llm_charts.tokens_over_time_chart(run),
-        "tradeoff": llm_charts.tradeoff_chart(summary),
-        "reasoning": llm_charts.reasoning_chart(run, summary),
-        "accuracy": llm_charts.accuracy_chart(summary),
-        "server": server_charts.server_chart(run, server_series(getattr(run, "server", pd.DataFrame()))),
-        "gpu": server_charts.gpu_chart(run, gpu_frame(getattr(run, "gpu", pd.DataFrame()))),
+        "tradeoff": llm_charts.tradeoff_chart(analysis),
+        "reasoning": llm_charts.reasoning_chart(run),
+        "accuracy": llm_charts.accuracy_chart(analysis.steps),
+        "server": server_charts.server_chart(run, server_series(run.server)),
+        "gpu": server_charts.gpu_chart(run, gpu_frame(run.gpu)),
     }
     for key in llm_charts.DIST_METRICS:
-        out[f"dist-{key}"] = llm_charts.distribution_chart(run, summary, key)
+        out[f"dist-{key}"] = llm_charts.distribution_chart(run, key)
     return {key: out[key] for key in CHART_KEYS}

@@ -8,6 +8,7 @@ plots are downsampled to MAX_POINTS so a report of an hour-long run stays a few 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 
 import matplotlib
@@ -36,6 +37,11 @@ def svg(fig: Figure, salt: str) -> str:
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.find("<svg") :]
+
+
+def gaps_as_nan(values: Sequence[float | None]) -> list[float]:
+    """A figure per point, NaN where it was not measured (matplotlib leaves a gap)."""
+    return [math.nan if value is None else value for value in values]
 
 
 def downsample(frame: pd.DataFrame, limit: int = MAX_POINTS, seed: int = 0) -> pd.DataFrame:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.model import StepStats
 from llmload.analysis.step_windows import steady_ok_in
 
 DRAWS = 200
@@ -14,7 +15,7 @@ MAX_N = 5000
 
 
 def throughput_draws(
-    run: RunData, steps: list[dict[str, Any]], samples: int = DRAWS, seed: int = 0
+    run: RunData, steps: Sequence[StepStats], samples: int = DRAWS, seed: int = 0
 ) -> list[list[float]]:
     """`samples` bootstrap throughput curves, one value per step (same order as `steps`).
 
@@ -24,15 +25,15 @@ def throughput_draws(
     """
     rng = np.random.default_rng(seed)
     columns = []
-    for window, row in zip(run.windows, steps, strict=True):
-        rps = float(row["rps"]) if row["rps"] is not None else float("nan")
+    for window, step in zip(run.windows, steps, strict=True):
+        rps = step.rps if step.rps is not None else float("nan")
         holds = run.requests.loc[steady_ok_in(run.requests, window), "client_s"].dropna().to_numpy(dtype=float)
-        if row.get("offered_rps") is None and holds.size >= 2 and holds.mean() > 0:
+        if step.offered_rps is None and holds.size >= 2 and holds.mean() > 0:
             n = min(holds.size, MAX_N)
             means = holds[rng.integers(0, holds.size, size=(samples, n))].mean(axis=1)
             columns.append(rps * holds.mean() / means)
-        elif row["window_s"] and row["window_s"] > 0:
-            columns.append(rng.poisson(row["completed_in_window"], size=samples) / row["window_s"])
+        elif step.window_s > 0:
+            columns.append(rng.poisson(step.completed_in_window, size=samples) / step.window_s)
         else:
             columns.append(np.full(samples, rps))
     matrix = np.column_stack(columns) if columns else np.empty((samples, 0))
