@@ -46,11 +46,18 @@ Rule (README "Knee and limit"):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from llmload.analysis.knee_confidence import confidence
-from llmload.analysis.knee_model import KneeLevel, KneePoint, KneeResult, ProvisionalKnee, level_of_step_dict
+from llmload.analysis.knee_model import (
+    KneeLevel,
+    KneePoint,
+    KneeResult,
+    LevelFigures,
+    ProvisionalKnee,
+    level_of_step_dict,
+)
 from llmload.analysis.knee_plateau import despike, plateau_knee
 from llmload.analysis.knee_signals import (
     kneedle_signal,
@@ -210,10 +217,7 @@ def _without_knee(
 
 
 def _point(level: KneeLevel) -> KneePoint:
-    return KneePoint(
-        level.users, level.rps, level.output_tokens_per_s, level.e2e_p50_s, level.e2e_p95_s, level.e2e_mean_s,
-        level.ttft_p95_s,
-    )
+    return KneePoint(**{f.name: getattr(level, f.name) for f in fields(LevelFigures)})
 
 
 def _between(low: KneeLevel, high: KneeLevel, users: int) -> KneePoint:

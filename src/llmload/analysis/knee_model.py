@@ -15,8 +15,8 @@ from llmload.analysis.figures import OMIT_IF_NONE, figure
 
 
 @dataclass(frozen=True)
-class KneeLevel:
-    """One measured step as the knee rule reads it."""
+class LevelFigures:
+    """The figures of a load level that the knee and the limit report."""
 
     users: int
     rps: float | None
@@ -25,23 +25,22 @@ class KneeLevel:
     e2e_p95_s: float | None
     e2e_mean_s: float | None
     ttft_p95_s: float | None
+
+
+@dataclass(frozen=True)
+class KneeLevel(LevelFigures):
+    """One measured step as the knee rule reads it."""
+
     requests_ok: int
     excluded: bool = False  # the load generator's timing error was over its bounds (analysis.validity)
     cause: str | None = None  # why (validity_rule.SATURATED or CONTENDED)
 
 
 @dataclass(frozen=True)
-class KneePoint:
+class KneePoint(LevelFigures):
     """The knee or the limit: a measured level's figures (or, for a limit between two levels more than one
     user apart, figures interpolated between them), and the rule that chose it."""
 
-    users: int
-    rps: float | None
-    output_tokens_per_s: float | None
-    e2e_p50_s: float | None
-    e2e_p95_s: float | None
-    e2e_mean_s: float | None
-    ttft_p95_s: float | None
     interpolated_between: tuple[int, int] | None = field(default=None, metadata=OMIT_IF_NONE)
     rule: str = ""
     saturated: bool | None = field(default=None, metadata=OMIT_IF_NONE)  # the limit: below the plan's top
