@@ -11,8 +11,6 @@ from llmload.analysis.frame import QUALITY_EXAMPLES, RunData
 from llmload.analysis.record_arrow import batch_ids_of_rows
 from llmload.records import iter_record_dicts
 
-EXAMPLES = QUALITY_EXAMPLES
-
 
 def run_quality_examples(run: RunData) -> dict[str, list[dict[str, Any]]]:
     """quality_examples from what load_run already counted (one look-up of a few batch_ids), else a pass."""
@@ -30,7 +28,7 @@ def run_quality_examples(run: RunData) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def quality_examples(records_path: Path, most: int = EXAMPLES) -> dict[str, list[dict[str, Any]]]:
+def quality_examples(records_path: Path, most: int = QUALITY_EXAMPLES) -> dict[str, list[dict[str, Any]]]:
     """The plates most often reported wrongly (false positives) and missed, with the first batch each was
     seen in. Model answers and dataset ids: text the report escapes."""
     wrong: Counter[str] = Counter()

@@ -193,10 +193,10 @@ def _complete_part(path: Path, step: int = 1 << 16) -> tuple[int, bytes]:
 
 def _parsed_pieces(path: Path, limit: int) -> Iterable[pa.Table]:
     """The first `limit` bytes of `path` as tables, PIECE_BYTES of whole lines at a time, each parsed by
-    pyarrow on all cores from bytes in memory. Arrow's streaming reader over a Python file object was used
-    before: its I/O thread calls back into Python, and when a parse error left one such read pending while
-    the process exited (a usage error exits at once), the interpreter's shutdown aborted the process
-    ("terminate called without an active exception", exit -6 after the right message; once in a fresh clone)."""
+    pyarrow on all cores from bytes in memory. Not Arrow's streaming reader over a Python file object: its
+    I/O thread calls back into Python, and a read left pending by a parse error when the process exits (a
+    usage error exits at once) aborts the interpreter's shutdown ("terminate called without an active
+    exception", exit -6)."""
     options = pj.ReadOptions(block_size=BLOCK_BYTES)
     parse = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
     with path.open("rb") as f:

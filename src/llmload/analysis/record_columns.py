@@ -145,5 +145,5 @@ def itl_store(times: np.ndarray, counts: np.ndarray, rows: np.ndarray, n: int, s
 
 
 def count_column(values: np.ndarray) -> np.ndarray:
-    """A count column as the old object->numeric conversion gave it: int64 when complete, else float."""
+    """A count column: int64 when no value is missing, else float (NaN where missing)."""
     return values.astype(np.int64) if values.size and not np.isnan(values).any() else values

@@ -42,7 +42,7 @@ def _bound_reasons(sigma: float, kappa: float) -> list[str]:
 
 
 def fit_usl(users: list[float], rps: list[float]) -> dict[str, Any]:
-    from scipy.optimize import curve_fit
+    from scipy.optimize import curve_fit  # scipy takes seconds to import: only when a fit is made
 
     pairs = sorted((float(u), float(x)) for u, x in zip(users, rps, strict=True) if u > 0 and x == x)
     measured = [{"users": u, "rps": x} for u, x in pairs]

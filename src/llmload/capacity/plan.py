@@ -14,6 +14,7 @@ Lifetime L = lifetime_years x HOURS_PER_YEAR hours; a replica busy duty_cycle of
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import Any
 
 from llmload.analysis.slo import evaluate_slo, level_of_summary_step, parse_slo
@@ -115,7 +116,7 @@ def build_plan(
         raise UsageError("plan: give at least one --summary")
     ops = [operating_point(s, slo_spec, source) for source, s in summaries]
     target = {"users": target_users, "rps": target_rps}
-    base = {"schema": "llmload.plan/1", "target": target, "slo": slo_spec or None, "hardware": _hw_dict(hw),
+    base = {"schema": "llmload.plan/1", "target": target, "slo": slo_spec or None, "hardware": asdict(hw),
             "operating_points": ops, "kv_prediction": _kv_prediction(summaries[0][1], hw)}
     bad = [op for op in ops if not op["feasible"]]
     if bad:
@@ -137,9 +138,3 @@ def build_plan(
         "per_replica": per_replica,
         "fleet": fleet,
     }
-
-
-def _hw_dict(hw: HardwareProfile) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(hw)

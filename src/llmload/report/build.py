@@ -12,32 +12,26 @@ from pathlib import Path
 from typing import Any
 
 from llmload import rundir
+from llmload.analysis.pipeline import AnalysisOptions, analyze_run
+from llmload.analysis.summary_json import summary_json, to_json
+from llmload.capacity.sim_budget import sim_hardware_budget_tokens
+from llmload.report.charts.report_charts import all_charts
+from llmload.report.csv_files import write_requests_csv, write_steps_csv
 from llmload.report.gate_options import ReportOptions, keep, resolve
+from llmload.report.gates import evaluate_gate
+from llmload.report.junit import junit_xml
 from llmload.report.render import render_html
 
 
 @dataclass(frozen=True)
 class ReportResult:
-    summary: dict[str, Any]
+    summary: dict[str, Any]  # summary.json's content, with the gate verdict
     summary_path: Path
     html_path: Path
-
-    @property
-    def gate(self) -> dict[str, Any]:
-        gate: dict[str, Any] = self.summary.get("gate") or {"passed": True}
-        return gate
 
 
 def build_report(run_dir: Path, options: ReportOptions | None = None) -> ReportResult:
     """The run's analysis (analysis.pipeline), judged (report.gates), written and drawn."""
-    from llmload.analysis.pipeline import AnalysisOptions, analyze_run
-    from llmload.analysis.summary_json import summary_json, to_json
-    from llmload.capacity.sim_budget import sim_hardware_budget_tokens
-    from llmload.report.charts.report_charts import all_charts
-    from llmload.report.csv_files import write_requests_csv, write_steps_csv
-    from llmload.report.gates import evaluate_gate
-    from llmload.report.junit import junit_xml
-
     run_dir = Path(run_dir)
     opts = resolve(run_dir, options)
     hardware = sim_hardware_budget_tokens(rundir.read_meta(run_dir))

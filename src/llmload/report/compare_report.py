@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from llmload.analysis.compare import compare_summaries
+from llmload.report.charts.curve_charts import compare_chart
+from llmload.report.render import render_compare_html
 from llmload.rundir import COMPARE_HTML, COMPARE_JSON, read_summary
 
 EXIT_OK, EXIT_REGRESSED = 0, 1
@@ -74,9 +76,6 @@ def run_compare(
 
 def write_outputs(result: dict[str, Any], base: dict[str, Any], new: dict[str, Any], out: Path) -> Path:
     """compare.json and compare.html (both runs' curves on one chart) in `out`; returns the HTML path."""
-    from llmload.report.charts.curve_charts import compare_chart
-    from llmload.report.render import render_compare_html
-
     out.mkdir(parents=True, exist_ok=True)
     (out / COMPARE_JSON).write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     html_path = out / COMPARE_HTML

@@ -13,8 +13,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from llmload.capacity.command import format_plan
+
 # autoescape=True, not select_autoescape(["html"]): that one keys on the file name, and "report.html.j2"
-# does not end in ".html", so it silently left escaping off
+# does not end in ".html", so it would leave escaping off
 _env = Environment(loader=PackageLoader("llmload.report", "templates"), autoescape=True)
 
 
@@ -55,8 +57,6 @@ def _plan_text(plan: dict[str, Any] | None) -> str | None:
     if not plan:
         return None
     try:
-        from llmload.capacity.command import format_plan
-
         return format_plan(plan)
     except Exception:  # noqa: BLE001 - a plan of another shape is still shown, as JSON
         return json.dumps(plan, indent=2, ensure_ascii=False, default=str)

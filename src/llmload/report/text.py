@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
+from llmload.report.gates import failure_lines
+
 
 def _f(value: Any, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
@@ -64,8 +66,6 @@ def _caveats(summary: dict[str, Any]) -> list[str]:
 def print_gate(summary: dict[str, Any], out: TextIO) -> int:
     """The CI verdict (SLO at the operating point, regression against a baseline) and its exit code:
     0 when everything held, 1 when a gate failed (with a short table of what failed)."""
-    from llmload.report.gates import failure_lines
-
     gate = summary.get("gate") or {}
     slo, base = gate.get("slo"), gate.get("baseline")
     if slo:
