@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from helpers import T0, rec, write_run
+from llmload.errors import UsageError
+from llmload.records import StepMark
+from llmload.report.build import build_report
 from llmload.report.gate_options import ReportOptions
 from llmload.report.gates import evaluate_gate, failure_lines, format_value
 from llmload.report.junit import junit_xml
 from llmload.report.text import print_gate
+from llmload.rundir import read_meta
 
 CLAUSES = [
     {"clause": "ttft_p95<=2s", "metric": "ttft", "stat": "p95", "op": "<=", "threshold": 2.0},
@@ -98,3 +106,17 @@ def test_format_value_units() -> None:
     assert format_value("recall", 0.875) == "87.50%"
     assert format_value("rps", 0.6664) == "0.6664/s"
     assert format_value("e2e", None) == "no data"
+
+
+def test_given_options_are_kept_in_meta_json_once_the_run_was_read(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "run", [StepMark(0, 1, T0, T0 + 60)], [rec(i, float(i), 2.0) for i in range(50)])
+    build_report(run_dir, ReportOptions(apdex_t_s=3.0))
+    assert read_meta(run_dir)["report"] == {"apdex_t_s": 3.0}
+    rebuilt = build_report(run_dir)  # a later `llmload report RUN_DIR` judges alike
+    assert (rebuilt.summary["apdex"]["t_s"], rebuilt.summary["apdex"]["t_source"]) == (3.0, "option")
+    not_a_run = tmp_path / "meta-only"
+    not_a_run.mkdir()
+    (not_a_run / "meta.json").write_text('{"run_id": "x"}')
+    with pytest.raises(UsageError, match="no records.jsonl"):
+        build_report(not_a_run, ReportOptions(apdex_t_s=3.0))
+    assert read_meta(not_a_run) == {"run_id": "x"}  # nothing kept for a directory that is not a run

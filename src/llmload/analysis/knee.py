@@ -121,7 +121,7 @@ def find_knee(
     server: per-step vLLM /metrics aggregates [{users, waiting_mean, running_mean, kv_usage_max,
             preemptions}] (analysis.knee_signals.server_signal); slo: the "slo" summary block
             (per_step with users and passed); rps_draws: bootstrap throughput curves, one list per draw
-            with one value per level of `levels` (analysis.step_requests.throughput_draws).
+            with one value per level of `levels` (analysis.throughput_bootstrap.throughput_draws).
     """
     cfg = cfg or KneeConfig()
     order = sorted((i for i, level in enumerate(levels) if _valid(level, cfg)), key=lambda i: levels[i].users)

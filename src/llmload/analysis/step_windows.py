@@ -60,7 +60,7 @@ def place_requests(
             step.rate_rps,
         )
         step_index[sent] = step.index
-        steady |= sent & steady_mask(True, send, end, window.steady_start_s, window.end_s)
+        steady |= sent & steady_mask(True, send, end, window.steady_start_s, window.end_s)  # whatever the outcome
         windows.append(window)
     return requests.assign(step_index=step_index, steady=steady), windows
 
