@@ -1,5 +1,5 @@
 """A step's steady window and the work done in it (pure; numpy only): one definition for the report
-(analysis.metrics), the adaptive plan (load.recorder) and the web UI's live view (load.live).
+(analysis.step_windows), the adaptive plan (load.recorder) and the web UI's live view (load.live).
 
 Attribution: a request belongs to the step in which it was SENT. The step's warm-up is its first
 `warmup_s` (fixed, or `auto`: auto_warmup_s); its steady window is [start + warm-up, end). A request counts in
