@@ -12,16 +12,15 @@ import psutil
 
 
 def role(proc: psutil.Process) -> str | None:
-    """'master' or 'worker' for a Locust process of llmload's, None for anything else (the CLI itself)."""
+    """'master' or 'worker' for a Locust process of llmload's, None for anything else (the CLI itself). A
+    run without --workers has one Locust process that sends the requests: it counts as the worker."""
     try:
         argv = proc.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
     if "locust" not in " ".join(argv):
         return None
-    if "--worker" in argv:
-        return "worker"
-    return "master" if "--master" in argv else None
+    return "master" if "--master" in argv else "worker"
 
 
 class CpuByRole:
