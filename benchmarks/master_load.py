@@ -178,6 +178,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Plateau], str, float
                 stop_process(proc)
     finally:
         server.stop()
+    (work / "samples.json").write_text(json.dumps([s.__dict__ for s in sampler.samples]))
     start_s, feed_logs = read_feed_logs(logs)
     plateaus = measure_plateaus(args.rates, args.plateau_s, start_s, sampler.samples, feed_logs)
     sent_total = sum(log[-1][1] for log in feed_logs if log)

@@ -25,51 +25,13 @@ from typing import IO, Any
 import gevent
 from locust import User, constant, events, task
 from locust.runners import WorkerRunner
-
-from llmload.records import Record
+from synthetic_records import E2E_S, due_at, length_s, parse_schedule, synthetic_record
 
 # llmload's wire protocol between workers and master (llmload.load.distributed)
 RECORDS_MESSAGE = "llmload_records"
 FLUSH_MESSAGE = "llmload_flush"
 FLUSHED_MESSAGE = "llmload_flushed"
 SEND_EVERY_S = 0.5  # a real worker's forward loop sends its outbox this often
-E2E_S = 1.36  # each synthetic request: TTFT 100 ms + 63 x 20 ms
-
-
-def parse_schedule(text: str) -> list[tuple[float, float]]:
-    """'500:10,1000:10' -> [(500.0, 10.0), (1000.0, 10.0)]: (records per second, seconds)."""
-    steps = []
-    for part in text.split(","):
-        rate, _, seconds = part.strip().partition(":")
-        steps.append((float(rate), float(seconds)))
-    return steps
-
-
-def rate_at(schedule: list[tuple[float, float]], elapsed_s: float) -> float | None:
-    """The scheduled rate `elapsed_s` after the start; None once the schedule is over."""
-    for rate, seconds in schedule:
-        if elapsed_s < seconds:
-            return rate
-        elapsed_s -= seconds
-    return None
-
-
-def synthetic_record(request_id: str, worker: str, end_s: float, tokens: int, batch: int) -> Record:
-    """A record shaped like a real closed-loop request of the plate scenario: `tokens` chunk times,
-    `batch` dataset ids, the plates expected and found."""
-    send_s = end_s - E2E_S
-    first_s = send_s + 0.1
-    step_s = (end_s - first_s) / max(1, tokens - 1)
-    chunks = [first_s + i * step_s for i in range(tokens)]
-    ids = [f"c{i:05d}" for i in range(batch)]
-    plates = [f"京A{i:05d}" for i in range(batch // 10)]
-    return Record(
-        request_id=request_id, user_id=0, send_s=send_s, end_s=end_s, ok=True, headers_s=send_s + 0.002,
-        first_token_s=first_s, first_answer_s=first_s, last_token_s=chunks[-1], chunk_s=chunks,
-        last_byte_s=end_s, read_lag_max_s=0.0001, prompt_tokens=1342, output_tokens=tokens,
-        finish_reason="length", http_status=200, batch_ids=ids, plates_expected=plates, plates_found=plates,
-        worker=worker,
-    )
 
 
 class Feed:
@@ -92,22 +54,22 @@ class Feed:
             self.greenlet = gevent.spawn(self.run, environment)
 
     def run(self, environment: Any) -> None:
-        start_s = last_s = time.time()
-        owed = 0.0
+        start_s = time.time()
+        made = 0  # records of this schedule sent so far
         tag = f"feed{os.getpid()}"
         if self.log is not None:
             self.log.write(f"{start_s:.6f} 0\n")  # the schedule's start
         while not self.stopped:
-            gevent.sleep(max(0.0, last_s + SEND_EVERY_S - time.time()))
-            now_s = time.time()
-            rate = rate_at(self.schedule, now_s - start_s)
-            if rate is None or self.stopped:
+            gevent.sleep(SEND_EVERY_S)
+            elapsed_s = time.time() - start_s
+            count = int(due_at(self.schedule, elapsed_s)) - made
+            if self.stopped:
                 break
-            owed += rate * (now_s - last_s)
-            last_s = now_s
-            count, owed = int(owed), owed - int(owed)
             if count:
-                self.send(environment, tag, now_s, count)
+                self.send(environment, tag, start_s + elapsed_s, count)
+                made += count
+            if elapsed_s >= length_s(self.schedule):
+                break
 
     def send(self, environment: Any, tag: str, now_s: float, count: int) -> None:
         lines = []
