@@ -47,6 +47,10 @@ from llmload.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SPAWN_USERS_PER_S = 100.0  # llmload's step start (load/shape.py SPAWN_RATE): 4,096 streams take 41 s
+# The fake server waits with select() (microsecond timers), which takes file descriptors below 1,024 only,
+# and holds two per connection (its own reader of the kernel receive stamps): at most ~500 connections per
+# process. SO_REUSEPORT spreads connections at random, so each process gets 350 on average at most.
+CONNECTIONS_PER_SERVER_PROCESS = 350
 
 
 @dataclass
@@ -174,7 +178,8 @@ def run_row(args: argparse.Namespace, row: Row, work: Path) -> Row:
     case = Case(row.streams, args.tokens, args.ttft_ms / 1000, args.itl_ms / 1000)
     out = work / f"workers-{row.workers}"
     out.mkdir(parents=True, exist_ok=True)
-    server = FakeServer(case, free_port(), out / "server.log", workers=len(row.server_cores),
+    processes = max(len(row.server_cores), math.ceil(row.streams / CONNECTIONS_PER_SERVER_PROCESS))
+    server = FakeServer(case, free_port(), out / "server.log", workers=processes,
                         cores=format_cpu_list(row.server_cores))
     step_s = row.streams / SPAWN_USERS_PER_S + 3.0 + args.window_s + 2.0
     try:
