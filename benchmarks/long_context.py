@@ -152,7 +152,7 @@ def run_shape(args: argparse.Namespace, shape: Shape, work: Path) -> str:
     argv = [*taskset(args.client_cpus), sys.executable, "-m", "llmload.cli", "run", "--host", server.url,
             "--users", str(args.streams), "--step-duration", f"{step_s:.0f}s", "--batch-size", str(batch),
             "--max-tokens", str(shape.answer_tokens), "--ignore-eos", "--warmup", "1", "--cpus", args.client_cpus,
-            "--out", str(out / "run")]
+            "--out", str(out / "run"), *(["--no-score"] if args.no_score else [])]
     try:
         with (out / "llmload.log").open("w") as log:
             proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -209,6 +209,7 @@ def main() -> None:
     p.add_argument("--window-s", type=float, default=10.0)
     p.add_argument("--server-cpus", default="0")
     p.add_argument("--client-cpus", default="1")
+    p.add_argument("--no-score", action="store_true", help="llmload --no-score: answers are not decoded")
     p.add_argument("--only", type=lambda s: s.split(";"), default=[], help="shape labels to run (;-separated)")
     p.add_argument("--out", default="")
     args = p.parse_args()
