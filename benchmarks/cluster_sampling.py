@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +91,7 @@ class RunSampler(threading.Thread):
     figures of its own (the fake server's counters)."""
 
     def __init__(self, roots: list[int], records: Path, every_s: float = 0.2,
-                 probe: object | None = None) -> None:
+                 probe: Callable[[], dict[str, float]] | None = None) -> None:
         super().__init__(daemon=True)
         self.cpu = CpuByRole(roots)
         self.lines = LineCounter(records)
@@ -103,7 +104,7 @@ class RunSampler(threading.Thread):
         while not self._halt.is_set():
             t_s = time.time()
             cpu = self.cpu.read()
-            extra = self.probe() if callable(self.probe) else {}
+            extra = self.probe() if self.probe is not None else {}
             self.samples.append(Sample(t_s, cpu["master"], cpu["worker"], self.lines.read(), extra))
             self._halt.wait(self.every_s)
 

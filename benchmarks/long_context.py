@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from client_overhead import Case, FakeServer, taskset
-from cluster_sampling import RunSampler
+from cluster_sampling import RunSampler, Sample
 from scale_out import ServerProbe, record_errors, steady_window
 
 from llmload.client.sse import StreamAccumulator
@@ -168,7 +168,8 @@ def run_shape(args: argparse.Namespace, shape: Shape, work: Path) -> str:
     return summarize(shape, case, [s for s in sampler.samples if "tokens" in s.extra], out / "run", late, window_s)
 
 
-def summarize(shape: Shape, case: Case, samples: list, run_dir: Path, late_s: float | None, window_s: float) -> str:
+def summarize(shape: Shape, case: Case, samples: list[Sample], run_dir: Path, late_s: float | None,
+              window_s: float) -> str:
     window = steady_window(samples, case.streams, window_s)
     if window is None:
         return f"| {shape.label} | no steady window (see {run_dir.parent / 'llmload.log'}) |"

@@ -7,7 +7,8 @@ in its records.jsonl; the feeders log what they sent and when. Per plateau, over
 
     sent/s, written/s     records the feeders sent / the master wrote, per second
     master CPU            % of one core
-    us/record             master CPU per record written (the marginal cost: the fit below)
+    us/record             master CPU per record sent in the window (idle cost included; the fit below
+                          separates the two)
     backlog               records sent but not yet written, at the window's start and end; "grows" is its
                           slope (records/s): a master that keeps up holds it near one batch (0.5 s of records)
 
