@@ -107,8 +107,8 @@ def get_json(url: str) -> dict[str, Any]:
 
 
 class FakeServer:
-    def __init__(self, case: Case, port: int, log: Path, workers: int = 1) -> None:
-        argv = [*taskset(CORES["server"]), sys.executable, str(ROOT / "benchmarks" / "fake_server.py"), "--port",
+    def __init__(self, case: Case, port: int, log: Path, workers: int = 1, cores: str | None = None) -> None:
+        argv = [*taskset(cores or CORES["server"]), sys.executable, str(ROOT / "benchmarks" / "fake_server.py"), "--port",
                 str(port), "--ttft-ms", str(case.ttft_s * 1000), "--itl-ms", str(case.itl_s * 1000),
                 "--tokens", str(case.tokens), "--workers", str(workers)]
         self.url = f"http://127.0.0.1:{port}"

@@ -14,6 +14,9 @@ of requests (closed-loop streams of equal length all end, and send again, togeth
 other, and the last one read used to start its clock milliseconds late, which the harness then charged to
 the client. `/stats` reports that wait as read lag.
 
+select() takes file descriptors below 1,024 only and each connection holds two (the transport's and our
+receive-stamp reader's), so one process serves at most ~500 connections: use --workers for more.
+
 With --workers N it forks N processes that share the port (SO_REUSEPORT: the kernel spreads connections
 over them), so that pacing hundreds of streams is spread over several cores; worker i also answers on
 port + 1 + i, where its own /stats can be read (`/stats?hist=1` adds its lateness histogram, 0.1 ms bins,
