@@ -17,7 +17,9 @@ from llmload.analysis.step_stats import measure_steps
 from llmload.records import StepMark
 
 
-def _health(path: Path, samples: list[tuple[float, float, float]], system_cpu: float | None = None) -> None:
+def _health(
+    path: Path, samples: list[tuple[float, float, float]], system_cpu: float | None = None, wait: float | None = None
+) -> None:
     path.write_text(
         "".join(
             json.dumps(
@@ -26,6 +28,7 @@ def _health(path: Path, samples: list[tuple[float, float, float]], system_cpu: f
                     "worker": "w",
                     "cpu_percent": cpu,
                     "system_cpu_percent": system_cpu,
+                    "runqueue_wait_percent": wait,
                     "loop_lag_max_s": lag,
                     "loop_lag_mean_s": lag / 2,
                 }
@@ -79,13 +82,13 @@ def test_a_busy_generator_gets_a_caution_and_a_cpu_peak_alone_excludes_nothing(t
     assert [r.excluded for r in rows] == [False, False, False]  # sends on time, loop lag 2 ms: no damage
 
 
-def _idle_run(tmp_path: Path, gap_s: float, cpu: float) -> StepStats:
+def _idle_run(tmp_path: Path, gap_s: float, cpu: float, wait: float | None = None) -> StepStats:
     # 4 users, 10 s requests; each next request leaves gap_s after the previous one's last bytes arrived
     steps, records = closed_loop([4], step_s=1000.0, e2e_for={4: 10.0}, gap_s=gap_s, **STAMPED)
     for r in records:
         r.last_byte_s = r.end_s
     run_dir = write_run(tmp_path, steps, records)
-    _health(run_dir / "generator.jsonl", [(t, cpu, 0.3) for t in range(0, 1000, 5)], system_cpu=100.0)
+    _health(run_dir / "generator.jsonl", [(t, cpu, 0.3) for t in range(0, 1000, 5)], system_cpu=100.0, wait=wait)
     (row,) = measure_steps(load_run(run_dir))
     return row
 
@@ -107,6 +110,18 @@ def test_users_left_idle_by_a_late_generator_exclude_the_step_above_one_percent(
     if cause == "machine contended":
         assert "the generator used 5% of a core, the machine 100% busy" in generator.reasons[0]
         assert "--cpus" in generator.reasons[0]
+
+
+@pytest.mark.parametrize(("cpu", "wait", "cause"), [(45.0, 50.0, "generator saturated"), (5.0, 20.0, "machine contended")])
+def test_cpu_used_plus_cpu_waited_for_is_the_generators_own_demand(
+    tmp_path: Path, cpu: float, wait: float, cause: str
+) -> None:
+    # a generator that wanted a whole core but shared it with a busy neighbour is saturated all the same;
+    # one that wanted little and waited for it was held back by others
+    generator = _idle_run(tmp_path, 0.3, cpu, wait).validity.generator
+    assert generator.cause == cause
+    assert f"waited {wait:.0f}% of the time for one" in generator.reasons[0]
+    assert generator.runqueue_wait_percent_mean == pytest.approx(wait)
 
 
 def test_open_loop_lateness_counts_only_when_a_user_was_free(tmp_path: Path) -> None:

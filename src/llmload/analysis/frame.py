@@ -112,7 +112,8 @@ def _read_columns(records_path: Path) -> ArrowColumns | RecordColumns:
 
 
 GENERATOR_COLUMNS = [
-    "t_s", "worker", "cpu_percent", "system_cpu_percent", "loop_lag_max_s", "loop_lag_mean_s", "cpu_warning",
+    "t_s", "worker", "cpu_percent", "runqueue_wait_percent", "system_cpu_percent", "loop_lag_max_s",
+    "loop_lag_mean_s", "cpu_warning",
 ]  # fmt: skip
 
 
@@ -125,6 +126,7 @@ def _generator_frame(path: Path, t0: float, scale: float) -> pd.DataFrame:
                     _rel(d.get("t_s"), t0, scale),
                     d.get("worker", ""),
                     d.get("cpu_percent"),
+                    d.get("runqueue_wait_percent", np.nan),
                     d.get("system_cpu_percent", np.nan),
                     d.get("loop_lag_max_s"),
                     d.get("loop_lag_mean_s"),

@@ -77,6 +77,8 @@ class GeneratorHealth:
     saturated: bool
     reasons: tuple[str, ...]
     cautions: tuple[str, ...]
+    # the main thread's run-queue wait (absent in runs from before it was sampled)
+    runqueue_wait_percent_mean: float | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)

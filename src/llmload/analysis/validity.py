@@ -95,6 +95,8 @@ class GeneratorSamples:
     cpu_percent_max: float | None
     cpu_percent_mean: float | None
     busiest_cpu_mean: float | None
+    busiest_demand_mean: float | None  # CPU used + CPU waited for (run queue), percent of a core
+    runqueue_wait_mean: float | None
     system_cpu_mean: float | None
     loop_lag_max_s: float | None
     cpu_warnings: int
@@ -102,11 +104,13 @@ class GeneratorSamples:
 
     @property
     def busy(self) -> bool:
-        """The generator's own CPU was high: any lateness is its own (saturated), not the machine's."""
+        """The generator's own demand was high: any lateness is its own (saturated), not the machine's,
+        also where a busy neighbour kept it from getting the CPU it asked for."""
         return bool(
             self.cpu_warnings
             or (self.cpu_percent_max is not None and self.cpu_percent_max >= GENERATOR_CPU_LIMIT)
             or (self.busiest_cpu_mean is not None and self.busiest_cpu_mean >= GENERATOR_CPU_BUSY)
+            or (self.busiest_demand_mean is not None and self.busiest_demand_mean >= GENERATOR_CPU_LIMIT)
         )
 
 
@@ -116,10 +120,14 @@ def generator_samples(run: RunData, start_s: float, end_s: float) -> GeneratorSa
     samples = window[~window["cpu_warning"]] if len(window) else window
     has = bool(len(samples))
     system = samples["system_cpu_percent"].dropna().to_numpy(dtype=float) if has else np.array([])
+    wait = samples["runqueue_wait_percent"] if has else pd.Series(dtype=float)
+    demand = samples["cpu_percent"] + wait.fillna(0.0) if has else pd.Series(dtype=float)
     return GeneratorSamples(
         cpu_percent_max=float(samples["cpu_percent"].max()) if has else None,
         cpu_percent_mean=float(samples["cpu_percent"].mean()) if has else None,
         busiest_cpu_mean=float(samples.groupby("worker")["cpu_percent"].mean().max()) if has else None,
+        busiest_demand_mean=float(demand.groupby(samples["worker"]).mean().max()) if has else None,
+        runqueue_wait_mean=float(wait.mean()) if wait.notna().any() else None,
         system_cpu_mean=float(system.mean()) if system.size else None,
         loop_lag_max_s=float(samples["loop_lag_max_s"].max()) if has else None,
         cpu_warnings=int(window["cpu_warning"].sum()) if len(window) else 0,
@@ -136,6 +144,7 @@ def generator_health(g: GeneratorSamples, damage: StepDamage) -> GeneratorHealth
         cpu_percent_max=figure(g.cpu_percent_max),
         cpu_percent_mean=figure(g.cpu_percent_mean),
         system_cpu_percent_mean=figure(g.system_cpu_mean),
+        runqueue_wait_percent_mean=figure(g.runqueue_wait_mean),
         loop_lag_max_s=figure(g.loop_lag_max_s),
         cpu_warnings=g.cpu_warnings,
         samples=g.samples,
@@ -199,8 +208,9 @@ def _latency_excess(damage: StepDamage) -> str | None:
 
 def _cpu_text(g: GeneratorSamples) -> str:
     own = "–" if g.busiest_cpu_mean is None else f"{g.busiest_cpu_mean:.0f}%"
+    waited = "" if g.runqueue_wait_mean is None else f" and waited {g.runqueue_wait_mean:.0f}% of the time for one"
     machine = "" if g.system_cpu_mean is None else f", the machine {g.system_cpu_mean:.0f}% busy"
-    return f"the generator used {own} of a core{machine}"
+    return f"the generator used {own} of a core{waited}{machine}"
 
 
 def _cautions(g: GeneratorSamples, damage: StepDamage) -> tuple[str, ...]:
