@@ -84,7 +84,8 @@ async def sim_info(request: web.Request) -> web.Response:
         "max_num_seqs": p.max_num_seqs, "kv_budget_tokens": p.kv_budget_tokens, "block_size": p.block_size,
         "num_gpu_blocks": p.num_gpu_blocks, "metrics_time_base": "wall",
         "note": "multiply wall-clock seconds by time_scale to get the profile's seconds",
-        "dispatch_lag_wall_s": {"mean": rt.lag_sum_wall_s / max(1, rt.lag_count), "max": rt.lag_max_wall_s},
+        "dispatch_lag_wall_s": {"mean": rt.lag_sum_wall_s / max(1, rt.lag_count), "max": rt.lag_max_wall_s,
+                                "sum": rt.lag_sum_wall_s, "count": rt.lag_count},
         **request.app[FAULTS_KEY].info(),
     })
 
