@@ -19,7 +19,7 @@ from llmload.errors import UsageError
 try:  # orjson: ~5x faster for the 1M-record report path and the per-request write; optional
     import orjson
 
-    _loads: Callable[[bytes], Any] = orjson.loads
+    _loads: Callable[[bytes | str], Any] = orjson.loads
 
     def _dumps(obj: dict[str, Any]) -> str:
         return orjson.dumps(obj).decode()
@@ -117,6 +117,11 @@ class RecordWriter:
         if not self._file.closed:
             self.fsync()
             self._file.close()
+
+
+def parse_json_line(line: str | bytes) -> Any:
+    """One JSON line (orjson when installed: ~7x faster than the stdlib on 20 KB records)."""
+    return _loads(line)
 
 
 def iter_record_dicts(path: Path) -> Iterator[dict[str, Any]]:

@@ -23,7 +23,7 @@ from llmload.load.failures import TargetWatch
 from llmload.load.health import HealthSampler
 from llmload.load.live import LiveStats
 from llmload.load.process import ProcessState, Role, process_state
-from llmload.records import Record, RecordWriter
+from llmload.records import Record, RecordWriter, parse_json_line
 from llmload.rundir import GENERATOR
 from llmload.telemetry.run_telemetry import start_run_telemetry
 
@@ -129,7 +129,7 @@ def on_records_message(environment: Any, msg: Any) -> None:
         log.error("%d records from %s arrived after the run ended; not written", len(msg.data), msg.node_id)
         return
     for line in msg.data:
-        record = Record.from_dict(json.loads(line))
+        record = Record.from_dict(parse_json_line(line))
         ctx.recorder.record_line(line, record)
         _observe(state, ctx, record)
 
