@@ -67,3 +67,17 @@ def test_throughput_counts_the_work_in_the_window_as_the_report_does(tmp_path: P
     step = live.snapshot(now_s=30.0)["steps"][0]
     assert step["rps"] == pytest.approx(0.25) and step["output_tokens_per_s"] == pytest.approx(2.5)
     assert step["requests_ok"] == 3 and step["e2e_s"]["p50"] == pytest.approx(4.0)  # sent at 8, 12, 16
+
+
+def test_a_poll_keeps_only_what_steps_still_running_need(tmp_path: Path) -> None:
+    # 3 finished steps settled long ago and a running one: the settled steps' requests are dropped after a
+    # poll (a poll then costs what the running step holds), their figures and the run's totals stay
+    _write_steps(tmp_path, [StepMark(i, 1, 20.0 * i, 20.0 * (i + 1)) for i in range(3)] + [StepMark(3, 1, 60.0)])
+    live = LiveStats(tmp_path)
+    for t in range(75):
+        live.add(_record(t, float(t), 1.0, ok=t % 10 != 0))
+    first = live.snapshot(now_s=76.0)
+    assert len(live.done.send_s) == 16  # ended at 60 s or later: the running step's requests
+    again = live.snapshot(now_s=76.0)
+    assert again["steps"][:3] == first["steps"][:3]
+    assert (again["requests"], again["failed"]) == (75, 8)

@@ -46,6 +46,14 @@ class Finished:
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: np.asarray(getattr(self, name), dtype=float) for name in self.__dataclass_fields__}
 
+    def keep_ended_from(self, from_s: float) -> None:
+        """Drops the requests that ended before `from_s`: no window still to be computed can hold them."""
+        keep = [i for i, end_s in enumerate(self.end_s) if end_s >= from_s]
+        if len(keep) < len(self.end_s):
+            for name in self.__dataclass_fields__:
+                column = getattr(self, name)
+                setattr(self, name, [column[i] for i in keep])
+
 
 def _percentile(values: np.ndarray, q: float) -> float | None:
     return float(np.percentile(values, q)) if values.size else None
@@ -56,11 +64,15 @@ class LiveStats:
         self.run_dir = run_dir
         self.time_scale = time_scale
         self.warmup = warmup
-        self.done = Finished()
+        self.done = Finished()  # the requests a step still to be computed (or the rolling figure) may need
+        self.requests = 0
+        self.failed = 0
         self._settled: dict[tuple[int, float], dict[str, Any]] = {}
 
     def add(self, record: Record) -> None:
         self.done.add(record)
+        self.requests += 1
+        self.failed += 0 if record.ok else 1
 
     def steps(self) -> list[StepMark]:
         path = None if self.run_dir is None else self.run_dir / STEPS
@@ -124,14 +136,19 @@ class LiveStats:
         return stats
 
     def snapshot(self, now_s: float) -> dict[str, Any]:
+        """The live figures; afterwards the requests only settled steps needed are dropped, so a poll costs
+        what the steps still running hold, not the whole run (it scanned 4M records in 0.76 s: issue 22)."""
         done = self.done.arrays()
-        steps = [self._cached_step_stats(mark, now_s, done) for mark in self.steps()]
+        marks = self.steps()
+        steps = [self._cached_step_stats(mark, now_s, done) for mark in marks]
+        unsettled = [m.start_s for m in marks if (m.index, m.start_s) not in self._settled]
+        self.done.keep_ended_from(min([now_s - ROLLING_WINDOW_S, *unsettled]))
         current = next((s for s in reversed(steps) if not s["finished"]), None)
         return {
             "run_dir": None if self.run_dir is None else str(self.run_dir),
             "time_scale": self.time_scale,
-            "requests": len(self.done.ok),
-            "failed": self.done.ok.count(False),
+            "requests": self.requests,
+            "failed": self.failed,
             "output_tokens_per_s_now": self.rolling_output_tokens_per_s(now_s),
             "current": current,
             "steps": steps,
