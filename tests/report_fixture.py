@@ -1,5 +1,6 @@
-"""A hand-made run for the report tests: known knee, failures, reasoning, plates, telemetry, and
-planted markup in dataset text (batch ids, dataset path) and model/server text (plates found, errors)."""
+"""A hand-made run for the report tests: known knee, failures, reasoning, plates, telemetry, JMeter's
+Latency/Connect/bytes, and planted markup in dataset text (batch ids, dataset path) and model/server text
+(plates found, errors)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def e2e_for(users: int) -> float:
     return 10.0 if users <= CAPACITY else 10.0 * users / CAPACITY
 
 
-def _extras(n: int, users: int, t_send: float, e2e: float) -> dict[str, Any]:
+def _extras(n: int, users: int, t_send: float, e2e: float, fresh: bool) -> dict[str, Any]:
+    """`fresh`: the user's first request of the step, which opens its connection (JMeter's Connect)."""
     expected = ["京A12345"] if n % 10 == 0 else []
     found = list(expected) + ([PLANT] if n % 7 == 0 else [])
     failed = users == 16 and n % 5 == 0
@@ -30,6 +32,9 @@ def _extras(n: int, users: int, t_send: float, e2e: float) -> dict[str, Any]:
         "batch_ids": [f"c{n:04d}", PLANT],
         "reasoning_tokens": 4,
         "first_answer_s": T0 + t_send + 0.1 + 0.4 * (e2e - 0.1),
+        "headers_s": T0 + t_send + 0.02,
+        "connect_s": T0 + t_send + 0.001 if fresh else None,
+        "response_bytes": 2400,
     }
     if failed:
         extra.update(ok=False, error_kind="http_status", http_status=500, error=f"HTTP 500: {PLANT}")
@@ -47,7 +52,7 @@ def records_and_steps() -> tuple[list[StepMark], list[Record]]:
         for u in range(users):
             t = start + u * e2e / users
             while t + e2e <= end:
-                extra = _extras(n, users, t, e2e)
+                extra = _extras(n, users, t, e2e, fresh=t == start + u * e2e / users)
                 records.append(rec(n, t, e2e, user=u, **extra))
                 n += 1
                 t += e2e

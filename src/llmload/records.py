@@ -30,6 +30,9 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
     def _dumps(obj: dict[str, Any]) -> str:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
+# The label (JMeter's) of llmload's own requests: Locust's request name; their records leave `name` empty
+CHAT_REQUEST_NAME = "chat/completions"
+
 # Failure categories (Record.error_kind). "ok" records carry None.
 ERROR_KINDS = (
     "http_status",  # the server answered with a non-2xx status
@@ -73,7 +76,7 @@ class Record:
     plates_expected: list[str] = field(default_factory=list)
     plates_found: list[str] = field(default_factory=list)
     worker: str = ""  # which load-generator process made the request
-    # imported results (llmload import jtl): the request's class of traffic (JMeter's label), when the
+    # the request's class of traffic (JMeter's label; empty for llmload's own: CHAT_REQUEST_NAME), when the
     # connection was established (None: a kept-alive connection was reused, or unknown), response body bytes
     name: str = ""
     connect_s: float | None = None

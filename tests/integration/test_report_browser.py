@@ -46,8 +46,43 @@ SECTIONS = (
     "gpu",
     "capacity",
     "validity",
+    "jmeter",
     "metadata",
 )
+# JMeter's HTML dashboard (bin/report-template: index.html and content/pages/*.html), page by page: the report
+# must show each panel under JMeter's name, inside its page of the `jmeter` section
+JMETER_PANELS = {
+    "jmeter-dashboard": (
+        "Test and Report information",
+        "APDEX (Application Performance Index)",
+        "Requests Summary",
+        "Statistics",
+        "Errors",
+        "Top 5 Errors by sampler",
+    ),
+    "jmeter-over-time": (
+        "Response Times Over Time",
+        "Response Time Percentiles Over Time (successful responses)",
+        "Active Threads Over Time",
+        "Bytes Throughput Over Time",
+        "Latencies Over Time",
+        "Connect Time Over Time",
+    ),
+    "jmeter-throughput": (
+        "Hits Per Second",
+        "Codes Per Second",
+        "Transactions Per Second",
+        "Total Transactions Per Second",
+        "Response Time Vs Request",
+        "Latency Vs Request",
+    ),
+    "jmeter-response-times": (
+        "Response Time Percentiles",
+        "Response Time Overview",
+        "Time Vs Threads",
+        "Response Time Distribution",
+    ),
+}
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -153,7 +188,11 @@ PROBE = """(() => {
   const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
   const charts = [...document.querySelectorAll('figure.chart')].map(f => [f.id, f.querySelectorAll('svg').length,
       Math.round(f.getBoundingClientRect().height)]);
-  return {ids, charts, title: document.title, scripts: document.querySelectorAll('script').length,
+  const pages = Object.fromEntries([...document.querySelectorAll('#jmeter > div[id]')].map(d => [d.id,
+      [...d.querySelectorAll('h4')].filter(h => h.offsetHeight > 0).map(h => h.textContent)]));
+  const order = [...document.querySelectorAll('section[id]')].map(s => s.id);
+  const statistics = (document.querySelector('#jm-statistics') || {}).innerText || '';
+  return {ids, charts, pages, order, statistics, title: document.title, scripts: document.querySelectorAll('script').length,
           text: document.body.innerText, height: document.documentElement.scrollHeight,
           planted: [...document.querySelectorAll('td, pre')].filter(e => e.textContent.includes(%s)).length};
 })()"""
@@ -209,6 +248,24 @@ def test_report_in_chromium(built: ReportResult, chromium: int, tmp_path: Path) 
     keep = os.environ.get("LLMLOAD_SCREENSHOT_DIR")  # to look at it: LLMLOAD_SCREENSHOT_DIR=/tmp pytest ...
     if keep:
         shutil.copy(screenshot, Path(keep) / "report-browser.png")
+
+
+def test_jmeter_dashboard_in_chromium(built: ReportResult, chromium: int, tmp_path: Path) -> None:
+    """Every panel of JMeter's dashboard pages is there under JMeter's name, below the LLM-first sections; a
+    JMeter user's Connect, Latency and bytes panels are drawn (the fixture measured them)."""
+    info, log = asyncio.run(_inspect(chromium, built.html_path, tmp_path / "jmeter.png"))
+    for page, names in JMETER_PANELS.items():
+        shown = info["pages"].get(page, [])
+        assert [n for n in names if n not in shown] == [], f"{page}: missing panels; shown: {shown}"
+    order = info["order"]
+    assert order.index("jmeter") > order.index("validity") and order[-1] == "metadata"
+    charts = {c[0] for c in info["charts"]}
+    for key in ("jm-connect-over-time", "jm-latencies-over-time", "jm-bytes-over-time", "jm-requests-summary"):
+        assert f"chart-{key}" in charts
+    # Statistics: Total and chat/completions rows; the fixture counted received bytes, never sent ones
+    stats = info["statistics"]
+    assert stats.count("chat/completions") == 1 and stats.count("not measured") == 2
+    assert log.console_errors == []
 
 
 def test_report_outputs(built: ReportResult) -> None:

@@ -39,6 +39,11 @@ def test_knee_is_max_num_seqs_when_slots_are_the_only_limit(tmp_path: Path) -> N
     assert len(records) == s["requests"]["total"] > 100
     assert {r["output_tokens"] for r in records if r["ok"]} == {32}
     assert all(r["token_source"] == "usage" for r in records if r["ok"])
+    # JMeter's Connect and bytes: each user opened its connection once and kept it alive
+    opened = [r for r in records if r["connect_s"] is not None]
+    assert len({r["user_id"] for r in records}) <= len(opened) < len(records) / 5
+    assert all(r["send_s"] <= r["connect_s"] <= r["headers_s"] for r in opened)
+    assert all(r["response_bytes"] > 32 for r in records if r["ok"])  # at least a byte per token
     steps = [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
     assert [st["users"] for st in steps if st.get("end_s")] == [2, 4, 6, 7, 8, 9, 10, 12]
     meta = json.loads((run_dir / "meta.json").read_text())

@@ -1,4 +1,5 @@
-"""JMeter's error tables: errors by type over the run, and the top 5 error types per step.
+"""JMeter's error tables: errors by type over the run, and the top 5 error types per step and per label
+(JMeter's "Top 5 Errors by sampler": the sampler is its label).
 
 An error's *type* is its category (records.ERROR_KINDS) with the HTTP status when there is one
 ("http_status 503"); the most frequent message of each type is kept as an example (it is text from the
@@ -35,8 +36,12 @@ def _example(messages: pd.Series) -> str:
 
 
 def error_summary(requests: pd.DataFrame, windows: list[StepWindow]) -> dict[str, Any]:
-    """summary.json's "errors": by type over the run, and the top types per step."""
-    return {"by_type": errors_table(requests), "top_per_step": top_errors_per_step(requests, windows)}
+    """summary.json's "errors": by type over the run, and the top types per step and per label."""
+    return {
+        "by_type": errors_table(requests),
+        "top_per_step": top_errors_per_step(requests, windows),
+        "top_per_label": top_errors_per_label(requests),
+    }
 
 
 def errors_table(requests: pd.DataFrame) -> list[dict[str, Any]]:
@@ -60,22 +65,34 @@ def errors_table(requests: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def top_errors_per_step(requests: pd.DataFrame, windows: list[StepWindow]) -> list[dict[str, Any]]:
-    """JMeter's "Top 5 errors by sampler", the sampler being the step: requests sent in the step."""
+    """The top 5 error types per step: requests sent in the step."""
     rows = []
     for window in windows:
-        sent = requests[sent_in(requests, window)]
-        failed = sent[~sent["ok"]]
-        if not len(failed):
-            continue
-        counts = _typed(failed)["error_type"].value_counts()
-        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
-        rows.append(
-            {
-                "users": window.users,
-                "index": window.index,
-                "samples": int(len(sent)),
-                "errors": int(len(failed)),
-                "top": [{"type": str(t), "count": int(c)} for t, c in top],
-            }
-        )
+        top = _top_errors(requests[sent_in(requests, window)])
+        if top is not None:
+            rows.append({"users": window.users, "index": window.index, **top})
     return rows
+
+
+def top_errors_per_label(requests: pd.DataFrame) -> list[dict[str, Any]]:
+    """JMeter's "Top 5 Errors by sampler": each label with errors, in name order."""
+    rows = []
+    for label, group in requests.groupby("label", sort=True):
+        top = _top_errors(group)
+        if top is not None:
+            rows.append({"label": str(label), **top})
+    return rows
+
+
+def _top_errors(sent: pd.DataFrame) -> dict[str, Any] | None:
+    """Samples, errors and the TOP_N commonest error types among `sent`; None without errors."""
+    failed = sent[~sent["ok"]]
+    if not len(failed):
+        return None
+    counts = _typed(failed)["error_type"].value_counts()
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
+    return {
+        "samples": int(len(sent)),
+        "errors": int(len(failed)),
+        "top": [{"type": str(t), "count": int(c)} for t, c in top],
+    }

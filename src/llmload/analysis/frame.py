@@ -8,12 +8,16 @@ All LLM metric definitions live here, once (README "Metric definitions"):
   open loop: ttft/ttfa/e2e are measured from the INTENDED send time (no coordinated omission);
            queue_s = send - intended is the client queue time
   itl      gaps between consecutive content-bearing chunks
+  latency_s       send -> response headers (JMeter's Latency; from the intended send in open loop, as TTFT)
+  connect_time_s  send -> connection set up (JMeter's Connect); NaN where a kept-alive connection was reused
+  label    the record's name (JMeter's label), llmload's own requests: records.CHAT_REQUEST_NAME
 With the simulator's --time-scale, every duration is multiplied back by the scale and every timestamp is
 mapped onto the profile's time base, so reported numbers are what the simulated deployment would show.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,7 @@ from llmload.analysis.record_columns import ItlStore, RecordColumns, count_colum
 from llmload.analysis.server_evidence import load_gpu_samples, load_server_metrics
 from llmload.analysis.step_windows import StepWindow, place_requests
 from llmload.errors import UsageError
-from llmload.records import StepMark, iter_record_dicts, read_steps
+from llmload.records import CHAT_REQUEST_NAME, StepMark, iter_record_dicts, read_steps
 from llmload.steps import parse_duration_s
 
 RECORD_COLUMNS = [
@@ -57,6 +61,10 @@ RECORD_COLUMNS = [
     "client_s",
     "last_byte_s",
     "read_lag_max_s",
+    "label",
+    "latency_s",
+    "connect_time_s",
+    "response_bytes",
 ]
 
 
@@ -181,7 +189,7 @@ def _requests_frame(
         tpot = np.where(ok & (out_tokens > 1), (e2e - ttft) / (out_tokens - 1), np.nan)
     plates = columns.plate_counts()
     texts = columns.texts
-    data: dict[str, Any] = {
+    data: dict[str, Any] = _sample_columns(columns, rel, send, origin) | {
         "request_id": texts["request_id"],
         "user_id": count_column(columns.column("user_id")),
         "worker": texts["worker"],
@@ -211,3 +219,15 @@ def _requests_frame(
     }
     frame = pd.DataFrame({name: data[name] for name in RECORD_COLUMNS})
     return frame, columns.itl(scale)
+
+
+def _sample_columns(
+    columns: ArrowColumns | RecordColumns, rel: Callable[[str], np.ndarray], send: np.ndarray, origin: np.ndarray
+) -> dict[str, Any]:
+    """JMeter's figures of a sample: label, Latency (to the headers), Connect and bytes (module docstring)."""
+    return {
+        "label": [name or CHAT_REQUEST_NAME for name in columns.texts["name"]],
+        "latency_s": rel("headers_s") - origin,
+        "connect_time_s": rel("connect_s") - send,
+        "response_bytes": count_column(columns.column("response_bytes")),
+    }

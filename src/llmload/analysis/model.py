@@ -167,6 +167,27 @@ class StepStats:
 
 
 @dataclass(frozen=True)
+class LabelStats:
+    """JMeter's Statistics and APDEX of one label over the whole run, or of all of them (analysis.label_stats)."""
+
+    label: str
+    samples: int
+    failed: int
+    error_rate: float | None
+    e2e_s: Distribution  # of the successes, as every latency statistic here
+    rps: float | None  # samples over the label's span: JMeter's Transactions/s
+    received_bytes_per_s: float | None  # response body bytes; None where the records count none
+    output_tokens_per_s: float | None
+    apdex: Evidence  # analysis.apdex with the run's thresholds, and its rating
+
+
+@dataclass(frozen=True)
+class LabelStatistics:
+    per_label: tuple[LabelStats, ...]
+    total: LabelStats
+
+
+@dataclass(frozen=True)
 class RequestCounts:
     total: int
     ok: int
@@ -188,5 +209,6 @@ class RunAnalysis:
     kv_prediction: Evidence | None  # analysis.kv_prediction
     accuracy: Accuracy
     apdex: Evidence  # analysis.apdex
+    statistics: LabelStatistics  # per label, JMeter's Statistics table (analysis.label_stats)
     errors: Evidence  # analysis.error_tables
     quality_examples: Evidence  # analysis.quality_examples

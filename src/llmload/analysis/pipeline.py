@@ -5,7 +5,7 @@
             -> slo_summary     --slo judged per step, with goodput (slo, goodput)
             -> find_knee       the knee rule, its evidence and confidence (knee)
             -> capacity        the USL fit and the KV-bound prediction beside the knee (usl, kv_prediction)
-            -> run-wide tables APDEX, errors by type, quality examples
+            -> run-wide tables APDEX, JMeter's statistics per label, errors by type, quality examples
             -> RunAnalysis     the typed model (analysis.model); analysis.summary_json makes summary.json of it
 """
 
@@ -22,6 +22,7 @@ from llmload.analysis.frame import load_run
 from llmload.analysis.goodput import slo_summary
 from llmload.analysis.knee import find_knee, valid_steps
 from llmload.analysis.kv_prediction import kv_prediction
+from llmload.analysis.label_stats import label_statistics
 from llmload.analysis.model import RequestCounts, RunAnalysis
 from llmload.analysis.quality_examples import run_quality_examples
 from llmload.analysis.step_stats import accuracy, measure_steps, plates_scored
@@ -52,6 +53,7 @@ def analyze_run(run_dir: Path, options: AnalysisOptions | None = None) -> RunAna
     )
     measured = [(level.users, level.rps) for level in valid_steps(levels) if level.rps is not None]
     req = run.requests
+    apdex_limits = thresholds(options.apdex_t_s, options.apdex_f_s, spec)
     return RunAnalysis(
         run=run,
         complete="ended_s" in run.meta and not run.meta.get("stopped_reason"),
@@ -65,7 +67,8 @@ def analyze_run(run_dir: Path, options: AnalysisOptions | None = None) -> RunAna
             steps, knee.knee.users if knee.knee else None, run.meta, run.server, options.sim_hardware_budget_tokens
         ),
         accuracy=accuracy(req[req["ok"]], plates_scored(req)),
-        apdex=apdex_summary(req, run.windows, thresholds(options.apdex_t_s, options.apdex_f_s, spec)),
+        apdex=apdex_summary(req, run.windows, apdex_limits),
+        statistics=label_statistics(req, apdex_limits),
         errors=error_summary(req, run.windows),
         quality_examples=run_quality_examples(run),
     )

@@ -18,7 +18,7 @@ import numpy as np
 
 FLOAT_FIELDS = (
     "send_s", "end_s", "first_token_s", "first_answer_s", "last_token_s", "intended_send_s", "last_byte_s",
-    "read_lag_max_s", "connect_s",
+    "read_lag_max_s", "connect_s", "headers_s",
 )  # fmt: skip
 NUMBER_FIELDS = ("user_id", "http_status", "prompt_tokens", "output_tokens", "reasoning_tokens", "response_bytes")
 TEXT_FIELDS = ("request_id", "worker", "error_kind", "error", "token_source", "finish_reason", "name")

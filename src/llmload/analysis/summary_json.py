@@ -44,6 +44,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "kv_prediction": to_json(analysis.kv_prediction),
         "accuracy": to_json(analysis.accuracy),
         "apdex": to_json(analysis.apdex),
+        "statistics": to_json(analysis.statistics),
         "errors": to_json(analysis.errors),
         "quality_examples": to_json(analysis.quality_examples),
     }

@@ -44,6 +44,8 @@ class StreamOutcome:
     # reaching the machine and the event loop reading it, and when the response's last bytes arrived
     read_lag_max_s: float | None = None
     last_byte_s: float | None = None
+    connect_s: float | None = None  # when a new connection was set up for it (None: a kept-alive one reused)
+    response_bytes: int | None = None  # body bytes received (de-chunked), None when no response came
 
     @property
     def ok(self) -> bool:
@@ -112,7 +114,14 @@ class ChatStreamClient:
             network_timeout=self.timeouts.first_token_s,
             concurrency=1,
         )
-        self._http._connection_pool._is_socket_alive = _socket_alive_no_yield  # type: ignore[method-assign]
+        pool = self._http._connection_pool
+        pool._is_socket_alive = _socket_alive_no_yield  # type: ignore[method-assign]
+        pool.after_connect = self._connected  # type: ignore[method-assign]
+        self._connected_s: float | None = None
+
+    def _connected(self, sock: Any) -> None:
+        """The pool's hook once it opened a connection (TCP; TLS handshake too): only new ones pay for it."""
+        self._connected_s = self.clock()
 
     def close(self) -> None:
         self._http.close()
@@ -120,6 +129,7 @@ class ChatStreamClient:
     def chat_stream(self, body: dict[str, Any], keep_text: bool = True) -> StreamOutcome:
         payload = json.dumps(body, ensure_ascii=False).encode()
         accumulator = StreamAccumulator(keep_text=keep_text)
+        self._connected_s = None
         send_s = self.clock()
         outcome = StreamOutcome(
             send_s=send_s, end_s=send_s, headers_s=None, http_status=None, facts=accumulator.facts
@@ -131,9 +141,9 @@ class ChatStreamClient:
             outcome.headers_s = self.clock()
             outcome.http_status = response.status_code
             if response.status_code >= 400:
-                raise StreamError(
-                    "http_status", f"HTTP {response.status_code}: {error_message(response.read())}"
-                )
+                error_body = response.read()
+                outcome.response_bytes = len(error_body)
+                raise StreamError("http_status", f"HTTP {response.status_code}: {error_message(error_body)}")
             reader = _Reader(response, self, send_s, accumulator.facts)
             consume_stream(reader.recv, reader.arrival_s, accumulator)
             outcome.facts = accumulator.finish()
@@ -148,20 +158,17 @@ class ChatStreamClient:
         except (ConnectionRefusedError, socket.gaierror) as exc:
             outcome.error_kind, outcome.error = "connect", f"{type(exc).__name__}: {exc}"
         except TimeoutError as exc:  # socket.timeout: while connecting or waiting for headers
-            kind = (
-                "connect"
-                if outcome.headers_s is None and "connect" in str(exc).lower()
-                else "first_token_timeout"
-            )
-            outcome.error_kind, outcome.error = kind, f"timeout: {exc}"
+            connecting = outcome.headers_s is None and "connect" in str(exc).lower()
+            outcome.error_kind, outcome.error = "connect" if connecting else "first_token_timeout", f"timeout: {exc}"
         except OSError as exc:
             outcome.error_kind, outcome.error = "disconnect", f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # noqa: BLE001 - a record must be written whatever happened
             outcome.error_kind, outcome.error = _classify_other(exc)
         finally:
             outcome.end_s = self.clock()
-            if reader is not None and reader.read_lag_max_s is not None:
-                outcome.read_lag_max_s, outcome.last_byte_s = reader.read_lag_max_s, reader.last_byte_s
+            outcome.connect_s = self._connected_s
+            if reader is not None:
+                reader.copy_to(outcome)
             if response is not None and outcome.error_kind is not None:
                 _discard(response)
         return outcome
@@ -186,6 +193,13 @@ class _Reader:
         self._rx_s: float | None = None
         self.read_lag_max_s: float | None = None  # set by the first kernel-stamped read
         self.last_byte_s: float | None = None
+        self.body_bytes = 0
+
+    def copy_to(self, outcome: StreamOutcome) -> None:
+        """What the reads measured: the body's bytes, and the kernel stamps' read lag and last byte."""
+        outcome.response_bytes = self.body_bytes
+        if self.read_lag_max_s is not None:
+            outcome.read_lag_max_s, outcome.last_byte_s = self.read_lag_max_s, self.last_byte_s
 
     def arrival_s(self) -> float:
         rx_s, self._rx_s = self._rx_s, None
@@ -212,6 +226,7 @@ class _Reader:
             response.feed(data)
         data = bytes(buffer)
         del buffer[:]
+        self.body_bytes += len(data)
         return data
 
     def _recv_stamped(self, sock: Any) -> bytes:

@@ -10,10 +10,9 @@ from locust import User, constant, task
 from llmload.client.stream import ChatStreamClient, StreamOutcome
 from llmload.load.failures import failure_backoff_s
 from llmload.load.run_lifecycle import get_context, submit_record
+from llmload.records import CHAT_REQUEST_NAME as REQUEST_NAME
 from llmload.records import Record
 from llmload.scenarios.plates.plate_scenario import ScenarioRequest
-
-REQUEST_NAME = "chat/completions"
 
 
 class LlmUser(User):
@@ -87,6 +86,8 @@ class LlmUser(User):
             plates_expected=request.plates_expected,
             plates_found=found,
             worker=self.ctx.worker_tag,
+            connect_s=outcome.connect_s,
+            response_bytes=outcome.response_bytes,
         )
 
     def _fire_locust_event(self, record: Record, outcome: StreamOutcome) -> None:

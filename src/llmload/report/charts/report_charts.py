@@ -5,7 +5,15 @@ from __future__ import annotations
 import pandas as pd
 
 from llmload.analysis.model import RunAnalysis
-from llmload.report.charts import curve_charts, llm_charts, server_charts, time_charts
+from llmload.report.charts import (
+    curve_charts,
+    jmeter_over_time,
+    jmeter_response_times,
+    jmeter_throughput,
+    llm_charts,
+    server_charts,
+    time_charts,
+)
 
 # the server series the report draws, and the names that carry them (newest vLLM name first)
 SERVER_SERIES = {
@@ -14,6 +22,24 @@ SERVER_SERIES = {
     "kv_cache_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
     "preemptions": ("vllm:num_preemptions_total", "vllm:num_preemptions"),
 }
+# the JMeter dashboard's charts (report section `jmeter`), in the order of its pages
+JMETER_CHART_KEYS = (
+    "jm-requests-summary",
+    "jm-response-times-over-time",
+    "jm-percentiles-over-time",
+    "jm-bytes-over-time",
+    "jm-latencies-over-time",
+    "jm-connect-over-time",
+    "jm-hits-per-second",
+    "jm-codes-per-second",
+    "jm-transactions-per-second",
+    "jm-response-time-vs-request",
+    "jm-latency-vs-request",
+    "jm-percentiles",
+    "jm-overview",
+    "jm-time-vs-threads",
+    "jm-distribution",
+)
 CHART_KEYS = (
     "knee",
     "tps-over-time",
@@ -30,6 +56,7 @@ CHART_KEYS = (
     "accuracy",
     "server",
     "gpu",
+    *JMETER_CHART_KEYS,
 )
 
 
@@ -90,4 +117,27 @@ def all_charts(analysis: RunAnalysis) -> dict[str, str | None]:
     }
     for key in llm_charts.DIST_METRICS:
         out[f"dist-{key}"] = llm_charts.distribution_chart(run, key)
+    out.update(jmeter_charts(analysis))
     return {key: out[key] for key in CHART_KEYS}
+
+
+def jmeter_charts(analysis: RunAnalysis) -> dict[str, str | None]:
+    """The JMeter dashboard's charts (JMETER_CHART_KEYS); None where the records hold no such figure."""
+    run, counts = analysis.run, analysis.requests
+    return {
+        "jm-requests-summary": jmeter_response_times.requests_summary_chart(counts.ok, counts.failed),
+        "jm-response-times-over-time": jmeter_over_time.response_times_over_time_chart(run),
+        "jm-percentiles-over-time": jmeter_over_time.percentiles_over_time_chart(run),
+        "jm-bytes-over-time": jmeter_over_time.bytes_throughput_chart(run),
+        "jm-latencies-over-time": jmeter_over_time.latencies_over_time_chart(run),
+        "jm-connect-over-time": jmeter_over_time.connect_time_over_time_chart(run),
+        "jm-hits-per-second": jmeter_throughput.hits_per_second_chart(run),
+        "jm-codes-per-second": jmeter_throughput.codes_per_second_chart(run),
+        "jm-transactions-per-second": jmeter_throughput.transactions_per_second_chart(run),
+        "jm-response-time-vs-request": jmeter_throughput.response_time_vs_request_chart(run),
+        "jm-latency-vs-request": jmeter_throughput.latency_vs_request_chart(run),
+        "jm-percentiles": jmeter_response_times.percentiles_chart(run),
+        "jm-overview": jmeter_response_times.overview_chart(analysis.apdex, counts.failed),
+        "jm-time-vs-threads": jmeter_response_times.time_vs_threads_chart(run),
+        "jm-distribution": jmeter_response_times.distribution_chart(run),
+    }

@@ -17,6 +17,7 @@ from llmload.report.charts.svg_figure import (
     svg,
     time_axis,
 )
+from llmload.report.charts.time_grid import TimeGrid
 
 
 def tps_over_time_chart(run: RunData) -> str:
@@ -69,29 +70,15 @@ def users_over_time_chart(run: RunData) -> str:
 
 def latency_over_time_chart(run: RunData) -> str:
     done = run.requests[run.requests["ok"]]
-    span = run_span_s(run)
-    divisor, xlabel = time_axis(span)
-    edges = bin_edges(span, 100)
-    fig, ax = plt.subplots(figsize=(8, 2.8))
-    step_bands(ax, run.steps, divisor)
+    grid = TimeGrid.of(run, 100)
+    fig, ax = grid.axes(run, 2.8)
     if len(done):
-        which = np.clip(np.digitize(done["end_s"].to_numpy(dtype=float), edges) - 1, 0, len(edges) - 2)
-        groups = done.groupby(which)
-        centers = (edges[:-1] + np.diff(edges) / 2) / divisor
         for q, style in ((50, "-"), (90, "--"), (99, ":")):
-            series = groups["e2e_s"].quantile(q / 100)
-            ax.plot(
-                centers[series.index.to_numpy()],
-                series.to_numpy(),
-                style,
-                color="#9467bd",
-                lw=1,
-                label=f"E2E p{q}",
-            )
-        ttft = groups["ttft_s"].quantile(0.5)
-        ax.plot(centers[ttft.index.to_numpy()], ttft.to_numpy(), "-", color="#ff7f0e", lw=1, label="TTFT p50")
+            x, e2e = grid.statistic(done["end_s"], done["e2e_s"], q / 100)
+            ax.plot(x, e2e, style, color="#9467bd", lw=1, label=f"E2E p{q}")
+        x, ttft = grid.statistic(done["end_s"], done["ttft_s"], 0.5)
+        ax.plot(x, ttft, "-", color="#ff7f0e", lw=1, label="TTFT p50")
         ax.legend(fontsize=8, loc="upper left")
     ax.set_ylabel("seconds")
-    ax.set_xlabel(xlabel)
     ax.set_title("Response time percentiles over time (by completion time)")
     return svg(fig, "latency-over-time")
