@@ -147,3 +147,15 @@ def test_run_refuses_a_bad_baseline_before_any_load(
     bad.write_text('{"schema": "other"}')
     assert main(["run", "--host", "http://127.0.0.1:9", "--baseline", str(bad)]) == 2
     assert main(["run", "--host", "http://127.0.0.1:9", "--max-regression", "ten"]) == 2
+
+
+def test_figures_the_new_run_never_measures_are_missing_not_lost() -> None:
+    # a JMeter import as the new run: no TTFT and no tokens at any level; one level lost its E2E
+    base = summary("llmload", [step(u, 0.1 * u, 10.0) for u in (1, 2, 4)], knee_users=4)
+    jtl = [step(u, 0.1 * u, 10.0, ttft_s={"p95": None}, output_tokens_per_s=None) for u in (1, 2, 4)]
+    jtl[1]["e2e_s"] = {"p95": None}
+    result = compare_summaries(base, summary("jmeter", jtl, knee_users=4), 0.1)
+    cells = {(row["level"], name): cell for row in result["steps"] for name, cell in row["metrics"].items()}
+    assert not cells[(1, "ttft_p95_s")]["regressed"] and cells[(1, "ttft_p95_s")]["missing"] == "new"
+    assert not cells[(4, "output_tokens_per_s")]["regressed"]
+    assert cells[(2, "e2e_p95_s")]["regressed"]  # measured at the other levels: lost here

@@ -60,10 +60,13 @@ def step_key(step: dict[str, Any]) -> tuple[str, float]:
     return ("rate", float(rate)) if rate is not None else ("users", float(step["users"]))
 
 
-def delta(base: Any, new: Any, higher_better: bool, max_regression: float) -> dict[str, Any]:
-    """One side-by-side cell: base, new, absolute and relative change, and whether it regressed."""
+def delta(
+    base: Any, new: Any, higher_better: bool, max_regression: float, new_measures_it: bool = True
+) -> dict[str, Any]:
+    """One side-by-side cell: base, new, absolute and relative change, and whether it regressed. A figure
+    the new run gives nowhere (a JMeter import has no TTFT or tokens) is missing, not lost: not worse."""
     if not isinstance(base, int | float) or not isinstance(new, int | float):
-        lost = isinstance(base, int | float) and new is None  # measured before, nothing now: worse
+        lost = isinstance(base, int | float) and new is None and new_measures_it  # measured before, not now
         return {
             "base": base,
             "new": new,
@@ -71,6 +74,7 @@ def delta(base: Any, new: Any, higher_better: bool, max_regression: float) -> di
             "change": None,
             "worse": lost or None,
             "regressed": lost,
+            **({"missing": "new" if new is None else "base"} if not lost and (base is None) != (new is None) else {}),
         }
     change = (new - base) / base if base else None
     worse = new < base if higher_better else new > base
@@ -94,13 +98,14 @@ def _overlap(a: Any, b: Any) -> bool:
 def compare_steps(base: dict[str, Any], new: dict[str, Any], max_regression: float) -> dict[str, Any]:
     base_steps = {step_key(s): s for s in base.get("steps") or []}
     new_steps = {step_key(s): s for s in new.get("steps") or []}
+    measured = {name: any(_get(s, m[1]) is not None for s in new_steps.values()) for name, m in STEP_METRICS.items()}
     rows = []
     for key in sorted(base_steps.keys() & new_steps.keys()):
         b, n = base_steps[key], new_steps[key]
         gating = not (b.get("excluded") or n.get("excluded"))
         metrics = {}
         for name, (label, path, higher, ci_path) in STEP_METRICS.items():
-            cell = delta(_get(b, path), _get(n, path), higher, max_regression)
+            cell = delta(_get(b, path), _get(n, path), higher, max_regression, measured[name])
             if ci_path and cell["regressed"] and _overlap(_get(b, ci_path), _get(n, ci_path)):
                 cell["regressed"], cell["within_noise"] = False, True
             cell["regressed"] = bool(cell["regressed"] and gating)

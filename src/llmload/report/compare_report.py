@@ -22,7 +22,9 @@ def _where(path: Path) -> Path:
 def _cell(cell: dict[str, Any]) -> str:
     base, new = cell["base"], cell["new"]
     if not isinstance(base, int | float) or not isinstance(new, int | float):
-        return f"{_fmt(base)} -> {_fmt(new)}" + (" !" if cell["regressed"] else "")
+        base_text = "missing" if cell.get("missing") == "base" else _fmt(base)
+        new_text = "missing" if cell.get("missing") == "new" else _fmt(new)
+        return f"{base_text} -> {new_text}" + (" !" if cell["regressed"] else "")
     change = "" if cell["change"] is None else f" ({cell['change']:+.0%})"
     mark = " !" if cell["regressed"] else " ~" if cell.get("within_noise") else ""
     return f"{_fmt(base)} -> {_fmt(new)}{change}{mark}"
