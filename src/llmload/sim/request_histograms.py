@@ -65,8 +65,9 @@ class Histogram:
 
 
 class RequestHistograms:
-    """Every histogram of PHASES, and the finished records behind them (profile seconds, with the wall-clock
-    epoch at which each was observed: a test places them between two scrapes)."""
+    """Every histogram of PHASES, and the finished records behind them (profile seconds), each with its
+    `ordinal`: the histograms' count once it was observed, so a test knows exactly which requests the gain
+    between two scrapes holds (their _count values bound the ordinals)."""
 
     def __init__(self, time_scale: float) -> None:
         self.time_scale = time_scale
@@ -76,12 +77,17 @@ class RequestHistograms:
         }
         self.truth: deque[dict[str, Any]] = deque(maxlen=TRUTH_KEPT)
 
+    def observed(self) -> int:
+        """How many finished requests the histograms hold."""
+        return self.by_name["vllm:request_queue_time_seconds"][1].count
+
     def observe(self, record: FinishedRecord) -> None:
         for name, (_, _, phase) in PHASES.items():
             self.by_name[name][1].observe(phase(record) / self.time_scale)
         self.truth.append(
             {
-                "req_id": record.req_id, "observed_epoch_s": time.time(), "queue_s": record.queue_s,
+                "req_id": record.req_id, "ordinal": self.observed(),
+                "observed_epoch_s": time.time(), "queue_s": record.queue_s,
                 "prefill_s": record.prefill_s, "decode_s": record.decode_s, "inference_s": record.inference_s,
                 "ttft_s": record.ttft_s, "e2e_s": record.e2e_s, "preemptions": record.preemptions,
             }
