@@ -94,3 +94,34 @@ def test_waiting_requests_only_past_the_knee(step_run: dict[str, Any], vllm_serv
     top = max(steps)
     assert steps[top]["server"]["waiting_mean"] > top - max_num_seqs - 1  # 8 users: about 4 wait
     assert steps[top]["server"]["generation_tokens"] > 0
+
+
+def test_time_split_queue_past_max_num_seqs_and_a_small_positive_remainder(
+    step_run: dict[str, Any], vllm_server: EngineServer
+) -> None:
+    """vLLM's own phase histograms split TTFT per step: below max-num-seqs a request waits at most for the
+    engine step under way; past it the queue's share of TTFT grows with every level; at 1 user what the
+    server does not account for (HTTP, tokenising, the client) is a few milliseconds and positive."""
+    max_num_seqs = vllm_server.profile.max_num_seqs or 0
+    s = step_run["summary"]
+    assert s["time_split"]["metrics"] == {
+        "queue_s": "vllm:request_queue_time_seconds", "prefill_s": "vllm:request_prefill_time_seconds",
+        "decode_s": "vllm:request_decode_time_seconds", "inference_s": "vllm:request_inference_time_seconds",
+        "server_ttft_s": "vllm:time_to_first_token_seconds", "server_e2e_s": "vllm:e2e_request_latency_seconds",
+    }  # fmt: skip
+    split = {users: step["time_split"] for users, step in by_users(s).items()}
+    for users, v in sorted(split.items()):
+        print(
+            f"users {users}: n {v['server_requests']}/{v['client_requests']} queue {v['queue_s']['mean']:.4f}"
+            f" prefill {v['prefill_s']['mean']:.4f} decode {v['decode_s']['mean']:.4f}"
+            f" client TTFT {v['client_ttft_mean_s']:.4f} rest {v['ttft_remainder_s'] * 1000:.1f} ms"
+            f" share {v['queue_share_of_ttft']:.3f} E2E rest {v['e2e_remainder_s'] * 1000:.1f} ms"
+        )
+    print(s["time_split"]["why_here"])
+    below = [split[u] for u in sorted(split) if u <= max_num_seqs]
+    past = [split[u]["queue_share_of_ttft"] for u in sorted(split) if u > max_num_seqs]
+    assert all(v["queue_s"]["mean"] < 0.05 and v["queue_share_of_ttft"] < 0.3 for v in below), below
+    assert past[0] > 0.3 and all(a < b for a, b in zip(past, past[1:], strict=False)), past
+    one = split[1]
+    assert 0.0 < one["ttft_remainder_s"] < 0.05 and 0.0 < one["e2e_remainder_s"] < 0.1, one
+    assert s["time_split"]["queue_over_half_from_users"] in (None, *(u for u in split if u > max_num_seqs))
