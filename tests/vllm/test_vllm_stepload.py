@@ -96,6 +96,7 @@ def test_waiting_requests_only_past_the_knee(step_run: dict[str, Any], vllm_serv
     assert steps[top]["server"]["generation_tokens"] > 0
 
 
+@pytest.mark.timeout(600)  # run alone (-k), it starts the server and the shared step-load itself
 def test_time_split_queue_past_max_num_seqs_and_a_small_positive_remainder(
     step_run: dict[str, Any], vllm_server: EngineServer
 ) -> None:
