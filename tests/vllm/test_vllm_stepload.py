@@ -100,9 +100,11 @@ def test_waiting_requests_only_past_the_knee(step_run: dict[str, Any], vllm_serv
 def test_time_split_queue_past_max_num_seqs_and_a_small_positive_remainder(
     step_run: dict[str, Any], vllm_server: EngineServer
 ) -> None:
-    """vLLM's own phase histograms split TTFT per step: below max-num-seqs a request waits at most for the
-    engine step under way; past it the queue's share of TTFT grows with every level; at 1 user what the
-    server does not account for (HTTP, tokenising, the client) is a few milliseconds and positive."""
+    """vLLM's own phase histograms split TTFT per step: up to max-num-seqs nothing waits in vLLM's queue (it
+    stamps a request queued between engine steps); past it the queue's share of TTFT grows with every level;
+    at 1 user what the server does not account for (HTTP, tokenising, the client) is small and positive.
+    Measured once (2 shared cores): queue 0.0 ms at 1-4 users; share 0.51, 0.72, 0.85 at 5, 6, 8 users; the
+    rest 9 ms of TTFT and 12 ms of E2E at 1 user. The bounds leave room for a busier machine."""
     max_num_seqs = vllm_server.profile.max_num_seqs or 0
     s = step_run["summary"]
     assert s["time_split"]["metrics"] == {
@@ -121,7 +123,7 @@ def test_time_split_queue_past_max_num_seqs_and_a_small_positive_remainder(
     print(s["time_split"]["why_here"])
     below = [split[u] for u in sorted(split) if u <= max_num_seqs]
     past = [split[u]["queue_share_of_ttft"] for u in sorted(split) if u > max_num_seqs]
-    assert all(v["queue_s"]["mean"] < 0.05 and v["queue_share_of_ttft"] < 0.3 for v in below), below
+    assert all(v["queue_s"]["mean"] < 0.01 and v["queue_share_of_ttft"] < 0.1 for v in below), below
     assert past[0] > 0.3 and all(a < b for a, b in zip(past, past[1:], strict=False)), past
     one = split[1]
     assert 0.0 < one["ttft_remainder_s"] < 0.05 and 0.0 < one["e2e_remainder_s"] < 0.1, one
