@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import T0, rec, write_run
 from llmload.analysis.histogram_window import HistogramDelta
 from llmload.analysis.server_evidence import load_server_metrics
 from llmload.analysis.time_split import (
@@ -21,8 +22,11 @@ from llmload.analysis.time_split import (
     step_time_split,
     time_split_summary,
 )
+from llmload.records import StepMark
+from llmload.report.build import build_report
 from llmload.sim.engine import VllmEngine
 from llmload.sim.events import FinishedRecord
+from llmload.sim.fixed import FixedEngine
 from llmload.sim.request_histograms import RequestHistograms
 from llmload.sim.sim_profile import SimProfile
 
@@ -196,10 +200,17 @@ def test_max_num_seqs_from_the_simulator_or_the_serve_argv() -> None:
 
 
 def test_fixed_engine_has_no_queue() -> None:
-    from llmload.sim.fixed import FixedEngine
-
     engine = FixedEngine(replace(PROFILE, engine="fixed", ttft_s=0.1, itl_s=0.02))
     engine.add_request("a", 10, 3, 1.0)
     engine.advance(5.0)
     (record,) = engine.drain_finished()
     assert (record.queue_s, record.prefill_s, record.decode_s) == (0.0, pytest.approx(0.1), pytest.approx(0.04))
+
+
+def test_report_says_why_there_is_no_split(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "run", [StepMark(0, 1, T0, T0 + 60)], [rec(i, float(i), 2.0) for i in range(50)])
+    result = build_report(run_dir)
+    assert result.summary["steps"][0]["time_split"] is None
+    html = result.html_path.read_text()
+    assert 'id="time-split-absent"' in html and "No time split: no server metrics were sampled" in html
+    assert 'id="chart-time-split-ttft"' not in html  # nothing drawn in its place
