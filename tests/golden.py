@@ -1,4 +1,4 @@
-"""Golden run directories: the raw files of three real runs and the outputs `llmload report` built from them.
+"""Golden run directories: the raw files of four real runs and the outputs `llmload report` built from them.
 
 Each fixture is `tests/fixtures/golden/NAME.tar.xz` holding NAME/ with the raw run files (records.jsonl,
 steps.jsonl, meta.json, generator.jsonl, server_metrics.jsonl where sampled) and the expected derived files

@@ -15,10 +15,17 @@ PLANT = '<script>document.title="PWNED"</script>'
 LEVELS = (1, 2, 4, 8, 12, 16)
 STEP_S = 200.0
 CAPACITY = 8  # E2E 10 s up to 8 users, then 10 s x users / 8: knee 8, limit 12
+# past CAPACITY the extra E2E is time in the server's queue, inside TTFT; each way the network takes HOP_S
+HOP_S, PREFILL_S, TTFT_FREE_S = 0.025, 0.05, 0.1
+LATENCY_BUCKETS_S = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, float("inf"))
 
 
 def e2e_for(users: int) -> float:
     return 10.0 if users <= CAPACITY else 10.0 * users / CAPACITY
+
+
+def ttft_for(users: int) -> float:
+    return TTFT_FREE_S + e2e_for(users) - e2e_for(CAPACITY)
 
 
 def _extras(n: int, users: int, t_send: float, e2e: float, fresh: bool) -> dict[str, Any]:
@@ -31,7 +38,7 @@ def _extras(n: int, users: int, t_send: float, e2e: float, fresh: bool) -> dict[
         "plates_found": [] if failed else found,
         "batch_ids": [f"c{n:04d}", PLANT],
         "reasoning_tokens": 4,
-        "first_answer_s": T0 + t_send + 0.1 + 0.4 * (e2e - 0.1),
+        "first_answer_s": T0 + t_send + ttft_for(users) + 0.4 * (e2e - ttft_for(users)),
         "headers_s": T0 + t_send + 0.02,
         "connect_s": T0 + t_send + 0.001 if fresh else None,
         "response_bytes": 2400,
@@ -53,7 +60,7 @@ def records_and_steps() -> tuple[list[StepMark], list[Record]]:
             t = start + u * e2e / users
             while t + e2e <= end:
                 extra = _extras(n, users, t, e2e, fresh=t == start + u * e2e / users)
-                records.append(rec(n, t, e2e, user=u, **extra))
+                records.append(rec(n, t, e2e, ttft=ttft_for(users), user=u, **extra))
                 n += 1
                 t += e2e
     return steps, records
@@ -62,7 +69,9 @@ def records_and_steps() -> tuple[list[StepMark], list[Record]]:
 def _server_lines() -> list[str]:
     lines = []
     preempted = 0.0
+    finished = [_phases(r) for r in records_and_steps()[1] if r.ok]
     for t in range(0, int(STEP_S * len(LEVELS)), 5):
+        lines += _phase_lines(t, [phases for end, phases in finished if end <= t])
         users = LEVELS[min(len(LEVELS) - 1, int(t // STEP_S))]
         preempted += 1.0 if users > CAPACITY else 0.0
         for name, value in (
@@ -74,6 +83,34 @@ def _server_lines() -> list[str]:
             lines.append(
                 json.dumps({"t_s": T0 + t, "name": name, "labels": {"model_name": "m"}, "value": value})
             )
+    return lines
+
+
+def _phases(record: Record) -> tuple[float, dict[str, float]]:
+    """When the server finished a request (relative to T0) and its phases as vLLM would publish them."""
+    assert record.first_token_s is not None and record.last_token_s is not None
+    ttft, e2e = record.first_token_s - record.send_s, record.last_token_s - record.send_s
+    queue, decode = max(0.0, ttft - TTFT_FREE_S), e2e - ttft
+    return record.last_token_s - HOP_S - T0, {
+        "vllm:request_queue_time_seconds": queue,
+        "vllm:request_prefill_time_seconds": PREFILL_S,
+        "vllm:request_decode_time_seconds": decode,
+        "vllm:request_inference_time_seconds": PREFILL_S + decode,
+        "vllm:e2e_request_latency_seconds": e2e - 2 * HOP_S,
+    }
+
+
+def _phase_lines(t: float, done: list[dict[str, float]]) -> list[str]:
+    """The phase histograms of the requests the server finished by `t`: cumulative buckets, sum, count."""
+    lines = []
+    for name in done[0] if done else ():
+        values = [phases[name] for phases in done]
+        for le in LATENCY_BUCKETS_S:
+            count = sum(1 for v in values if v <= le)
+            labels = {"model_name": "m", "le": "+Inf" if le == float("inf") else str(le)}
+            lines.append(json.dumps({"t_s": T0 + t, "name": name + "_bucket", "labels": labels, "value": count}))
+        for suffix, value in (("_sum", sum(values)), ("_count", len(values))):
+            lines.append(json.dumps({"t_s": T0 + t, "name": name + suffix, "labels": {"model_name": "m"}, "value": value}))
     return lines
 
 

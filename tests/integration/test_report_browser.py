@@ -33,6 +33,9 @@ SECTIONS = (
     "verdict",
     "knee",
     "why-here",
+    "why-time-split",
+    "time-split",
+    "time-split-steps",
     "slo",
     "baseline",
     "statistics",
@@ -280,6 +283,11 @@ def test_report_outputs(built: ReportResult) -> None:
     r16 = ap[16]
     assert r16["satisfied"] == 0 and r16["score"] == pytest.approx(r16["tolerating"] / 2 / r16["samples"])
     assert r16["frustrated"] > 0
+    # the server's queue holds the extra E2E past 8 users; the rest is the network both ways (2 x 25 ms)
+    split = {step["users"]: step["time_split"] for step in s["steps"]}
+    assert split[4]["queue_s"]["mean"] == 0.0 and split[12]["queue_s"]["mean"] == pytest.approx(5.0)
+    assert split[16]["ttft_remainder_s"] == pytest.approx(0.05) and split[16]["e2e_remainder_s"] == pytest.approx(0.05)
+    assert s["time_split"]["why_here"].startswith("from 12 users on, requests wait for a slot")
     (err,) = s["errors"]["by_type"]
     assert err["type"] == "http_status 500" and err["example"] == f"HTTP 500: {PLANT}"
     assert s["gate"]["passed"] and s["gate"]["slo"]["users"] == 8

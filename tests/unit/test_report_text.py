@@ -35,3 +35,9 @@ def test_partial_run_and_knee_at_the_top_level_are_said() -> None:
     text = verdict(summary(complete=False, stopped_reason="target lost: 5 connect errors in a row", knee=top))
     assert "PARTIAL RUN: target lost: 5 connect errors in a row" in text
     assert "saturation not reached: the knee is the plan's top level (12 users)" in text
+
+
+def test_the_queue_sentence_of_the_time_split_is_said() -> None:
+    why = "from 5 users on, requests wait for a slot: the server ran at most 4 at once; ..."
+    assert f"where the time goes: {why}" in verdict(summary(time_split={"why_here": why}))
+    assert "where the time goes" not in verdict(summary(time_split={"available": False, "why_here": None}))

@@ -36,6 +36,10 @@ def test_third_request_waits_for_a_free_slot() -> None:
     assert done["c"].first_token_s == 0.75  # admitted in the step after b finished
     assert done["a"].finish_s == 1.0
     assert done["c"].finish_s == 1.25
+    # vLLM's phases: c waited for b's slot (scheduled at 0.5), prefilled in one step, decoded two more
+    c = done["c"]
+    assert (c.scheduled_s, c.queue_s, c.prefill_s, c.decode_s, c.inference_s) == (0.5, 0.5, 0.25, 0.5, 0.75)
+    assert (done["a"].queue_s, done["a"].prefill_s) == (0.0, 0.25)
     assert eng.stats().generation_tokens_total == 9
     assert eng.stats().prompt_tokens_total == 12
 
@@ -75,6 +79,8 @@ def test_kv_exhaustion_preempts_newest_and_it_resumes() -> None:
     assert done["a"].finish_s == 7.0
     # b resumes at 7 re-prefilling 4 prompt + 5 generated tokens: 1 + 9*0.125
     assert done["b"].finish_s == 9.125
+    # as vLLM's: the preemption moves neither b's first scheduling nor its first token
+    assert (done["b"].queue_s, done["b"].prefill_s, done["b"].decode_s) == (0.0, 2.0, 7.125)
     assert tokens_of(events, "b") == 6 and tokens_of(events, "a") == 6
     assert eng.stats().kv_usage == 0.0
     assert eng.stats().prompt_tokens_total == 8  # re-prefill is not new prompt

@@ -91,6 +91,31 @@ def test_parse_drops_created_other_families_and_non_vllm_series() -> None:
     assert len(names) == 8  # 9 samples: the TTFT histogram has two buckets
 
 
+PHASES = """\
+# HELP vllm:request_queue_time_seconds Histogram of time spent in WAITING phase for request.
+# TYPE vllm:request_queue_time_seconds histogram
+vllm:request_queue_time_seconds_bucket{engine="0",le="0.3",model_name="tiny-qwen3"} 9.0
+vllm:request_queue_time_seconds_bucket{engine="0",le="+Inf",model_name="tiny-qwen3"} 10.0
+vllm:request_queue_time_seconds_count{engine="0",model_name="tiny-qwen3"} 10.0
+vllm:request_queue_time_seconds_sum{engine="0",model_name="tiny-qwen3"} 0.5
+vllm:request_prefill_time_seconds_sum{engine="0",model_name="tiny-qwen3"} 0.25
+vllm:request_decode_time_seconds_sum{engine="0",model_name="tiny-qwen3"} 2.5
+vllm:request_inference_time_seconds_sum{engine="0",model_name="tiny-qwen3"} 2.75
+vllm:request_time_per_output_token_seconds_sum{engine="0",model_name="tiny-qwen3"} 0.1
+"""
+
+
+def test_parse_keeps_the_phase_histograms_of_the_time_split() -> None:
+    rows = by_name(parse_vllm_metrics(PHASES, 0.0))
+    assert {name: r[0]["value"] for name, r in rows.items() if name.endswith("_sum")} == {
+        "vllm:request_queue_time_seconds_sum": 0.5,
+        "vllm:request_prefill_time_seconds_sum": 0.25,
+        "vllm:request_decode_time_seconds_sum": 2.5,
+        "vllm:request_inference_time_seconds_sum": 2.75,
+    }  # TPOT is not kept: the client measures it from every chunk
+    assert len(rows["vllm:request_queue_time_seconds_bucket"]) == 2
+
+
 def test_filter_keeps_only_kept_lines_and_count_counts_every_vllm_sample() -> None:
     kept = filter_exposition(EXPOSITION)
     assert "iteration_tokens" not in kept and "process_cpu" not in kept

@@ -2,8 +2,8 @@
 
 Frozen dataclasses whose field names are summary.json's keys (README "summary.json"); analysis.summary_json
 turns them into that JSON, in one place. A figure that was not measured is None, never NaN (analysis.figures).
-The evidence blocks whose shape is the JSON itself (server and GPU per step, SLO, USL, KV prediction, APDEX,
-error tables, quality examples) are kept as mappings.
+The evidence blocks whose shape is the JSON itself (server, GPU and time split per step, SLO, USL, KV
+prediction, time split, APDEX, error tables, quality examples) are kept as mappings.
 """
 
 from __future__ import annotations
@@ -150,6 +150,7 @@ class StepStats:
     output_tokens_per_s_per_user: float | None
     server: Evidence | None  # vLLM /metrics over the steady window (analysis.server_evidence)
     gpu: tuple[Evidence, ...]  # NVML, per GPU
+    time_split: Evidence | None  # TTFT and E2E in queue, prefill, decode and the rest (analysis.time_split)
 
     def knee_level(self) -> KneeLevel:
         return KneeLevel(
@@ -207,6 +208,7 @@ class RunAnalysis:
     slo: Evidence | None  # --slo judged per step, with goodput (analysis.slo, analysis.goodput)
     usl: Evidence  # analysis.usl
     kv_prediction: Evidence | None  # analysis.kv_prediction
+    time_split: Evidence  # whether the server's phase histograms split the steps, and from where it queues
     accuracy: Accuracy
     apdex: Evidence  # analysis.apdex
     statistics: LabelStatistics  # per label, JMeter's Statistics table (analysis.label_stats)

@@ -5,6 +5,7 @@
             -> slo_summary     --slo judged per step, with goodput (slo, goodput)
             -> find_knee       the knee rule, its evidence and confidence (knee)
             -> capacity        the USL fit and the KV-bound prediction beside the knee (usl, kv_prediction)
+            -> time split      whether the server's phase histograms split TTFT/E2E, and where it queues (time_split)
             -> run-wide tables APDEX, JMeter's statistics per label, errors by type, quality examples
             -> RunAnalysis     the typed model (analysis.model); analysis.summary_json makes summary.json of it
 """
@@ -27,6 +28,7 @@ from llmload.analysis.model import RequestCounts, RunAnalysis
 from llmload.analysis.quality_examples import run_quality_examples
 from llmload.analysis.step_stats import accuracy, measure_steps, plates_scored
 from llmload.analysis.throughput_bootstrap import throughput_draws
+from llmload.analysis.time_split import time_split_summary
 from llmload.analysis.usl import fit_usl
 from llmload.rundir import META
 
@@ -65,6 +67,9 @@ def analyze_run(run_dir: Path, options: AnalysisOptions | None = None) -> RunAna
         usl=fit_usl([users for users, _ in measured], [rps for _, rps in measured]),
         kv_prediction=kv_prediction(
             steps, knee.knee.users if knee.knee else None, run.meta, run.server, options.sim_hardware_budget_tokens
+        ),
+        time_split=time_split_summary(
+            run.server, [(step.users, step.time_split, step.server) for step in steps], run.meta
         ),
         accuracy=accuracy(req[req["ok"]], plates_scored(req)),
         apdex=apdex_summary(req, run.windows, apdex_limits),

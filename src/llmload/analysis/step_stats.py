@@ -15,6 +15,7 @@ from llmload.analysis.model import Accuracy, Distribution, Evidence, NotApplicab
 from llmload.analysis.server_evidence import gpu_step_evidence, server_step_evidence
 from llmload.analysis.stats import bootstrap_percentile_ci
 from llmload.analysis.step_windows import StepWindow, sent_in, work_in_window
+from llmload.analysis.time_split import step_time_splits
 from llmload.analysis.validity import (
     gap_stats,
     generator_health,
@@ -47,15 +48,16 @@ def measure_steps(run: RunData) -> list[StepStats]:
     idle = idle_before_send(req) if len(req) else pd.DataFrame({"idle_s": [], "cycle_s": []})
     server = server_step_evidence(run.server, run.windows)
     gpu = gpu_step_evidence(run.gpu, run.windows)
+    split = step_time_splits(run.server, req, run.windows, run.time_scale)
     return [
-        _step(run, window, gaps, idle, server_i, tuple(gpu_i))
-        for window, server_i, gpu_i in zip(run.windows, server, gpu, strict=True)
+        _step(run, window, gaps, idle, server_i, tuple(gpu_i), split_i)
+        for window, server_i, gpu_i, split_i in zip(run.windows, server, gpu, split, strict=True)
     ]
 
 
 def _step(
     run: RunData, window: StepWindow, gaps: pd.Series, idle: pd.DataFrame, server: Evidence | None,
-    gpu: tuple[Evidence, ...],
+    gpu: tuple[Evidence, ...], time_split: Evidence | None,
 ) -> StepStats:
     req = run.requests
     sent = req[sent_in(req, window)]
@@ -97,6 +99,7 @@ def _step(
         output_tokens_per_s_per_user=tokens_per_s / window.users if window.users and tokens_per_s is not None else None,
         server=server,
         gpu=gpu,
+        time_split=time_split,
     )
 
 

@@ -42,6 +42,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "slo": to_json(analysis.slo),
         "usl": to_json(analysis.usl),
         "kv_prediction": to_json(analysis.kv_prediction),
+        "time_split": to_json(analysis.time_split),
         "accuracy": to_json(analysis.accuracy),
         "apdex": to_json(analysis.apdex),
         "statistics": to_json(analysis.statistics),

@@ -90,6 +90,12 @@ async def sim_info(request: web.Request) -> web.Response:
     })
 
 
+async def sim_requests(request: web.Request) -> web.Response:
+    """The scheduler's own per-request phases (profile seconds) behind the /metrics histograms: ground truth
+    for tests of the time split (the last sim.request_histograms.TRUTH_KEPT finished requests)."""
+    return web.json_response(list(_runtime(request).histograms.truth))
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -118,6 +124,7 @@ def build_app(runtime: SimRuntime, seed: int, faults: SimFaults | None = None) -
     app.router.add_post("/tokenize", tokenize)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/llmload/sim", sim_info)
+    app.router.add_get("/llmload/sim/requests", sim_requests)
     return app
 
 

@@ -190,6 +190,7 @@ class VllmEngine:
             self._running.append(seq)
             if not seq.admitted_once:
                 seq.admitted_once = True
+                seq.scheduled_s = start_s
                 self.prompt_tokens_total += seq.prompt_tokens
             prefill += seq.prompt_tokens + seq.generated
         return prefill
@@ -277,6 +278,6 @@ class VllmEngine:
         seq.blocks = 0
         del self._by_id[seq.req_id]
         self.finished_total += 1
-        assert seq.first_token_s is not None
+        assert seq.first_token_s is not None and seq.scheduled_s is not None
         self._finished.append(FinishedRecord(seq.req_id, seq.arrival_s, seq.first_token_s, t_s,
-                                             seq.prompt_tokens, seq.output_tokens, seq.preemptions))
+                                             seq.prompt_tokens, seq.output_tokens, seq.preemptions, seq.scheduled_s))

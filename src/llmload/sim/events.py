@@ -19,6 +19,10 @@ class TokenEvent:
 
 @dataclass(frozen=True)
 class FinishedRecord:
+    """One finished request as the scheduler saw it; its phases are vLLM's (v1/metrics/stats.py): queue =
+    first scheduled - arrival, prefill = first token - first scheduled (a preemption does not restart it),
+    decode = last token - first token, inference = last token - first scheduled."""
+
     req_id: str
     arrival_s: float
     first_token_s: float
@@ -26,6 +30,7 @@ class FinishedRecord:
     prompt_tokens: int
     output_tokens: int
     preemptions: int
+    scheduled_s: float  # first admitted to the running batch
 
     @property
     def ttft_s(self) -> float:
@@ -34,6 +39,22 @@ class FinishedRecord:
     @property
     def e2e_s(self) -> float:
         return self.finish_s - self.arrival_s
+
+    @property
+    def queue_s(self) -> float:
+        return self.scheduled_s - self.arrival_s
+
+    @property
+    def prefill_s(self) -> float:
+        return self.first_token_s - self.scheduled_s
+
+    @property
+    def decode_s(self) -> float:
+        return self.finish_s - self.first_token_s
+
+    @property
+    def inference_s(self) -> float:
+        return self.finish_s - self.scheduled_s
 
 
 @dataclass(frozen=True)

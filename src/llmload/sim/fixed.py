@@ -71,8 +71,9 @@ class FixedEngine:
             if finished:
                 del self._active[req_id]
                 self.finished_total += 1
-                self._finished.append(FinishedRecord(req_id, req.arrival_s, req.due_s(1, self.ttft_s, self.itl_s),
-                                                     t_s, req.prompt_tokens, req.output_tokens, 0))
+                first_s = req.due_s(1, self.ttft_s, self.itl_s)  # no queue: scheduled on arrival
+                self._finished.append(FinishedRecord(req_id, req.arrival_s, first_s, t_s, req.prompt_tokens,
+                                                     req.output_tokens, 0, req.arrival_s))
         return events
 
     def _next(self) -> tuple[float, bool] | None:

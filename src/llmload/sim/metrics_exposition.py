@@ -1,6 +1,7 @@
 """Prometheus exposition with vLLM's metric names, read from the runtime at scrape time.
 
-Histogram values are wall-clock seconds (what a client measures); multiply by time_scale for profile time.
+Histogram values are wall-clock seconds (what a client measures); multiply by time_scale for profile time
+(their buckets: sim.request_histograms).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from prometheus_client.core import (
     Metric,
 )
 
-from llmload.sim.realtime import Histogram, SimRuntime
+from llmload.sim.realtime import SimRuntime
+from llmload.sim.request_histograms import Histogram
 
 
 class SimCollector:
@@ -64,10 +66,8 @@ class SimCollector:
         for reason, count in sorted(rt.success.items()):
             success.add_metric([*self.labels.values(), reason], count)
         yield success
-        yield self._histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.",
-                              rt.ttft_wall)
-        yield self._histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
-                              rt.e2e_wall)
+        for name, (doc, hist) in rt.histograms.by_name.items():
+            yield self._histogram(name, doc, hist)
         yield self._cache_info()
 
 

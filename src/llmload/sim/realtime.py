@@ -14,35 +14,8 @@ from dataclasses import dataclass, field
 
 from llmload.sim.events import Engine, FinishedRecord
 from llmload.sim.predict import make_engine
+from llmload.sim.request_histograms import RequestHistograms
 from llmload.sim.sim_profile import SimProfile
-
-TTFT_BUCKETS_S = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-                  20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
-E2E_BUCKETS_S = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
-                 480.0, 960.0, 1920.0, 7680.0)
-
-
-@dataclass
-class Histogram:
-    buckets: tuple[float, ...]
-    counts: list[int] = field(default_factory=list)
-    sum: float = 0.0
-    count: int = 0
-
-    def observe(self, value: float) -> None:
-        if not self.counts:
-            self.counts = [0] * len(self.buckets)
-        for i, le in enumerate(self.buckets):
-            if value <= le:
-                self.counts[i] += 1
-                break
-        self.sum += value
-        self.count += 1
-
-    def cumulative(self) -> list[tuple[str, float]]:
-        counts = self.counts or [0] * len(self.buckets)
-        out = [(str(le), float(c)) for le, c in zip(self.buckets, itertools.accumulate(counts), strict=True)]
-        return [*out, ("+Inf", float(self.count))]
 
 
 @dataclass
@@ -64,8 +37,7 @@ class SimRuntime:
         self.loop = asyncio.get_running_loop()
         self.t0 = self.loop.time()
         self.streams: dict[str, Stream] = {}
-        self.ttft_wall = Histogram(TTFT_BUCKETS_S)
-        self.e2e_wall = Histogram(E2E_BUCKETS_S)
+        self.histograms = RequestHistograms(time_scale)  # vLLM's per-request histograms (wall seconds)
         self.success: dict[str, int] = {"length": 0, "stop": 0}
         self._reasons: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -122,8 +94,7 @@ class SimRuntime:
             self._record(rec)
 
     def _record(self, rec: FinishedRecord) -> None:
-        self.ttft_wall.observe(rec.ttft_s / self.time_scale)
-        self.e2e_wall.observe(rec.e2e_s / self.time_scale)
+        self.histograms.observe(rec)
         reason = self._reasons.pop(rec.req_id, "length")
         self.success[reason] = self.success.get(reason, 0) + 1
 

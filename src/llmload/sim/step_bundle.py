@@ -17,6 +17,7 @@ class Seq:
     generated: int = 0
     blocks: int = 0
     first_token_s: float | None = None
+    scheduled_s: float | None = None  # first admitted (vLLM's scheduled_ts: preemptions do not move it)
     admitted_once: bool = False
     preemptions: int = 0
     aborted: bool = False

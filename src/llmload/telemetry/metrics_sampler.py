@@ -37,6 +37,12 @@ KEPT_FAMILIES = (
     "vllm:request_success",
     "vllm:time_to_first_token_seconds",
     "vllm:e2e_request_latency_seconds",
+    # per-request phases (the time split, analysis.time_split): vLLM's V0 and V1 engines, checked against 0.32
+    "vllm:request_queue_time_seconds",
+    "vllm:request_prefill_time_seconds",
+    "vllm:request_decode_time_seconds",
+    "vllm:request_inference_time_seconds",
+    "vllm:time_in_queue_requests",  # V0's older queue histogram (deprecated there for request_queue_time_seconds)
     "vllm:cache_config_info",
 )
 STATIC_NAMES = frozenset({"vllm:cache_config_info"})

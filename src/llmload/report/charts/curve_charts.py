@@ -8,8 +8,10 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 
 from llmload.analysis.frame import RunData
+from llmload.analysis.knee_model import KneeResult
 from llmload.analysis.model import RunAnalysis, StepStats
 from llmload.analysis.step_windows import step_users
 from llmload.analysis.usl import usl_throughput
@@ -51,15 +53,20 @@ def knee_chart(analysis: RunAnalysis) -> str:
     ax2.plot(xs, gaps_as_nan([s.e2e_s.p95 for s in steps]), "s--", color="#d62728", ms=3, label="p95 E2E (s)")
     ax2.plot(xs, gaps_as_nan([s.e2e_s.p50 for s in steps]), ".:", color="#ff7f0e", label="p50 E2E (s)")
     ax2.set_ylabel("response time (s)", color="#d62728")
-    for key, point in (("knee", analysis.knee.knee), ("limit", analysis.knee.limit)):
-        if point:
-            label = f"{'optimal' if key == 'knee' else 'limit'} = {point.users}"
-            ax.axvline(point.users, color=COLORS[key], lw=1.5, label=label)
+    mark_knee_and_limit(ax, analysis.knee)
     lines, labels = ax.get_legend_handles_labels()
     lines2, labels2 = ax2.get_legend_handles_labels()
     ax.legend(lines + lines2, labels + labels2, loc="upper left", fontsize=8)
     ax.set_title("Throughput and response time vs load")
     return svg(fig, "knee")
+
+
+def mark_knee_and_limit(ax: Axes, knee: KneeResult, style: str = "-") -> None:
+    """Vertical lines at the optimal and the limit concurrency, where they were determined."""
+    for key, point in (("knee", knee.knee), ("limit", knee.limit)):
+        if point:
+            label = f"{'optimal' if key == 'knee' else 'limit'} = {point.users}"
+            ax.axvline(point.users, color=COLORS[key], lw=1.5, ls=style, label=label)
 
 
 def latency_vs_users_chart(run: RunData, steps: Sequence[StepStats]) -> str:

@@ -13,6 +13,7 @@ from llmload.report.charts import (
     llm_charts,
     server_charts,
     time_charts,
+    time_split_charts,
 )
 
 # the server series the report draws, and the names that carry them (newest vLLM name first)
@@ -42,6 +43,8 @@ JMETER_CHART_KEYS = (
 )
 CHART_KEYS = (
     "knee",
+    "time-split-ttft",
+    "time-split-e2e",
     "tps-over-time",
     "users-over-time",
     "latency-over-time",
@@ -104,6 +107,8 @@ def all_charts(analysis: RunAnalysis) -> dict[str, str | None]:
     run = analysis.run
     out: dict[str, str | None] = {
         "knee": curve_charts.knee_chart(analysis),
+        "time-split-ttft": time_split_charts.time_split_chart(analysis, "ttft"),
+        "time-split-e2e": time_split_charts.time_split_chart(analysis, "e2e"),
         "tps-over-time": time_charts.tps_over_time_chart(run),
         "users-over-time": time_charts.users_over_time_chart(run),
         "latency-over-time": time_charts.latency_over_time_chart(run),
