@@ -87,17 +87,19 @@ def counter_delta(frame: pd.DataFrame, names: tuple[str, ...], start_s: float, e
     return total if seen else None
 
 
-def _histogram_mean(frame: pd.DataFrame, family: str, start_s: float, end_s: float) -> float | None:
+def _histogram_mean(frame: pd.DataFrame, family: str, start_s: float, end_s: float, scale: float) -> float | None:
+    """The mean observation of a seconds histogram over the window, in the target's time base (a simulator
+    publishes wall seconds: x its time scale)."""
     total = counter_delta(frame, (family + "_sum",), start_s, end_s)
     count = counter_delta(frame, (family + "_count",), start_s, end_s)
-    return total / count if total is not None and count else None
+    return total / count * scale if total is not None and count else None
 
 
 def _stat(series: pd.Series, how: str) -> float | None:
     return float(series.agg(how)) if len(series) else None
 
 
-def server_window(frame: pd.DataFrame, start_s: float, end_s: float) -> dict[str, Any]:
+def server_window(frame: pd.DataFrame, start_s: float, end_s: float, scale: float = 1.0) -> dict[str, Any]:
     """Server evidence over one window: queue, batch, KV cache, counter deltas, server-side latency."""
     inside = frame[(frame["t_s"] >= start_s) & (frame["t_s"] < end_s)]
     waiting = _gauge_per_scrape(inside, (WAITING,), "sum")
@@ -120,17 +122,19 @@ def server_window(frame: pd.DataFrame, start_s: float, end_s: float) -> dict[str
     gen = out["generation_tokens"]
     out["generation_tokens_per_s"] = gen / length if gen is not None and length > 0 else None
     for key, family in HISTOGRAMS.items():
-        out[key] = _histogram_mean(frame, family, start_s, end_s)
+        out[key] = _histogram_mean(frame, family, start_s, end_s, scale)
     return out
 
 
-def server_step_evidence(frame: pd.DataFrame, windows: list[StepWindow]) -> list[dict[str, Any] | None]:
+def server_step_evidence(
+    frame: pd.DataFrame, windows: list[StepWindow], scale: float = 1.0
+) -> list[dict[str, Any] | None]:
     """Per step: its server evidence over the steady window, or None without samples."""
     if not len(frame):
         return [None for _ in windows]
     out: list[dict[str, Any] | None] = []
     for window in windows:
-        evidence = server_window(frame, window.steady_start_s, window.end_s)
+        evidence = server_window(frame, window.steady_start_s, window.end_s, scale)
         out.append({"users": window.users, **evidence} if evidence["scrapes"] else None)
     return out
 

@@ -46,7 +46,7 @@ def measure_steps(run: RunData) -> list[StepStats]:
     req = run.requests
     gaps = scheduling_gaps(req) if len(req) else pd.Series(dtype=float)
     idle = idle_before_send(req) if len(req) else pd.DataFrame({"idle_s": [], "cycle_s": []})
-    server = server_step_evidence(run.server, run.windows)
+    server = server_step_evidence(run.server, run.windows, run.time_scale)
     gpu = gpu_step_evidence(run.gpu, run.windows)
     split = step_time_splits(run.server, req, run.windows, run.time_scale)
     return [
