@@ -48,6 +48,15 @@ class Accuracy:
 
 
 @dataclass(frozen=True)
+class ExpectedMatch:
+    """Answers scored against a dataset's `expected` (successful requests): how many matched."""
+
+    scored: int
+    matched: int
+    match_rate: float | None
+
+
+@dataclass(frozen=True)
 class StepDamage:
     """What the load generator's lateness did to one step (analysis.validity); wall seconds where `_wall`."""
 
@@ -148,6 +157,8 @@ class StepStats:
     output_tokens_per_s_per_user: float | None
     server: Evidence | None  # vLLM /metrics over the steady window (analysis.server_evidence)
     gpu: tuple[Evidence, ...]  # NVML, per GPU
+    # answers scored against the dataset's `expected` (steady successes); left out of runs that scored none
+    expected: ExpectedMatch | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def knee_level(self) -> KneeLevel:
         return KneeLevel(
@@ -185,6 +196,7 @@ class RunAnalysis:
     usl: Evidence  # analysis.usl
     kv_prediction: Evidence | None  # analysis.kv_prediction
     accuracy: Accuracy
+    expected: ExpectedMatch | None  # all successful requests; None where the run scored no expected answer
     apdex: Evidence  # analysis.apdex
     errors: Evidence  # analysis.error_tables
     quality_examples: Evidence  # analysis.quality_examples

@@ -24,7 +24,13 @@ from llmload.analysis.knee import find_knee, valid_steps
 from llmload.analysis.kv_prediction import kv_prediction
 from llmload.analysis.model import RequestCounts, RunAnalysis
 from llmload.analysis.quality_examples import run_quality_examples
-from llmload.analysis.step_stats import accuracy, measure_steps, plates_scored
+from llmload.analysis.step_stats import (
+    accuracy,
+    expected_match,
+    expected_scored,
+    measure_steps,
+    plates_scored,
+)
 from llmload.analysis.throughput_bootstrap import throughput_draws
 from llmload.analysis.usl import fit_usl
 from llmload.rundir import META
@@ -65,6 +71,7 @@ def analyze_run(run_dir: Path, options: AnalysisOptions | None = None) -> RunAna
             steps, knee.knee.users if knee.knee else None, run.meta, run.server, options.sim_hardware_budget_tokens
         ),
         accuracy=accuracy(req[req["ok"]], plates_scored(req)),
+        expected=expected_match(req[req["ok"]]) if expected_scored(req) else None,
         apdex=apdex_summary(req, run.windows, thresholds(options.apdex_t_s, options.apdex_f_s, spec)),
         errors=error_summary(req, run.windows),
         quality_examples=run_quality_examples(run),

@@ -46,7 +46,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "apdex": to_json(analysis.apdex),
         "errors": to_json(analysis.errors),
         "quality_examples": to_json(analysis.quality_examples),
-    }
+    } | ({"expected": to_json(analysis.expected)} if analysis.expected is not None else {})
 
 
 def to_json(value: Any) -> Any:
