@@ -147,6 +147,7 @@ WORDS = [
 ]
 MAX_COUNTS = 8  # per fitted length
 CHECKED_ROTATIONS = 2
+SWAPS = 4  # last words of other lengths tried when the fit is one word off
 NAME = "synthetic"
 
 
@@ -198,7 +199,24 @@ def fit_words(target: int, rng: random.Random, count: Callable[[list[str]], int]
         step = round((target - tried[n]) / per_word) or (1 if target > tried[n] else -1)
         n = min(len(pool), max(1, n + step))
     best = min(tried, key=lambda k: (abs(tried[k] - target), k))
-    return pool[:best], tried[best]
+    if tried[best] == target:
+        return pool[:best], target
+    return _swap_last_word(pool[:best], tried[best], target, count)
+
+
+def _swap_last_word(
+    words: list[str], counted: int, target: int, count: Callable[[list[str]], int]
+) -> tuple[list[str], int]:
+    """Off by a token or so where one more word jumps past the target: a last word of another length in
+    place of the last one, or (short of the target) after it."""
+    others = sorted(set(WORDS), key=len)[:: max(1, len(set(WORDS)) // SWAPS)][:SWAPS]
+    keep = words if counted < target else words[:-1]
+    for other in others:
+        candidate = [*keep, other]
+        found = count(candidate)
+        if found == target:
+            return candidate, found
+    return words, counted
 
 
 def _request(
