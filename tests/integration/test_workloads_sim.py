@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from simulator import llmload, simulator, summary
 
 ITL_S, TTFT_S = 0.02, 0.1  # the fixed-100ms-20ms profile
