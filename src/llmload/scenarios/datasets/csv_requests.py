@@ -8,18 +8,13 @@ import io
 from pathlib import Path
 
 from llmload.errors import UsageError
-from llmload.scenarios.datasets.jsonl_requests import prompt_spec
+from llmload.scenarios.datasets.jsonl_requests import prompt_spec, read_text
 from llmload.scenarios.datasets.row_fields import without_empty
 from llmload.scenarios.workload_request import RequestSpec
 
 
 def load_csv(path: Path) -> list[RequestSpec]:
-    try:
-        text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read dataset: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not valid UTF-8 at byte {exc.start + 1}") from None
+    text = read_text(path)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if "prompt" not in (reader.fieldnames or []):
         raise UsageError(f"{path}:1: no 'prompt' column in the header ({', '.join(reader.fieldnames or [])})")

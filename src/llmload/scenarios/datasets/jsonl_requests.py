@@ -15,6 +15,16 @@ from llmload.scenarios.workload_request import RequestSpec
 ROLES = ("system", "user", "assistant", "tool", "developer")
 
 
+def read_text(path: Path) -> str:
+    """A whole dataset file as text (UTF-8, a byte-order mark dropped); a UsageError naming it otherwise."""
+    try:
+        return path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read dataset: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not valid UTF-8 at byte {exc.start + 1}") from None
+
+
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, decoded value) of every non-blank line; a line that is not JSON is a UsageError."""
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llmload.errors import UsageError
+from llmload.scenarios.datasets.jsonl_requests import read_text
 from llmload.scenarios.datasets.row_fields import optional_fields
 from llmload.scenarios.workload_request import RequestSpec
 
@@ -24,12 +25,7 @@ def load_sharegpt(
 ) -> tuple[list[RequestSpec], int]:
     """The requests and how many entries were skipped (no human turn). `count_text`: recorded answers'
     token counts become max_tokens."""
-    try:
-        text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read dataset: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not valid UTF-8 at byte {exc.start + 1}") from None
+    text = read_text(path)
     specs, skipped = [], 0
     for index, (line, entry) in enumerate(_entries(path, text)):
         try:
