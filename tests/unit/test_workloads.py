@@ -211,3 +211,13 @@ def test_the_plate_scenario_is_a_scenario_with_its_own_record_part() -> None:
     assert isinstance(scenario, PlateScenario) and scenario.reads_answers
     spec = scenario.specs[scenario.pick(0, 0)]
     assert spec.name == "plates" and spec.facts["kind"] == "plates" and len(spec.facts["batch_ids"]) == 10
+
+
+def test_lengths_are_counted_by_the_server_else_the_named_tokenizer_else_the_estimate(tmp_path: Path) -> None:
+    from llmload.load.workload_setup import choose_counter
+    from llmload.scenarios.datasets.token_counting import EstimateCounter
+
+    folder = _word_tokenizer(tmp_path / "tok", None)
+    no_server = _settings(host="http://127.0.0.1:9", tokenizer=str(folder))  # nothing listens on port 9
+    assert isinstance(choose_counter(no_server), LocalTokenizer)
+    assert isinstance(choose_counter(replace(no_server, tokenizer="")), EstimateCounter)
