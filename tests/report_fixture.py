@@ -24,10 +24,10 @@ def _extras(n: int, users: int, t_send: float, e2e: float) -> dict[str, Any]:
     expected = ["京A12345"] if n % 10 == 0 else []
     found = list(expected) + ([PLANT] if n % 7 == 0 else [])
     failed = users == 16 and n % 5 == 0
+    plates = {"plates_expected": expected, "plates_found": [] if failed else found, "batch_ids": [f"c{n:04d}", PLANT]}
     extra: dict[str, Any] = {
-        "plates_expected": expected,
-        "plates_found": [] if failed else found,
-        "batch_ids": [f"c{n:04d}", PLANT],
+        "scenario": {"kind": "plates", **plates},
+        "name": "plates",
         "reasoning_tokens": 4,
         "first_answer_s": T0 + t_send + 0.1 + 0.4 * (e2e - 0.1),
     }
