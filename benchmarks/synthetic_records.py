@@ -44,6 +44,6 @@ def synthetic_record(request_id: str, worker: str, end_s: float, tokens: int, ba
         request_id=request_id, user_id=0, send_s=send_s, end_s=end_s, ok=True, headers_s=send_s + 0.002,
         first_token_s=first_s, first_answer_s=first_s, last_token_s=chunks[-1], chunk_s=chunks,
         last_byte_s=end_s, read_lag_max_s=0.0001, prompt_tokens=1342, output_tokens=tokens,
-        finish_reason="length", http_status=200, batch_ids=ids, plates_expected=plates, plates_found=plates,
-        worker=worker,
+        finish_reason="length", http_status=200, worker=worker, name="plates",
+        scenario={"kind": "plates", "batch_ids": ids, "plates_expected": plates, "plates_found": plates},
     )

@@ -33,10 +33,10 @@ def _extras(n: int, users: int, t_send: float, e2e: float, fresh: bool) -> dict[
     expected = ["京A12345"] if n % 10 == 0 else []
     found = list(expected) + ([PLANT] if n % 7 == 0 else [])
     failed = users == 16 and n % 5 == 0
+    plates = {"plates_expected": expected, "plates_found": [] if failed else found, "batch_ids": [f"c{n:04d}", PLANT]}
     extra: dict[str, Any] = {
-        "plates_expected": expected,
-        "plates_found": [] if failed else found,
-        "batch_ids": [f"c{n:04d}", PLANT],
+        "scenario": {"kind": "plates", **plates},
+        "name": "plates",
         "reasoning_tokens": 4,
         "first_answer_s": T0 + t_send + ttft_for(users) + 0.4 * (e2e - ttft_for(users)),
         "headers_s": T0 + t_send + 0.02,

@@ -23,7 +23,7 @@ from llmload.load.run_options import API_KEY_ENV
 from llmload.report.compare_report import run_compare
 from llmload.report.gate_options import options_from_args
 from llmload.report.text import print_gate, print_verdict
-from llmload.scenarios.plates.comment_dataset import load_dataset, write_jsonl
+from llmload.scenarios.plates.comment_dataset import read_dataset, write_jsonl
 from llmload.scenarios.plates.comment_generator import generate_comments
 from llmload.scenarios.plates.comments_via_llm import generate_via_llm
 from llmload.steps import parse_duration_s
@@ -109,7 +109,9 @@ def dataset_generate(args: argparse.Namespace) -> int:
 
 
 def dataset_validate(args: argparse.Namespace) -> int:
-    rows = load_dataset(args.path)
+    rows, warnings = read_dataset(args.path)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     print(f"{args.path}: {len(rows)} valid rows, {sum(1 for r in rows if r.plates)} with a plate")
     return ExitCode.OK
 

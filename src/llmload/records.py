@@ -71,16 +71,14 @@ class Record:
     http_status: int | None = None
     error_kind: str | None = None
     error: str | None = None
-    # scenario facts (plate detection): dataset rows in the batch and the scoring of the answer
-    batch_ids: list[str] = field(default_factory=list)
-    plates_expected: list[str] = field(default_factory=list)
-    plates_found: list[str] = field(default_factory=list)
     worker: str = ""  # which load-generator process made the request
-    # the request's class of traffic (JMeter's label; empty for llmload's own: CHAT_REQUEST_NAME), when the
-    # connection was established (None: a kept-alive connection was reused, or unknown), response body bytes
-    name: str = ""
+    name: str = ""  # the request's class of traffic: Locust's request name, JMeter's label of an imported sample
+    # when the connection was established (None: a kept-alive connection was reused, or unknown), body bytes
     connect_s: float | None = None
     response_bytes: int | None = None
+    # the scenario's own facts, {"kind": ..., ...}: what it asked for and how it scored the answer
+    # (llmload.scenarios.workload_request); None where no scenario made the request (an imported sample)
+    scenario: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """One compact JSON line (UTF-8 text kept as is). Shallow: no deep copy of the lists."""
@@ -88,8 +86,31 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
+        """A record from its JSON object; a record written before scenarios owned their facts (the plate
+        fields at the top level) gets them as its scenario part."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if "scenario" not in data and any(key in data for key in LEGACY_PLATE_FIELDS):
+            known["scenario"] = legacy_plate_facts(data)
         return cls(**known)
+
+
+# the plate scenario's facts as top-level record fields, as records.jsonl held them before the scenario part
+LEGACY_PLATE_FIELDS = ("batch_ids", "plates_expected", "plates_found")
+
+
+def legacy_plate_facts(data: dict[str, Any]) -> dict[str, Any]:
+    """The scenario part of an old plate record (its top-level batch_ids, plates_expected, plates_found)."""
+    return {"kind": "plates", **{key: list(data.get(key) or []) for key in LEGACY_PLATE_FIELDS}}
+
+
+def scenario_facts(data: dict[str, Any]) -> dict[str, Any]:
+    """The scenario part of a record's JSON object, old (plate fields at the top level) or new; {} for none."""
+    facts = data.get("scenario")
+    if isinstance(facts, dict):
+        return facts
+    if any(key in data for key in LEGACY_PLATE_FIELDS):
+        return legacy_plate_facts(data)
+    return {}
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(Record))

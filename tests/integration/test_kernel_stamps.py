@@ -12,9 +12,9 @@ import gevent
 import pytest
 from loopback import SSE_HEADERS, http_chunk, one_connection_server
 
-from llmload.client import stream
+from llmload.client import body_reader
 from llmload.client.clock import wall_clock
-from llmload.client.kernel_stamp import received_wall_s
+from llmload.client.kernel_stamp import SO_TIMESTAMPNS, received_wall_s
 from llmload.client.stream import ChatStreamClient, StreamOutcome
 
 TOKEN_AFTER_S = 0.05
@@ -43,14 +43,14 @@ def one_token_server() -> Iterator[tuple[int, list[float]]]:
 
 def kernel_stamps_work() -> bool:
     """Whether this kernel hands back receive stamps on a loopback TCP socket (gVisor, for one, may not)."""
-    if stream.SO_TIMESTAMPNS is None:
+    if SO_TIMESTAMPNS is None:
         return False
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = socket.create_connection(listener.getsockname())
         conn, _ = listener.accept()
         with client, conn:
             try:
-                client.setsockopt(socket.SOL_SOCKET, stream.SO_TIMESTAMPNS, 1)
+                client.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             except OSError:
                 return False
             conn.sendall(b"x")
@@ -86,7 +86,7 @@ def test_a_token_read_late_keeps_its_kernel_arrival_time() -> None:
 
 
 def test_without_kernel_stamps_the_same_token_is_stamped_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stream, "SO_TIMESTAMPNS", None)
+    monkeypatch.setattr(body_reader, "SO_TIMESTAMPNS", None)  # the module that reads with stamps
     with one_token_server() as (port, sent):
         outcome = first_token_while_busy(port)
     assert outcome.ok, outcome.error

@@ -62,7 +62,7 @@ def test_api_key_never_reaches_disk_or_logs_and_hostile_text_stays_data(tmp_path
     # hostile text: JSON round-trips it exactly, CSV cells stay cells, HTML never carries it raw
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["model"] == HOSTILE_MODEL == meta["options"]["model"]
-    assert all(r["batch_ids"][0].startswith("h") for r in records(run_dir))
+    assert all(r["scenario"]["batch_ids"][0].startswith("h") for r in records(run_dir))
     for path in run_dir.rglob("*.json"):
         json.loads(path.read_text(encoding="utf-8"))
     for path in run_dir.rglob("*.csv"):

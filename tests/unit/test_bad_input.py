@@ -21,7 +21,7 @@ def _jsonl(*rows: object) -> bytes:
 
 DATASETS: dict[str, tuple[bytes, str]] = {
     "invalid JSON": (_jsonl(GOOD_ROW) + b'{"id": "c2", "text": \n', ":2: invalid JSON"),
-    "missing field": (_jsonl({k: v for k, v in GOOD_ROW.items() if k != "scene"}), ":1: missing field 'scene'"),
+    "missing field": (_jsonl({k: v for k, v in GOOD_ROW.items() if k != "plates"}), ":1: missing field 'plates'"),
     "wrong type": (_jsonl({**GOOD_ROW, "plates": "京A12345"}), ":1: field 'plates' must be a list"),
     "text not a string": (_jsonl({**GOOD_ROW, "text": 42}), ":1: field 'text' must be a string"),
     "not an object": (_jsonl([1, 2, 3]), ":1: expected a JSON object"),
@@ -30,7 +30,7 @@ DATASETS: dict[str, tuple[bytes, str]] = {
     "huge line": (_jsonl({**GOOD_ROW, "text": "长" * 40000}), ":1: line is 120"),
     "non-UTF-8": (_jsonl(GOOD_ROW) + b'{"id": "\xff\xfe"}\n', ":2: not valid UTF-8"),
     "duplicate id": (_jsonl(GOOD_ROW, GOOD_ROW), ":2: duplicate id 'c1'"),
-    "label disagrees": (_jsonl({**GOOD_ROW, "text": "车牌京A12345"}), "missing from 'plates'"),
+    "plate not in the bare form": (_jsonl({**GOOD_ROW, "plates": ["京A·12345"]}), ":1: plate '京A·12345' is not"),
 }
 
 
@@ -41,6 +41,58 @@ def test_bad_datasets(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
     path.write_bytes(data)
     for argv in (["dataset", "validate", str(path)], ["run", "--host", HOST, "--dataset", str(path)]):
         _assert_one_line_usage_error(argv, capsys, str(path) + needle if needle.startswith(":") else needle)
+
+
+WORKLOADS: dict[str, tuple[str, bytes, list[str], str]] = {  # file name, its bytes, options, what stderr says
+    "a line that is not JSON": ("c.jsonl", b'{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [\n', [],
+                                ":2: not JSON"),
+    "messages not a list": ("c.jsonl", b'{"messages": "hi"}\n', [], ":1: 'messages' must be a non-empty list"),
+    "a message without a role": ("c.jsonl", b'{"messages": [{"content": "hi"}]}\n', [], ":1: messages[0]: 'role'"),
+    "bad expected regex": ("p.jsonl", b'{"prompt": "hi", "expected": "re:("}\n', [], ":1: 'expected' is not a valid regex"),
+    "max_tokens not a number": ("p.jsonl", b'{"prompt": "hi", "max_tokens": "lots"}\n', [], ":1: 'max_tokens' must be"),
+    "no prompt column": ("p.csv", b"question\nhi\n", [], ":1: no 'prompt' column"),
+    "sharegpt not a list": ("s.json", b'{"conversations": []}\n', [], ": a ShareGPT file is a JSON list"),
+    "sharegpt turn without value": ("s.json", b'[\n{"conversations": [{"from": "human"}]}\n]\n', [],
+                                    ":2: entry 0: conversations[0] must be"),
+    "format given wrongly": ("c.jsonl", b'{"messages": [{"role": "user", "content": "hi"}]}\n',
+                             ["--dataset-format", "prompt"], ":1: 'prompt' must be a non-empty string"),
+    "format unknown": ("c.jsonl", b"{}\n", ["--dataset-format", "xml"], "invalid choice: 'xml'"),
+    "format not detectable": ("c.jsonl", b'{"question": "hi"}\n', [], ":1: cannot tell the dataset's format (question)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WORKLOADS))
+def test_bad_workload_files(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name, data, options, needle = WORKLOADS[case]
+    path = tmp_path / name
+    path.write_bytes(data)
+    argv = ["run", "--host", HOST, "--dataset", str(path), *options]
+    _assert_one_line_usage_error(argv, capsys, str(path) + needle if needle.startswith(":") else needle)
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("synthetic:prompt_token=512,output_tokens=8", "--dataset: synthetic: unknown key 'prompt_token'"),
+        ("synthetic:prompt_tokens=512", "--dataset: synthetic: output_tokens is required"),
+        ("synthetic:prompt_tokens=lots,output_tokens=8", "synthetic: prompt_tokens='lots' is not an integer"),
+        ("synthetic:prompt_tokens=0,output_tokens=8", "synthetic: prompt_tokens=0 must be >= 1"),
+        ("synthetic:prompt_tokens=9,output_tokens=8,output_tokens_min=5,output_tokens_max=4", "output_tokens_max=4 is below"),
+        ("synthetic:prompt_tokens", "synthetic: 'prompt_tokens' is not key=value"),
+    ],
+)
+def test_bad_synthetic_specs(spec: str, needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _assert_one_line_usage_error(["run", "--host", HOST, "--dataset", spec], capsys, needle)
+
+
+def test_a_label_the_extractor_reads_otherwise_is_a_warning_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes(_jsonl({"id": "a", "text": "好", "plates": []}, {"id": "b", "text": "车牌京A12345", "plates": []}))
+    assert main(["dataset", "validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert err.strip() == f"warning: {path}:2: text contains plate '京A12345' missing from 'plates' (the label is kept as the truth)"
 
 
 RUN_OPTIONS: dict[str, tuple[list[str], str]] = {

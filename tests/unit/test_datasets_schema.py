@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from llmload.errors import UsageError
-from llmload.scenarios.plates.comment_dataset import CommentRow, dataset_sha256, load_dataset, write_jsonl
+from llmload.scenarios.plates.comment_dataset import (
+    CommentRow,
+    dataset_sha256,
+    load_dataset,
+    read_dataset,
+    write_jsonl,
+)
 
 GOOD = {
     "id": "c001",
@@ -57,8 +63,6 @@ def test_load_good_rows(tmp_path: Path) -> None:
             _line(text="看到京A88888", plates=["京A·88888"]),
             ":2: plate '京A·88888' is not a valid licence plate",
         ),
-        (_line(text="看到京A88888", plates=["京A12345"]), ":2: plate '京A12345' not found in text"),
-        (_line(text="看到京A88888"), ":2: text contains plate '京A88888' missing from 'plates'"),
         (_line(text="京I12345", plates=["京I12345"]), ":2: plate '京I12345' is not a valid licence plate"),
         (_line(colour="red"), ":2: unknown field 'colour'"),
         (_line(id="c001"), ":2: duplicate id 'c001' (first on line 1)"),
@@ -71,9 +75,29 @@ def test_line_errors_name_file_and_line(tmp_path: Path, bad_line: str, message: 
 
 def test_missing_field(tmp_path: Path) -> None:
     obj = dict(PLAIN)
-    del obj["scene"]
+    del obj["plates"]
     path = _write(tmp_path, [json.dumps(PLAIN), "", json.dumps(obj)])
-    assert _error(path) == f"{path}:3: missing field 'scene'"
+    assert _error(path) == f"{path}:3: missing field 'plates'"
+
+
+def test_a_users_own_labelled_comments_load_with_id_text_and_plates_only(tmp_path: Path) -> None:
+    rows = [{"id": "u1", "text": "停车场里京A88888挡路", "plates": ["京A88888"]}, {"id": "u2", "text": "好天气", "plates": []}]
+    path = _write(tmp_path, [json.dumps(r, ensure_ascii=False) for r in rows])
+    assert read_dataset(path) == ([CommentRow("u1", rows[0]["text"], ("京A88888",)), CommentRow("u2", "好天气", ())], [])
+
+
+def test_labels_that_differ_from_the_extractor_are_kept_with_a_warning_naming_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, [
+        _line(id="a", text="看到京A88888", plates=["京A12345"]),  # the user's label is the truth
+        _line(id="b", text="看到京A88888"),
+    ])  # fmt: skip
+    rows, warnings = read_dataset(path)
+    assert [r.plates for r in rows] == [("京A12345",), ()]
+    assert warnings == [
+        f"{path}:1: plate '京A12345' not found in text (the label is kept as the truth)",
+        f"{path}:1: text contains plate '京A88888' missing from 'plates' (the label is kept as the truth)",
+        f"{path}:2: text contains plate '京A88888' missing from 'plates' (the label is kept as the truth)",
+    ]
 
 
 def test_empty_file(tmp_path: Path) -> None:

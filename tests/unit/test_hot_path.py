@@ -58,9 +58,11 @@ def test_splitter_keeps_a_partial_event_and_multi_space_data() -> None:
 def test_record_json_round_trips_and_columns_give_flat_itl(tmp_path: Path) -> None:
     path = tmp_path / "records.jsonl"
     records = [
-        Record("a", 0, 10.0, 11.0, True, chunk_s=[10.1, 10.3, 10.6], output_tokens=3, plates_expected=["京A1"]),
+        Record("a", 0, 10.0, 11.0, True, chunk_s=[10.1, 10.3, 10.6], output_tokens=3,
+               scenario={"kind": "plates", "plates_expected": ["京A1"]}),
         Record("b", 1, 10.0, 10.5, False, chunk_s=[10.2, 10.4], error_kind="disconnect"),
-        Record("c", 0, 11.0, 12.0, True, chunk_s=[11.1, 11.2], output_tokens=2, plates_found=["京A1"]),
+        Record("c", 0, 11.0, 12.0, True, chunk_s=[11.1, 11.2], output_tokens=2,
+               scenario={"kind": "plates", "plates_found": ["京A1"]}),
     ]
     path.write_text("".join(r.to_json() + "\n" for r in records) + '{"truncated', encoding="utf-8")
     dicts = list(iter_record_dicts(path))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,19 +16,32 @@ from llmload.analysis.record_arrow import batch_ids_of_rows, read_columns
 from llmload.analysis.record_columns import RecordColumns
 from llmload.analysis.stats import resampled_percentile
 from llmload.errors import UsageError
-from llmload.records import Record, iter_record_dicts
+from llmload.records import LEGACY_PLATE_FIELDS, Record, iter_record_dicts
 from llmload.report.csv_text import write_csv
+
+
+def plates(expected: list[str] | None = None, found: list[str] | None = None, batch: list[str] | None = None) -> dict[str, Any]:
+    """A plate record's scenario part."""
+    return {"kind": "plates", "batch_ids": batch or [], "plates_expected": expected or [], "plates_found": found or []}
 
 
 def _records() -> list[Record]:
     out = [
-        rec(0, 0.0, 1.0, plates_expected=["京A1"], plates_found=["京A1", "粤B2"], batch_ids=["c1", "c2"]),
+        rec(0, 0.0, 1.0, scenario=plates(["京A1"], ["京A1", "粤B2"], ["c1", "c2"])),
         rec(1, 0.5, 2.0, ok=False, error_kind="http_status", error="=HTTP 503, \"busy\"", http_status=503),
-        rec(2, 1.0, 1.5, tokens=1, plates_expected=["渝C3"], batch_ids=["c3"], worker="w2", reasoning_tokens=4),
-        rec(3, 1.5, 3.0, plates_found=["粤B2", "粤B2"], batch_ids=["c4"], token_source="chunks"),
-        rec(4, 2.0, 2.5, intended_send_s=1.7e9 + 1.9, finish_reason="length"),
+        rec(2, 1.0, 1.5, tokens=1, scenario=plates(["渝C3"], batch=["c3"]), worker="w2", reasoning_tokens=4),
+        rec(3, 1.5, 3.0, scenario=plates(found=["粤B2", "粤B2"], batch=["c4"]), token_source="chunks"),
+        rec(4, 2.0, 2.5, intended_send_s=1.7e9 + 1.9, finish_reason="length", scenario={"kind": "chat", "matched": True}),
+        rec(5, 2.0, 2.5, scenario={"kind": "chat", "line": 3, "matched": False, "answer": "no"}, name="rag"),
     ]
     return out
+
+
+def _legacy_line(record: Record) -> str:
+    """The record as records.jsonl held it before the scenario part: the plate fields at the top level."""
+    data = json.loads(record.to_json())
+    facts = data.pop("scenario") or {}
+    return json.dumps(data | {key: facts.get(key, []) for key in LEGACY_PLATE_FIELDS}, ensure_ascii=False)
 
 
 def _write(path: Path, records: list[Record], extra: str = "") -> Path:
@@ -44,6 +59,7 @@ def _same_columns(path: Path) -> None:
     assert fast.texts == slow.texts
     np.testing.assert_array_equal(fast.ok_mask(), slow.ok_mask())
     np.testing.assert_array_equal(fast.plate_counts(), slow.plate_counts())
+    np.testing.assert_array_equal(fast.matched_column(), slow.matched_column())
     a, b = fast.itl(2.0), slow.itl(2.0)
     np.testing.assert_array_equal(a.flat_s, b.flat_s)
     np.testing.assert_array_equal(a.offsets, b.offsets)
@@ -51,7 +67,28 @@ def _same_columns(path: Path) -> None:
 
 
 def test_arrow_reader_gives_the_streaming_columns(tmp_path: Path) -> None:
-    _same_columns(_write(tmp_path / "records.jsonl", _records()))
+    path = _write(tmp_path / "records.jsonl", _records())
+    _same_columns(path)
+    columns = read_columns(path)
+    assert columns is not None
+    assert columns.plate_counts().tolist() == [[1, 1, 0], [0, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 0], [0, 0, 0]]
+    np.testing.assert_array_equal(columns.matched_column(), [np.nan] * 4 + [1.0, 0.0])
+
+
+def test_records_written_before_the_scenario_part_read_the_same(tmp_path: Path) -> None:
+    """Old records.jsonl files (the golden fixtures are such files) hold the plate fields at the top level."""
+    new = _write(tmp_path / "new.jsonl", _records()[:4])
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(_legacy_line(r) + "\n" for r in _records()[:4]), encoding="utf-8")
+    _same_columns(old)
+    fast_old, fast_new = read_columns(old), read_columns(new)
+    assert fast_old is not None and fast_new is not None
+    np.testing.assert_array_equal(fast_old.plate_counts(), fast_new.plate_counts())
+    assert batch_ids_of_rows(old, [0, 2]) == batch_ids_of_rows(new, [0, 2]) == {0: ["c1", "c2"], 2: ["c3"]}
+    assert quality_examples(old) == quality_examples(new)
+    read = [Record.from_dict(d) for d in iter_record_dicts(old)]
+    assert [read[i] for i in (0, 2, 3)] == [_records()[i] for i in (0, 2, 3)]
+    assert read[1].scenario == plates()  # an old plate record always held the three lists, empty or not
 
 
 def test_arrow_reader_skips_blank_lines_and_a_truncated_last_line(tmp_path: Path) -> None:
@@ -74,7 +111,7 @@ def test_what_the_arrow_reader_cannot_take_goes_to_the_streaming_path(tmp_path: 
 
 
 def test_plate_errors_match_the_streaming_quality_examples(tmp_path: Path) -> None:
-    records = _records() + [rec(9, 4.0, 5.0, plates_found=["京A1"], batch_ids=[f"c{i}" for i in range(9)])]
+    records = _records() + [rec(9, 4.0, 5.0, scenario=plates(found=["京A1"], batch=[f"c{i}" for i in range(9)]))]
     path = _write(tmp_path / "records.jsonl", records)
     fast = read_columns(path)
     assert fast is not None

@@ -56,6 +56,7 @@ RECORD_COLUMNS = [
     "tp",
     "fp",
     "fn",
+    "matched",
     "intended_send_s",
     "queue_s",
     "client_s",
@@ -187,8 +188,7 @@ def _requests_frame(
     out_tokens = columns.column("output_tokens")
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(ok & (out_tokens > 1), (e2e - ttft) / (out_tokens - 1), np.nan)
-    plates = columns.plate_counts()
-    texts = columns.texts
+    plates, texts = columns.plate_counts(), columns.texts
     data: dict[str, Any] = _sample_columns(columns, rel, send, origin) | {
         "request_id": texts["request_id"],
         "user_id": count_column(columns.column("user_id")),
@@ -211,6 +211,7 @@ def _requests_frame(
         "tp": plates[:, 0],
         "fp": plates[:, 1],
         "fn": plates[:, 2],
+        "matched": columns.matched_column(),  # an expected answer: 1 matched, 0 missed, NaN not scored
         "intended_send_s": intended,
         "queue_s": send - intended,
         "client_s": end - send,

@@ -48,6 +48,15 @@ class Accuracy:
 
 
 @dataclass(frozen=True)
+class ExpectedMatch:
+    """Answers scored against a dataset's `expected` (successful requests): how many matched."""
+
+    scored: int
+    matched: int
+    match_rate: float | None
+
+
+@dataclass(frozen=True)
 class StepDamage:
     """What the load generator's lateness did to one step (analysis.validity); wall seconds where `_wall`."""
 
@@ -151,6 +160,8 @@ class StepStats:
     server: Evidence | None  # vLLM /metrics over the steady window (analysis.server_evidence)
     gpu: tuple[Evidence, ...]  # NVML, per GPU
     time_split: Evidence | None  # TTFT and E2E in queue, prefill, decode and the rest (analysis.time_split)
+    # answers scored against the dataset's `expected` (steady successes); left out of runs that scored none
+    expected: ExpectedMatch | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def knee_level(self) -> KneeLevel:
         return KneeLevel(
@@ -210,6 +221,7 @@ class RunAnalysis:
     kv_prediction: Evidence | None  # analysis.kv_prediction
     time_split: Evidence  # whether the server's phase histograms split the steps, and from where it queues
     accuracy: Accuracy
+    expected: ExpectedMatch | None  # all successful requests; None where the run scored no expected answer
     apdex: Evidence  # analysis.apdex
     statistics: LabelStatistics  # per label, JMeter's Statistics table (analysis.label_stats)
     errors: Evidence  # analysis.error_tables

@@ -26,7 +26,13 @@ from llmload.analysis.kv_prediction import kv_prediction
 from llmload.analysis.label_stats import label_statistics
 from llmload.analysis.model import RequestCounts, RunAnalysis
 from llmload.analysis.quality_examples import run_quality_examples
-from llmload.analysis.step_stats import accuracy, measure_steps, plates_scored
+from llmload.analysis.step_stats import (
+    accuracy,
+    expected_match,
+    expected_scored,
+    measure_steps,
+    plates_scored,
+)
 from llmload.analysis.throughput_bootstrap import throughput_draws
 from llmload.analysis.time_split import time_split_summary
 from llmload.analysis.usl import fit_usl
@@ -72,6 +78,7 @@ def analyze_run(run_dir: Path, options: AnalysisOptions | None = None) -> RunAna
             run.server, [(step.users, step.time_split, step.server) for step in steps], run.meta
         ),
         accuracy=accuracy(req[req["ok"]], plates_scored(req)),
+        expected=expected_match(req[req["ok"]]) if expected_scored(req) else None,
         apdex=apdex_summary(req, run.windows, apdex_limits),
         statistics=label_statistics(req, apdex_limits),
         errors=error_summary(req, run.windows),

@@ -9,7 +9,7 @@ from typing import Any
 from llmload import rundir
 from llmload.analysis.frame import QUALITY_EXAMPLES, RunData
 from llmload.analysis.record_arrow import batch_ids_of_rows
-from llmload.records import iter_record_dicts
+from llmload.records import iter_record_dicts, scenario_facts
 
 
 def run_quality_examples(run: RunData) -> dict[str, list[dict[str, Any]]]:
@@ -37,11 +37,12 @@ def quality_examples(records_path: Path, most: int = QUALITY_EXAMPLES) -> dict[s
     for d in iter_record_dicts(records_path):
         if not d.get("ok"):
             continue
-        expected, found = set(d.get("plates_expected") or []), set(d.get("plates_found") or [])
+        facts = scenario_facts(d)
+        expected, found = set(facts.get("plates_expected") or []), set(facts.get("plates_found") or [])
         for kind, plates, counter in (("fp", found - expected, wrong), ("fn", expected - found, missed)):
             for plate in plates:
                 counter[str(plate)] += 1
-                first_batch.setdefault((kind, str(plate)), [str(b) for b in (d.get("batch_ids") or [])][:5])
+                first_batch.setdefault((kind, str(plate)), [str(b) for b in (facts.get("batch_ids") or [])][:5])
     return {
         "false_positives": [
             {"plate": p, "count": n, "batch_ids": first_batch[("fp", p)]} for p, n in wrong.most_common(most)

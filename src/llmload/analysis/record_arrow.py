@@ -4,7 +4,7 @@ At a million records (1.5 GB) the streaming orjson pass (record_columns.RecordCo
 building a dict per record and appending its fields one by one; pyarrow parses the file in blocks on
 all cores straight into typed columns, skipping the fields the analysis never reads (batch_ids: 100
 strings a record), in ~7 s and ~0.6 GB. Same columns, same values: this module only gives
-RecordColumns' interface (n, column, ok_mask, texts, plate_counts, itl) over an Arrow table.
+RecordColumns' interface (n, column, ok_mask, texts, plate_counts, matched_column, itl) over an Arrow table.
 
 read_columns returns None whenever the file is not plain records this reader can take exactly
 (a corrupt or non-object line, a field of an unexpected type, invalid UTF-8, a final line that is complete
@@ -33,15 +33,18 @@ from llmload.analysis.record_columns import (
     ItlStore,
     itl_store,
 )
+from llmload.records import scenario_facts
 
 BLOCK_BYTES = 4 << 20  # per parse task; bounds the reader's memory (16 MiB blocks: +0.4 GB peak, no faster)
 PIECE_BYTES = 4 * BLOCK_BYTES  # read from the file at a time, parsed as BLOCK_BYTES blocks in parallel
 _PLATE_LISTS = ("plates_expected", "plates_found")
+_PLATE_TYPES = [(name, pa.list_(pa.string())) for name in _PLATE_LISTS]
 SCHEMA = pa.schema(
     [(name, pa.float64()) for name in FLOAT_FIELDS + NUMBER_FIELDS]
     + [(name, pa.string()) for name in TEXT_FIELDS]
     + [("ok", pa.bool_()), ("chunk_s", pa.list_(pa.float64()))]
-    + [(name, pa.list_(pa.string())) for name in _PLATE_LISTS]
+    + _PLATE_TYPES  # records written before the scenario part held them (llmload.records.LEGACY_PLATE_FIELDS)
+    + [("scenario", pa.struct([*_PLATE_TYPES, ("matched", pa.bool_())]))]
 )
 PlateErrors = dict[str, list[tuple[str, int, int]]]  # "fp"/"fn" -> (plate, count, first row), most first
 
@@ -55,6 +58,8 @@ class ArrowColumns:
         self.texts = {name: _texts(table.column(name), name) for name in TEXT_FIELDS}
         self._ok: np.ndarray = pc.fill_null(table.column("ok"), False).to_numpy().astype(bool)
         self._plates = _PlateKeys(table)
+        matched = pc.struct_field(table.column("scenario"), "matched")
+        self._matched: np.ndarray = _floats(pc.cast(matched, pa.float64()))
         chunks = table.column("chunk_s")
         lengths = pc.fill_null(pc.list_value_length(chunks), 0).to_numpy().astype(np.int64)
         with_itl = self._ok & (lengths > 1)
@@ -72,6 +77,9 @@ class ArrowColumns:
         counts: np.ndarray = self._plates.counts(self.n)
         return counts
 
+    def matched_column(self) -> np.ndarray:
+        return self._matched
+
     def plate_errors(self, most: int) -> PlateErrors:
         return self._plates.errors(self._ok, most)
 
@@ -85,7 +93,7 @@ class _PlateKeys:
     """plates_expected/found as sets per row: key = row * K + plate code (K = distinct plates)."""
 
     def __init__(self, table: pa.Table) -> None:
-        lists = [table.column(name).combine_chunks() for name in _PLATE_LISTS]
+        lists = [_plate_list(table, name) for name in _PLATE_LISTS]
         values = pa.concat_arrays([lst.flatten() for lst in lists])
         encoded = pc.dictionary_encode(values, null_encoding="encode")
         self.plates: list[Any] = encoded.dictionary.to_pylist()
@@ -119,6 +127,13 @@ class _PlateKeys:
             ranked = sorted(np.flatnonzero(count).tolist(), key=lambda c: (-count[c], first[c]))
             out[kind] = [(str(self.plates[c]), int(count[c]), int(first[c])) for c in ranked[:most]]
         return out
+
+
+def _plate_list(table: pa.Table, name: str) -> pa.ListArray:
+    """A plate list of every row: the scenario part's, else the top-level field of an older record."""
+    top = table.column(name).combine_chunks()
+    inside = pc.struct_field(table.column("scenario"), name).combine_chunks()
+    return pc.if_else(pc.is_null(top), inside, top)
 
 
 def _selected_values(lists: pa.ChunkedArray, keep: np.ndarray) -> np.ndarray:
@@ -225,7 +240,8 @@ def batch_ids_of_rows(path: Path, rows: Iterable[int]) -> dict[int, list[str]]:
             row += 1
             if row in wanted:
                 data = _json_line(line)
-                out[row] = [str(b) for b in (data.get("batch_ids") or [])] if isinstance(data, dict) else []
+                facts = scenario_facts(data) if isinstance(data, dict) else {}
+                out[row] = [str(b) for b in (facts.get("batch_ids") or [])]
                 if len(out) == len(wanted):
                     break
     return out

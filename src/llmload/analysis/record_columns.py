@@ -75,6 +75,7 @@ class RecordColumns:
         self.texts: dict[str, list[Any]] = {name: [] for name in TEXT_FIELDS}
         self.ok = bytearray()
         self.plates = array("q")  # tp, fp, fn per record, interleaved
+        self.matched = array("d")  # an expected answer: 1.0 matched, 0.0 missed, NaN not scored
         self.chunk_times = array("d")  # chunk_s of requests with ITLs, back to back
         self.chunk_counts = array("q")
         self.chunk_rows = array("q")
@@ -99,7 +100,10 @@ class RecordColumns:
             texts.append(value)
         ok = bool(get("ok"))
         self.ok.append(ok)
-        expected, found = get("plates_expected"), get("plates_found")
+        facts = get("scenario") or d  # a record before the scenario part: the plate fields at the top level
+        expected, found = facts.get("plates_expected"), facts.get("plates_found")
+        matched = facts.get("matched")
+        self.matched.append(NAN if matched is None else float(bool(matched)))
         if expected or found:
             e, f = set(expected or ()), set(found or ())
             self.plates.extend((len(e & f), len(f - e), len(e - f)))
@@ -120,6 +124,9 @@ class RecordColumns:
 
     def ok_mask(self) -> np.ndarray:
         return np.frombuffer(bytes(self.ok), dtype=np.bool_) if self.n else np.array([], dtype=bool)
+
+    def matched_column(self) -> np.ndarray:
+        return np.frombuffer(self.matched, dtype=np.float64) if self.n else np.array([])
 
     def itl(self, scale: float) -> ItlStore:
         """Gaps between consecutive chunks of each request (times `scale`), never across requests."""

@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 
 from llmload.analysis.frame import RunData
-from llmload.analysis.model import Accuracy, Distribution, Evidence, NotApplicable, StepStats, StepValidity
+from llmload.analysis.model import (
+    Accuracy,
+    Distribution,
+    Evidence,
+    ExpectedMatch,
+    NotApplicable,
+    StepStats,
+    StepValidity,
+)
 from llmload.analysis.server_evidence import gpu_step_evidence, server_step_evidence
 from llmload.analysis.stats import bootstrap_percentile_ci
 from llmload.analysis.step_windows import StepWindow, sent_in, work_in_window
@@ -100,6 +108,7 @@ def _step(
         server=server,
         gpu=gpu,
         time_split=time_split,
+        expected=expected_match(steady_ok) if expected_scored(req) else None,
     )
 
 
@@ -146,6 +155,18 @@ def _mean(series: pd.Series) -> float | None:
 def plates_scored(requests: pd.DataFrame) -> bool:
     """Whether any request of the run had plates to find or found some (an imported run has none)."""
     return any(bool(requests[c].to_numpy().any()) for c in ("tp", "fp", "fn"))  # views: no copy per step
+
+
+def expected_scored(requests: pd.DataFrame) -> bool:
+    """Whether any request of the run was scored against an expected answer."""
+    return bool(requests["matched"].notna().to_numpy().any())
+
+
+def expected_match(ok_requests: pd.DataFrame) -> ExpectedMatch:
+    """The share of scored answers that matched their expected answer (None without one scored)."""
+    scored = ok_requests["matched"].dropna()
+    matched = int(scored.sum())
+    return ExpectedMatch(int(len(scored)), matched, matched / len(scored) if len(scored) else None)
 
 
 def accuracy(ok_requests: pd.DataFrame, scored: bool = True) -> Accuracy:

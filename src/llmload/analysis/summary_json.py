@@ -48,7 +48,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "statistics": to_json(analysis.statistics),
         "errors": to_json(analysis.errors),
         "quality_examples": to_json(analysis.quality_examples),
-    }
+    } | ({"expected": to_json(analysis.expected)} if analysis.expected is not None else {})
 
 
 def to_json(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""One real request before any load: the run's own first body, read until the first token, then closed.
+"""One real request before any load: the run's own first body, read until the first token (a non-streamed
+one: until its status), then closed.
 
 It catches what would otherwise become thousands of identical failed records: a request the server
 rejects outright (HTTP 4xx: vLLM's context-length error when prompt + max_tokens > max-model-len, an
@@ -42,9 +43,9 @@ def _connection(base_url: str, timeout_s: float) -> tuple[http.client.HTTPConnec
 
 
 def preflight(base_url: str, body: dict[str, Any], api_key: str | None, connect_timeout_s: float,
-              first_token_timeout_s: float) -> PreflightResult:
-    """Sends ``body`` to /v1/chat/completions and reads until the first token. Raises OSError when
-    the server cannot be reached at all (refused, DNS, connect timeout)."""
+              first_token_timeout_s: float, path: str = "/v1/chat/completions") -> PreflightResult:
+    """Sends ``body`` to ``path`` and reads until the first token (a body with "stream": false: until the
+    status). Raises OSError when the server cannot be reached at all (refused, DNS, connect timeout)."""
     conn, prefix = _connection(base_url, connect_timeout_s)
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     if api_key:
@@ -55,8 +56,12 @@ def preflight(base_url: str, body: dict[str, Any], api_key: str | None, connect_
         conn.sock.settimeout(first_token_timeout_s)
         start_s = time.monotonic()
         try:
-            conn.request("POST", prefix + "/v1/chat/completions", json.dumps(body).encode(), headers)
-            return _read_first_token(conn.getresponse(), start_s, first_token_timeout_s)
+            conn.request("POST", prefix + path, json.dumps(body).encode(), headers)
+            response = conn.getresponse()
+            if body.get("stream") is False and response.status < 400:
+                return PreflightResult(response.status, None, None)
+            completions = path.endswith("/v1/completions")
+            return _read_first_token(response, start_s, first_token_timeout_s, completions)
         except TimeoutError:
             return PreflightResult(None, None, f"no first token within {first_token_timeout_s:g} s")
         except (http.client.HTTPException, ConnectionError) as exc:
@@ -65,11 +70,12 @@ def preflight(base_url: str, body: dict[str, Any], api_key: str | None, connect_
         conn.close()
 
 
-def _read_first_token(resp: http.client.HTTPResponse, start_s: float, timeout_s: float) -> PreflightResult:
+def _read_first_token(resp: http.client.HTTPResponse, start_s: float, timeout_s: float,
+                      completions: bool) -> PreflightResult:
     status = resp.status
     if status >= 400:
         return PreflightResult(status, None, f"HTTP {status}: {error_message(resp.read(MAX_ERROR_BYTES), PROBLEM_CHARS)}")
-    splitter, accumulator = SseSplitter(), StreamAccumulator(keep_text=False)
+    splitter, accumulator = SseSplitter(), StreamAccumulator(keep_text=False, completions=completions)
     try:
         while time.monotonic() - start_s < timeout_s:
             data = resp.read1(65536)

@@ -1,34 +1,24 @@
-"""Pure Server-Sent-Events handling for OpenAI-style chat completion streams.
+"""Pure Server-Sent-Events handling for OpenAI-style completion streams (chat, and legacy completions).
 
 `SseSplitter` turns arbitrary byte pieces (as they come off the socket) into complete `data:` payloads.
 `StreamAccumulator` turns timestamped payloads into the raw facts of a record. The hot path never decodes
 JSON: content-bearing chunks are recognised with one byte regex; only the usage trailer (and, when the
-answer text is needed, all chunks after the stream ended, in one decode call) are decoded.
+answer text is needed, all chunks after the stream ended, in one decode call: client.answer_text) are decoded.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-try:  # orjson decodes the answer chunks several times faster; the stdlib is the fallback
-    import orjson
+from llmload.client.answer_text import decode_object, split_reasoning
+from llmload.client.stream_facts import MalformedStream, StreamFacts, take_usage
 
-    _loads: Callable[[bytes], Any] = orjson.loads
-except ImportError:  # pragma: no cover - exercised where orjson is not installed
-    _loads = json.loads
-
-# a delta whose content / reasoning string is non-empty
+# a chat delta whose content / reasoning string is non-empty
 _CONTENT = re.compile(rb'"(?:content|reasoning_content|reasoning)":\s?"(?!")')
+# a legacy completion chunk (/v1/completions) whose text is non-empty
+_COMPLETION_TEXT = re.compile(rb'"text":\s?"(?!")')
 _FINISH = re.compile(rb'"finish_reason":\s?"([a-z_]+)"')
 _USAGE = re.compile(rb'"usage":\s?\{')
-# the usual chunk: one choice whose delta holds one text key (and maybe the role): read without decoding
-_SIMPLE_DELTA = re.compile(
-    rb'"delta":\{(?:"role":"assistant",)?"(content|reasoning_content|reasoning)":"((?:[^"\\]|\\.)*)"\}'
-)
 DONE = b"[DONE]"
 
 
@@ -83,35 +73,16 @@ def _event_data(event: bytes) -> bytes | None:
     return b"\n".join(data_lines)
 
 
-class MalformedStream(Exception):
-    """An SSE payload was not a valid chat completion chunk."""
-
-
-@dataclass(slots=True)
-class StreamFacts:
-    """What one stream told us, before it becomes a Record."""
-
-    first_token_s: float | None = None
-    first_answer_s: float | None = None
-    last_token_s: float | None = None
-    chunk_s: list[float] = field(default_factory=list)
-    prompt_tokens: int | None = None
-    output_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    token_source: str = "usage"
-    finish_reason: str | None = None
-    done: bool = False
-    answer_text: str = ""
-    reasoning_text: str = ""
-
-
 class StreamAccumulator:
-    """Feeds on (arrival time, payload) pairs; `finish()` returns the StreamFacts."""
+    """Feeds on (arrival time, payload) pairs; `finish()` returns the StreamFacts. `completions`: the chunks
+    of /v1/completions (`choices[0].text`) instead of chat deltas."""
 
-    def __init__(self, keep_text: bool) -> None:
+    def __init__(self, keep_text: bool, completions: bool = False) -> None:
         self.keep_text = keep_text
+        self.completions = completions
         self.facts = StreamFacts()
         self._content: list[tuple[float, bytes]] = []
+        self._has_content = (_COMPLETION_TEXT if completions else _CONTENT).search
 
     def add(self, arrival_s: float, payloads: list[bytes]) -> None:
         """All payloads of one read share its arrival time: per event only the content check runs;
@@ -119,10 +90,10 @@ class StreamAccumulator:
         facts = self.facts
         if len(payloads) == 1:  # the paced case: one event per read
             block = payloads[0]
-            content = payloads if _CONTENT.search(block) else []
+            content = payloads if self._has_content(block) else []
             finish_possible = b'"finish_reason":null' not in block
         else:
-            search = _CONTENT.search
+            search = self._has_content
             content = [payload for payload in payloads if search(payload)]
             block = b"\n".join(payloads)
             finish_possible = True
@@ -142,146 +113,16 @@ class StreamAccumulator:
         if b'"usage"' in block:
             for payload in payloads:
                 if _USAGE.search(payload):
-                    self._take_usage(payload)
-
-    def _take_usage(self, payload: bytes) -> None:
-        usage = _decode(payload).get("usage")
-        if not isinstance(usage, dict):
-            return
-        self.facts.prompt_tokens = _int_or_none(usage.get("prompt_tokens"))
-        self.facts.output_tokens = _int_or_none(usage.get("completion_tokens"))
-        details = usage.get("completion_tokens_details")
-        if isinstance(details, dict):
-            self.facts.reasoning_tokens = _int_or_none(details.get("reasoning_tokens"))
+                    take_usage(self.facts, decode_object(payload).get("usage"))
 
     def finish(self) -> StreamFacts:
         facts = self.facts
         if self.keep_text:
-            _split_reasoning(facts, self._content)
+            split_reasoning(facts, self._content, self.completions)
         if facts.output_tokens is None:
             facts.output_tokens = len(facts.chunk_s)
             facts.token_source = "chunks"
         return facts
 
 
-def _decode(payload: bytes) -> dict[str, Any]:
-    try:
-        obj = _loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedStream(f"invalid JSON in SSE event: {payload[:80]!r}") from exc
-    if not isinstance(obj, dict):
-        raise MalformedStream(f"SSE event is not a JSON object: {payload[:80]!r}")
-    return obj
-
-
-def _chunk_delta(payload: bytes) -> dict[str, Any]:
-    """The delta of the first choice. The usual one-key delta is read straight from the bytes (a full
-    decode costs ~2 us per chunk, most of the client's CPU at high token rates); anything else is decoded."""
-    if payload.count(b'"delta":') == 1:
-        m = _SIMPLE_DELTA.search(payload)
-        if m:
-            return {m.group(1).decode(): _json_string(m.group(2))}
-    return _delta(_decode(payload))
-
-
-def _simple_deltas(payloads: list[bytes]) -> list[tuple[str, str]] | None:
-    """(key, text) of every payload with one regex pass over all of them, when each holds exactly one
-    simple delta (see _SIMPLE_DELTA; a match never reaches past its own payload); else None."""
-    joined = b"\n".join(payloads)
-    found = _SIMPLE_DELTA.findall(joined)
-    if len(found) != len(payloads) or joined.count(b'"delta":') != len(payloads):
-        return None
-    return [(key.decode(), _json_string(raw)) for key, raw in found]
-
-
-def _answer_only(facts: StreamFacts, content: list[tuple[float, bytes]], deltas: list[tuple[str, str]]) -> bool:
-    """The common case, no reasoning at all: the answer is every piece joined. False: not this case."""
-    if any(key != "content" for key, _ in deltas):
-        return False
-    text = "".join([piece for _, piece in deltas])
-    if "<think>" in text or "</think>" in text:
-        return False
-    facts.answer_text = text
-    facts.reasoning_text = ""
-    facts.first_answer_s = next(
-        (arrival_s for (arrival_s, _), (_, piece) in zip(content, deltas, strict=True) if piece.strip()), None
-    )
-    return True
-
-
-def _json_string(raw: bytes) -> str:
-    """The text of a JSON string literal's inside (without the quotes)."""
-    try:
-        if b"\\" not in raw:
-            return raw.decode("utf-8")
-        text = json.loads(b'"' + raw + b'"')
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedStream(f"invalid JSON string in SSE event: {raw[:80]!r}") from exc
-    if not isinstance(text, str):  # pragma: no cover - a quoted literal always decodes to str
-        raise MalformedStream(f"invalid JSON string in SSE event: {raw[:80]!r}")
-    return text
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _split_reasoning(facts: StreamFacts, content: list[tuple[float, bytes]]) -> None:
-    """Decodes the content chunks, separates reasoning (reasoning_content or <think>...</think>)
-    from the answer, and finds the first answer chunk."""
-    deltas = _simple_deltas([payload for _, payload in content])
-    if deltas is not None and _answer_only(facts, content, deltas):
-        return
-    answer: list[str] = []
-    reasoning: list[str] = []
-    in_think = False
-    for i, (arrival_s, payload) in enumerate(content):
-        delta = {deltas[i][0]: deltas[i][1]} if deltas is not None else _chunk_delta(payload)
-        reasoning_piece = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning_piece, str):
-            reasoning.append(reasoning_piece)
-        piece = delta.get("content")
-        if not isinstance(piece, str) or not piece:
-            continue
-        answer_piece, in_think = _strip_think(piece, in_think, reasoning)
-        if answer_piece:
-            if facts.first_answer_s is None and answer_piece.strip():
-                facts.first_answer_s = arrival_s
-            answer.append(answer_piece)
-    facts.answer_text = "".join(answer)
-    facts.reasoning_text = "".join(reasoning)
-
-
-def _delta(chunk: dict[str, Any]) -> dict[str, Any]:
-    choices = chunk.get("choices")
-    if not isinstance(choices, list):
-        raise MalformedStream("chat completion chunk without a 'choices' list")
-    if not choices:
-        return {}
-    first = choices[0]
-    delta = first.get("delta") if isinstance(first, dict) else None
-    return delta if isinstance(delta, dict) else {}
-
-
-def _strip_think(piece: str, in_think: bool, reasoning: list[str]) -> tuple[str, bool]:
-    """Returns the answer part of one content piece, moving <think> text to `reasoning`."""
-    answer: list[str] = []
-    rest = piece
-    while rest:
-        if in_think:
-            end = rest.find("</think>")
-            if end < 0:
-                reasoning.append(rest)
-                return "".join(answer), True
-            reasoning.append(rest[:end])
-            rest = rest[end + len("</think>") :]
-            in_think = False
-        else:
-            start = rest.find("<think>")
-            if start < 0:
-                answer.append(rest)
-                break
-            answer.append(rest[:start])
-            rest = rest[start + len("<think>") :]
-            in_think = True
-    return "".join(answer), in_think
+__all__ = ["DONE", "MalformedStream", "SseSplitter", "StreamAccumulator", "StreamFacts", "decode_object"]

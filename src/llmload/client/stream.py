@@ -1,4 +1,5 @@
-"""Blocking, gevent-safe streaming client for OpenAI-compatible /v1/chat/completions.
+"""Blocking, gevent-safe client for OpenAI-compatible /v1/chat/completions and /v1/completions, streamed
+(the default) or not (`--no-stream`: client.unstreamed).
 
 Built on geventhttpclient (Locust's fast HTTP client family). The body is read with one `recv` of
 whatever bytes are available, timestamped the moment `recv` returns and before any parsing; Locust's
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +21,15 @@ from urllib.parse import urlsplit
 from gevent import monkey
 from geventhttpclient import HTTPClient
 
+from llmload.client.body_reader import BodyReader, read_whole
 from llmload.client.clock import Clock, wall_clock
 from llmload.client.error_body import error_message
-from llmload.client.kernel_stamp import ANCILLARY_BYTES, SO_TIMESTAMPNS, received_wall_s
 from llmload.client.sse import DONE, MalformedStream, SseSplitter, StreamAccumulator, StreamFacts
+from llmload.client.stream_error import StreamError
 from llmload.client.timeouts import Timeouts
 
-RECV_BYTES = 65536
+CHAT_PATH = "/v1/chat/completions"
+COMPLETIONS_PATH = "/v1/completions"
 _select_no_yield = monkey.get_original("select", "select")
 
 
@@ -50,12 +52,6 @@ class StreamOutcome:
     @property
     def ok(self) -> bool:
         return self.error_kind is None
-
-
-class StreamError(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def consume_stream(recv: Callable[[], bytes], clock: Clock, accumulator: StreamAccumulator) -> None:
@@ -87,7 +83,8 @@ def check_payloads(payloads: list[bytes]) -> None:
 
 
 class ChatStreamClient:
-    """One keep-alive connection to one server, used by one (gevent) user at a time."""
+    """One keep-alive connection to one server, used by one (gevent) user at a time. `stream=False`: its
+    requests are not streamed, so the response headers come at the end (they wait up to the total timeout)."""
 
     def __init__(
         self,
@@ -95,6 +92,7 @@ class ChatStreamClient:
         api_key: str | None = None,
         timeouts: Timeouts | None = None,
         clock: Clock = wall_clock,
+        stream: bool = True,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -111,7 +109,7 @@ class ChatStreamClient:
             ssl=parts.scheme == "https",
             headers=headers,
             connection_timeout=self.timeouts.connect_s,
-            network_timeout=self.timeouts.first_token_s,
+            network_timeout=self.timeouts.first_token_s if stream else self.timeouts.total_s,
             concurrency=1,
         )
         pool = self._http._connection_pool
@@ -127,43 +125,41 @@ class ChatStreamClient:
         self._http.close()
 
     def chat_stream(self, body: dict[str, Any], keep_text: bool = True) -> StreamOutcome:
-        payload = json.dumps(body, ensure_ascii=False).encode()
-        accumulator = StreamAccumulator(keep_text=keep_text)
+        return self.send(CHAT_PATH, json.dumps(body, ensure_ascii=False).encode(), keep_text)
+
+    def send(
+        self, path: str, payload: bytes, keep_text: bool = True, stream: bool = True, completions: bool = False
+    ) -> StreamOutcome:
+        """POSTs the encoded body to `path`: timed, read to the end, never raising (a failure is the
+        outcome's error_kind). `completions`: the answer is /v1/completions' text."""
+        accumulator = StreamAccumulator(keep_text=keep_text, completions=completions)
         self._connected_s = None
         send_s = self.clock()
         outcome = StreamOutcome(
             send_s=send_s, end_s=send_s, headers_s=None, http_status=None, facts=accumulator.facts
         )
         response = None
-        reader: _Reader | None = None
+        reader: BodyReader | None = None
         try:
-            response = self._http.request("POST", self.path_prefix + "/v1/chat/completions", body=payload)
+            response = self._http.request("POST", self.path_prefix + path, body=payload)
             outcome.headers_s = self.clock()
-            outcome.http_status = response.status_code
-            if response.status_code >= 400:
+            status = outcome.http_status = response.status_code
+            if status >= 400:
                 error_body = response.read()
                 outcome.response_bytes = len(error_body)
-                raise StreamError("http_status", f"HTTP {response.status_code}: {error_message(error_body)}")
-            reader = _Reader(response, self, send_s, accumulator.facts)
-            consume_stream(reader.recv, reader.arrival_s, accumulator)
-            outcome.facts = accumulator.finish()
+                raise StreamError("http_status", f"HTTP {status}: {error_message(error_body)}")
+            reader = BodyReader(response, self.clock, self.timeouts, send_s, accumulator.facts, stream)
+            if stream:
+                consume_stream(reader.recv, reader.arrival_s, accumulator)
+                outcome.facts = accumulator.finish()
+            else:
+                outcome.facts = read_whole(reader, keep_text, completions)
             if not outcome.facts.done and outcome.facts.finish_reason is None:
                 # a body that ends after a chunk with finish_reason is a whole answer, [DONE] or not
                 # (transformers serve sends none); without either, the stream was cut short
                 raise StreamError("incomplete", "stream ended without finish_reason or [DONE]")
-        except StreamError as exc:
-            outcome.error_kind, outcome.error = exc.kind, str(exc)
-        except MalformedStream as exc:
-            outcome.error_kind, outcome.error = "malformed", str(exc)
-        except (ConnectionRefusedError, socket.gaierror) as exc:
-            outcome.error_kind, outcome.error = "connect", f"{type(exc).__name__}: {exc}"
-        except TimeoutError as exc:  # socket.timeout: while connecting or waiting for headers
-            connecting = outcome.headers_s is None and "connect" in str(exc).lower()
-            outcome.error_kind, outcome.error = "connect" if connecting else "first_token_timeout", f"timeout: {exc}"
-        except OSError as exc:
-            outcome.error_kind, outcome.error = "disconnect", f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # noqa: BLE001 - a record must be written whatever happened
-            outcome.error_kind, outcome.error = _classify_other(exc)
+            outcome.error_kind, outcome.error = _failure(exc, outcome.headers_s is None, stream)
         finally:
             outcome.end_s = self.clock()
             outcome.connect_s = self._connected_s
@@ -174,93 +170,20 @@ class ChatStreamClient:
         return outcome
 
 
-class _Reader:
-    """recv() over a geventhttpclient response: returns decoded (de-chunked) body bytes as they come.
-
-    arrival_s() is when those bytes reached the machine: the kernel's receive stamp of the last segment
-    read (SO_TIMESTAMPNS) when the socket gives one, else the clock read right after recv. With hundreds of
-    streams on one core, a token can sit in the socket for milliseconds while the event loop serves the
-    others; the kernel stamp keeps that wait out of TTFT and ITL. Only with the default clock (a scripted
-    clock in tests has no kernel counterpart)."""
-
-    def __init__(self, response: Any, client: ChatStreamClient, send_s: float, facts: StreamFacts) -> None:
-        self.response = response
-        self.client = client
-        self.send_s = send_s
-        self.facts = facts
-        self.kernel_stamps = client.clock is wall_clock and SO_TIMESTAMPNS is not None
-        self._stamped_sock: Any = None
-        self._rx_s: float | None = None
-        self.read_lag_max_s: float | None = None  # set by the first kernel-stamped read
-        self.last_byte_s: float | None = None
-        self.body_bytes = 0
-
-    def copy_to(self, outcome: StreamOutcome) -> None:
-        """What the reads measured: the body's bytes, and the kernel stamps' read lag and last byte."""
-        outcome.response_bytes = self.body_bytes
-        if self.read_lag_max_s is not None:
-            outcome.read_lag_max_s, outcome.last_byte_s = self.read_lag_max_s, self.last_byte_s
-
-    def arrival_s(self) -> float:
-        rx_s, self._rx_s = self._rx_s, None
-        if rx_s is None:
-            return self.client.clock()
-        self.last_byte_s = rx_s
-        return rx_s
-
-    def recv(self) -> bytes:
-        response = self.response
-        buffer = response._body_buffer
-        while not buffer:
-            sock = response._sock
-            if response.message_complete or sock is None:
-                return b""
-            sock.settimeout(self._timeout_s())
-            try:
-                data = self._recv_stamped(sock) if self.kernel_stamps else sock.recv(RECV_BYTES)
-            except TimeoutError:
-                kind = "first_token_timeout" if self.facts.first_token_s is None else "total_timeout"
-                raise StreamError(kind, f"no data within the {kind.replace('_', ' ')}") from None
-            if not data:
-                raise StreamError("disconnect", "connection closed mid-stream")
-            response.feed(data)
-        data = bytes(buffer)
-        del buffer[:]
-        self.body_bytes += len(data)
-        return data
-
-    def _recv_stamped(self, sock: Any) -> bytes:
-        if sock is not self._stamped_sock:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            except (OSError, AttributeError):  # not a plain TCP socket (TLS, a test double): the clock only
-                self.kernel_stamps = False
-                return bytes(sock.recv(RECV_BYTES))
-            self._stamped_sock = sock
-        try:
-            data, ancillary, _, _ = sock.recvmsg(RECV_BYTES, ANCILLARY_BYTES)
-        except (AttributeError, NotImplementedError):  # an SSL socket has no recvmsg
-            self.kernel_stamps = False
-            return bytes(sock.recv(RECV_BYTES))
-        stamp_s = received_wall_s(ancillary)
-        if stamp_s is not None:  # CLOCK_REALTIME -> this process's clock (perf_counter anchored to the wall once)
-            read_s, wall_s = self.client.clock(), time.time()
-            self._rx_s = stamp_s + (read_s - wall_s)
-            lag_s = wall_s - stamp_s  # how long the bytes waited in the socket for the event loop
-            if self.read_lag_max_s is None or lag_s > self.read_lag_max_s:
-                self.read_lag_max_s = lag_s
-        return bytes(data)
-
-    def _timeout_s(self) -> float:
-        timeouts = self.client.timeouts
-        elapsed = self.client.clock() - self.send_s
-        left = timeouts.total_s - elapsed
-        if self.facts.first_token_s is None:
-            left = min(left, timeouts.first_token_s - elapsed)
-        if left <= 0:
-            kind = "first_token_timeout" if self.facts.first_token_s is None else "total_timeout"
-            raise StreamError(kind, f"{kind.replace('_', ' ')} exceeded")
-        return left
+def _failure(exc: Exception, before_headers: bool, stream: bool) -> tuple[str, str]:
+    """A failed request's record category (records.ERROR_KINDS) and message."""
+    if isinstance(exc, StreamError):
+        return exc.kind, str(exc)
+    if isinstance(exc, MalformedStream):
+        return "malformed", str(exc)
+    if isinstance(exc, ConnectionRefusedError | socket.gaierror):
+        return "connect", f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, TimeoutError):  # socket.timeout: while connecting or waiting for headers
+        connecting = before_headers and "connect" in str(exc).lower()
+        return ("connect" if connecting else "first_token_timeout" if stream else "total_timeout"), f"timeout: {exc}"
+    if isinstance(exc, OSError):
+        return "disconnect", f"{type(exc).__name__}: {exc}"
+    return _classify_other(exc)
 
 
 def _socket_alive_no_yield(sock: Any) -> bool:

@@ -1,4 +1,4 @@
-"""The state of one test run inside a Locust process: settings, target facts, scenario, recorder.
+"""The state of one test run inside a Locust process: settings, target facts, workload, recorder.
 
 Created lazily on the first use of a run (the shape's first tick or test_start, whichever comes first)
 and dropped at test_stop, so each run started from the web UI gets its own run directory.
@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field, replace
 from itertools import count
 from pathlib import Path
@@ -24,16 +25,15 @@ from llmload.load.dispatcher import ArrivalDispatcher
 from llmload.load.recorder import RunRecorder
 from llmload.load.run_options import locust_values, parse_run_values
 from llmload.load.settings import LoadSettings, settings_from
+from llmload.load.workload_setup import Workload, build_workload
 from llmload.rundir import META_SCHEMA, read_meta, update_meta
-from llmload.scenarios.plates.comment_dataset import dataset_sha256
-from llmload.scenarios.plates.plate_scenario import PlateScenario
 from llmload.serve.serve_meta import find_serve_meta
 
 
 @dataclass
 class RunContext:
     settings: LoadSettings
-    scenario: PlateScenario
+    workload: Workload
     recorder: RunRecorder | None  # None on distributed workers: they forward records to the master
     target: dict[str, Any]
     run_id: str
@@ -99,22 +99,23 @@ def create_context(options: Any, host: str, is_worker: bool) -> RunContext:
     values = parse_run_values(locust_values(options, host), on_locust=True)
     settings = settings_from(values, Path("reports") / run_id)
     settings, target = discover_target(settings, describe=not is_worker)
-    scenario = PlateScenario.from_path(settings.dataset, settings.batch_size, settings.prompt_form)
+    tag = f"{socket.gethostname()}:{os.getpid()}"
+    workload = build_workload(settings, start=zlib.crc32(tag.encode()) if is_worker else 0)
     recorder = None
     if not is_worker:
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         recorder = RunRecorder(settings.run_dir, time_scale=float(target["time_scale"]))
         recorder.total_steps = settings.step_count
         recorder.step_duration_s = settings.step_duration_s
-        write_meta(settings, target, run_id)
-    tag = f"{socket.gethostname()}:{os.getpid()}"
-    ctx = RunContext(settings, scenario, recorder, target, run_id, tag)
+        write_meta(settings, target, run_id, dataset=workload.facts)
+    ctx = RunContext(settings, workload, recorder, target, run_id, tag)
     ctx.arrivals = ArrivalSchedule(settings.arrival, seed=os.getpid())
     return ctx
 
 
 def write_meta(settings: LoadSettings, target: dict[str, Any], run_id: str, **extra: Any) -> None:
-    """The run's facts in meta.json, at its start and (with how it ended in `extra`) at its end."""
+    """The run's facts in meta.json, at its start (with the workload's `dataset` facts) and, with how it
+    ended in `extra`, at its end."""
     update_meta(
         settings.run_dir,
         schema=META_SCHEMA,
@@ -125,16 +126,8 @@ def write_meta(settings: LoadSettings, target: dict[str, Any], run_id: str, **ex
         started_s=read_meta(settings.run_dir).get("started_s", wall_clock()),
         options=settings.public_dict(),
         target=target,
-        dataset=_dataset_facts(settings),
         **extra,
     )
-
-
-def _dataset_facts(settings: LoadSettings) -> dict[str, Any]:
-    path = settings.dataset
-    if not path.exists():
-        return {"path": str(path), "builtin": True}
-    return {"path": str(path), "sha256": dataset_sha256(path)}
 
 
 def _redacted_argv(argv: list[str], api_key: str | None) -> list[str]:

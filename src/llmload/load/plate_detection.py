@@ -1,4 +1,5 @@
-"""The plate-detection load test as a Locust module: `locust -f` this file (or locustfiles/plate_detection.py).
+"""llmload's built-in load test as a Locust module: `locust -f` this file (or locustfiles/plate_detection.py).
+It sends the run's --dataset (the plate-detection scenario by default; any workload of llmload.scenarios).
 
 It wires Locust's events to llmload: the run options on Locust's parser, this process's state, the web UI,
 a run's start and end, and who builds the report when a run ends."""
@@ -18,7 +19,8 @@ from llmload.load.locust_command import LAUNCHED_BY_RUN
 
 
 class PlateDetectionUser(user.LlmUser):
-    """A comment-patrol client: sends batches of comments and scores the plates in each answer."""
+    """The run's workload (--dataset): batches of comments scored for plates by default, or any dataset's
+    requests."""
 
 
 class PlateStepShape(shape.StepLoadShape):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ from llmload.cpus import parse_cpu_list
 from llmload.errors import UsageError
 from llmload.load.arrivals import ARRIVAL_KINDS
 from llmload.scenarios.chat import DEFAULT_PROMPT_FORM, PROMPT_FORMS
-from llmload.scenarios.plates.comment_dataset import load_dataset
+from llmload.scenarios.datasets.workload_source import AUTO as AUTO_FORMAT
+from llmload.scenarios.datasets.workload_source import FORMATS, WorkloadOptions, check_workload
 from llmload.scenarios.plates.plate_scenario import DEFAULT_DATASET
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
@@ -101,13 +103,28 @@ def _warmup(text: str, what: str) -> str:
     return text
 
 
-def _dataset(text: str, what: str) -> Path:
-    path = Path(text)
-    if path.exists():
-        load_dataset(path)  # every problem of the file now, before any load
-    elif text != DEFAULT_DATASET:
-        raise UsageError(f"{what}: {text}: no such file")
-    return path
+def _tokenizer(text: str, what: str) -> str:
+    if text and not Path(text).exists():
+        raise UsageError(f"{what}: {text}: no such file or folder")
+    return text
+
+
+def _check_workload(parsed: Mapping[str, Any], on_locust: bool) -> None:
+    """Every problem of the workload's source now, before any load (its warnings printed once, by the
+    command that starts Locust)."""
+    options = WorkloadOptions(
+        parsed["dataset"], parsed["dataset_format"], parsed["batch_size"], parsed["prompt_form"],
+        parsed["endpoint"] == "chat", parsed["recorded_output_len"],
+    )  # fmt: skip
+    warnings = check_workload(options)
+    if not on_locust:
+        for line in warnings[:MAX_WARNINGS]:
+            print(f"llmload: warning: {line}", file=sys.stderr)
+        if len(warnings) > MAX_WARNINGS:
+            print(f"llmload: warning: ... and {len(warnings) - MAX_WARNINGS} more like these", file=sys.stderr)
+
+
+MAX_WARNINGS = 10
 
 
 def _slo(text: str, what: str) -> str:
@@ -156,8 +173,17 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("max_users", 256, "Open loop: most requests in flight at once; auto: the highest level tried "
               "(default 256)", _at_least_one),
     RunOption("out", "", "Run directory (default reports/<run-id>)", locust="--run-dir"),
-    RunOption("dataset", DEFAULT_DATASET, "Comments dataset (JSONL)", _dataset),
-    RunOption("batch_size", 100, "Comments per request (default 100)", _at_least_one),
+    RunOption("dataset", DEFAULT_DATASET, "Workload: plate comments JSONL (default: the checked-in set), chat JSONL, "
+              "prompt JSONL, CSV with a prompt column, ShareGPT JSON, or synthetic:prompt_tokens=N,output_tokens=M"),
+    RunOption("dataset_format", AUTO_FORMAT, "The --dataset's format (default auto: detected)",
+              choices=(AUTO_FORMAT, *FORMATS)),
+    RunOption("endpoint", "chat", "chat: /v1/chat/completions (default); completions: /v1/completions, prompts "
+              "without the chat template (give --max-tokens: its default is often 16)", choices=("chat", "completions")),
+    RunOption("no_stream", False, "Whole answers, not streamed: E2E only, tokens from usage, TTFT not applicable"),
+    RunOption("tokenizer", "", "Synthetic lengths where the server has no /tokenize: a tokenizer.json or a "
+              "Hugging Face model folder (default: the server's /tokenize, else an estimate)", _tokenizer),
+    RunOption("recorded_output_len", False, "ShareGPT: max_tokens = the token count of the recorded answer"),
+    RunOption("batch_size", 100, "Plate comments per request (default 100)", _at_least_one),
     RunOption("prompt_form", DEFAULT_PROMPT_FORM, "system-user: system + user message (default); single-user: "
               "one user message, as vllm bench's custom dataset", choices=PROMPT_FORMS),
     RunOption("max_tokens", 0, "max_tokens per request (default 0: not sent, the server decides)", _max_tokens),
@@ -171,7 +197,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("first_token_timeout", "600s", "First-token timeout (default 600s)", parse_duration_s),
     RunOption("request_timeout", "1800s", "Whole-request timeout (default 1800s)", parse_duration_s),
     RunOption("slo", "", 'SLO, e.g. "ttft_p95<=2s,e2e_p95<=60s,error_rate<=1%%"', _slo),
-    RunOption("no_score", False, "Do not parse answers for plates"),
+    RunOption("no_score", False, "Do not score answers (plates found, expected answers)"),
     RunOption("metrics_interval", "1s", "Sample the target's /metrics and local GPUs this often (default 1s; 0: off)",
               _metrics_interval),
     RunOption("cpus", "", "Run the load generator on these cores only, e.g. 0 or 0-3 (default: any); keeps it off "
@@ -239,4 +265,5 @@ def parse_run_values(values: Mapping[str, Any], on_locust: bool = False) -> dict
         parsed[option.name] = option.parse(value, what) if option.parse is not None else value
     if parsed["ignore_eos"] and not parsed["max_tokens"]:
         raise UsageError("--ignore-eos needs --max-tokens N (the fixed output length)")
+    _check_workload(parsed, on_locust)
     return parsed

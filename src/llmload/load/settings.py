@@ -9,13 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from llmload.client.timeouts import Timeouts
+from llmload.scenarios.datasets.workload_source import WorkloadOptions
 
 
 @dataclass(frozen=True, slots=True)
 class LoadSettings:
     host: str
     model: str
-    dataset: Path
+    dataset: str  # a file, or a synthetic spec (llmload.scenarios.datasets)
+    dataset_format: str  # auto: detected
+    endpoint: str  # chat (/v1/chat/completions) or completions (/v1/completions)
+    stream: bool  # False (--no-stream): whole answers, E2E only
+    tokenizer: str  # a local tokenizer for synthetic lengths where the server has no /tokenize ("": none)
+    recorded_output_len: bool  # ShareGPT: max_tokens = the recorded answer's length
     batch_size: int
     prompt_form: str
     max_tokens: int
@@ -48,27 +54,27 @@ class LoadSettings:
     def step_count(self) -> int:
         return len(self.rates) if self.rates else len(self.levels)
 
-    def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "temperature": self.temperature,
-        }
-        if self.max_tokens:
-            body["max_tokens"] = self.max_tokens
-        if self.ignore_eos:
-            body["ignore_eos"] = True
-        body.update(self.extra_body)
-        return body
+    @property
+    def chat(self) -> bool:
+        return self.endpoint == "chat"
+
+    def workload(self) -> WorkloadOptions:
+        return WorkloadOptions(
+            self.dataset, self.dataset_format, self.batch_size, self.prompt_form, self.chat,
+            self.recorded_output_len,
+        )  # fmt: skip
 
     def public_dict(self) -> dict[str, Any]:
         """Everything worth keeping in run metadata; the API key is never included."""
         return {
             "host": self.host,
             "model": self.model,
-            "dataset": str(self.dataset),
+            "dataset": self.dataset,
+            "dataset_format": self.dataset_format,
+            "endpoint": self.endpoint,
+            "stream": self.stream,
+            "tokenizer": self.tokenizer,
+            "recorded_output_len": self.recorded_output_len,
             "batch_size": self.batch_size,
             "prompt_form": self.prompt_form,
             "max_tokens": self.max_tokens,
@@ -97,6 +103,11 @@ def settings_from(v: Mapping[str, Any], default_run_dir: Path) -> LoadSettings:
         host=v["host"],
         model=v["model"],
         dataset=v["dataset"],
+        dataset_format=v["dataset_format"],
+        endpoint=v["endpoint"],
+        stream=not v["no_stream"],
+        tokenizer=v["tokenizer"],
+        recorded_output_len=bool(v["recorded_output_len"]),
         batch_size=v["batch_size"],
         prompt_form=v["prompt_form"],
         max_tokens=v["max_tokens"],

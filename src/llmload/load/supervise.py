@@ -9,6 +9,7 @@ signal kills Locust at once (records written so far stay: they are flushed line 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,15 +18,15 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from llmload.client.preflight_request import preflight
 from llmload.errors import UsageError
 from llmload.exit_codes import ExitCode, interrupted
 from llmload.load.failures import TARGET_LOST
+from llmload.load.request_encoder import prepare
 from llmload.load.settings import LoadSettings
+from llmload.load.workload_setup import first_request
 from llmload.rundir import read_meta, update_meta
-from llmload.scenarios.plates.plate_scenario import PlateScenario
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -45,10 +46,10 @@ IGNORE_EOS_HINT = (
 )
 
 
-def first_body(settings: LoadSettings) -> dict[str, Any]:
-    """The body of the run's first request (user 0, iteration 0), built by the run's own code."""
-    scenario = PlateScenario.from_path(settings.dataset, settings.batch_size, settings.prompt_form)
-    return settings.request_body(scenario.request(0, 0).messages)
+SYNTHETIC_IGNORE_EOS_HINT = (
+    "; this server does not take vLLM's ignore_eos: add ignore_eos=0 to the synthetic spec (output lengths then "
+    "end at EOS or at their max_tokens)"
+)
 
 
 def run_preflight(settings: LoadSettings) -> bool:
@@ -56,18 +57,18 @@ def run_preflight(settings: LoadSettings) -> bool:
     be reached (exit 3); raises UsageError (exit 2) with the server's own message when it rejects the request
     (4xx); warns and returns True for transient failures (5xx, 429, timeouts): the run measures those."""
     host, timeouts = settings.host, settings.timeouts
+    first = prepare(settings, first_request(settings))
+    body = json.loads(first.body)
     try:
-        result = preflight(
-            host, first_body(settings), settings.api_key, timeouts.connect_s, timeouts.first_token_s
-        )
+        result = preflight(host, body, settings.api_key, timeouts.connect_s, timeouts.first_token_s, first.path)
     except OSError as exc:
         print(f"llmload: target unreachable: {host}: {exc}", file=sys.stderr)
         return False
     if result.rejected:
-        raise UsageError(
-            f"{host} rejected the run's first request (preflight, no load sent): {result.problem}"
-            + (IGNORE_EOS_HINT if settings.ignore_eos and "ignore_eos" in (result.problem or "") else "")
-        )
+        hint = ""
+        if body.get("ignore_eos") and "ignore_eos" in (result.problem or ""):
+            hint = IGNORE_EOS_HINT if settings.ignore_eos else SYNTHETIC_IGNORE_EOS_HINT
+        raise UsageError(f"{host} rejected the run's first request (preflight, no load sent): {result.problem}{hint}")
     if result.problem:
         print(
             f"llmload: warning: preflight request failed ({result.problem}); starting the load anyway",

@@ -1,4 +1,4 @@
-"""The Locust user: one closed-loop LLM client that streams chat completions back to back."""
+"""The Locust user: one closed-loop LLM client that sends the workload's prepared requests back to back."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from locust import User, constant, task
 
 from llmload.client.stream import ChatStreamClient, StreamOutcome
 from llmload.load.failures import failure_backoff_s
+from llmload.load.request_encoder import PreparedRequest
 from llmload.load.run_lifecycle import get_context, submit_record
-from llmload.records import CHAT_REQUEST_NAME as REQUEST_NAME
 from llmload.records import Record
-from llmload.scenarios.plates.plate_scenario import ScenarioRequest
+from llmload.scenarios.workload_request import Scenario
 
 
 class LlmUser(User):
@@ -29,19 +29,27 @@ class LlmUser(User):
         self.iteration = 0
         self.failures_in_a_row = 0  # load.failures: backoff from the second failure in a row
         settings = self.ctx.settings
-        self.llm = ChatStreamClient(settings.host, settings.api_key, settings.timeouts)
+        self.llm = ChatStreamClient(settings.host, settings.api_key, settings.timeouts, stream=settings.stream)
 
     def on_stop(self) -> None:
         self.llm.close()
 
     @task
-    def chat(self) -> None:
-        request = self.ctx.scenario.request(self.user_index, self.iteration)
+    def workload_request(self) -> None:
+        """The run's workload: the request its scenario picks for this user's next iteration."""
+        workload = self.ctx.workload
+        prepared = workload.request(self.user_index, self.iteration)
         self.iteration += 1
-        body = self.ctx.settings.request_body(request.messages)
-        intended = self._wait_for_arrival() if self.ctx.settings.open_loop else None
-        outcome = self.llm.chat_stream(body, keep_text=self.ctx.settings.score)
-        record = self._record(request, outcome)
+        self.send(prepared, workload.scenario)
+
+    def send(self, prepared: PreparedRequest, scenario: Scenario | None = None) -> tuple[Record, StreamOutcome]:
+        """Sends one prepared request (open loop: at its arrival time), records it (records.jsonl, Locust's
+        statistics under the request's name) with `scenario`'s scoring of the answer, and returns both."""
+        settings = self.ctx.settings
+        intended = self._wait_for_arrival() if settings.open_loop else None
+        scorer = scenario if scenario is not None and settings.score and scenario.reads_answers else None
+        outcome = self.llm.send(prepared.path, prepared.body, scorer is not None, settings.stream, not settings.chat)
+        record = self._record(prepared, outcome, scorer)
         record.intended_send_s = intended
         submit_record(self.environment, record)
         self._fire_locust_event(record, outcome)
@@ -49,18 +57,17 @@ class LlmUser(User):
         pause_s = failure_backoff_s(self.failures_in_a_row)
         if pause_s:
             gevent.sleep(pause_s)
+        return record, outcome
 
     def _wait_for_arrival(self) -> float:
         """Open loop: sleep until this request's intended send time (at once if already late)."""
         return self.ctx.dispatcher().next_arrival()
 
-    def _record(self, request: ScenarioRequest, outcome: StreamOutcome) -> Record:
-        facts = outcome.facts
-        found = (
-            self.ctx.scenario.plates_found(facts.answer_text)
-            if outcome.ok and self.ctx.settings.score
-            else []
-        )
+    def _record(self, prepared: PreparedRequest, outcome: StreamOutcome, scorer: Scenario | None) -> Record:
+        facts, spec = outcome.facts, prepared.spec
+        scenario_facts = spec.facts or None
+        if scorer is not None and outcome.ok:
+            scenario_facts = {**spec.facts, **scorer.score(spec, facts.answer_text)}
         return Record(
             request_id=f"{self.ctx.worker_tag}-{self.user_index}-{self.iteration}",
             user_id=self.user_index,
@@ -82,18 +89,17 @@ class LlmUser(User):
             http_status=outcome.http_status,
             error_kind=outcome.error_kind,
             error=outcome.error,
-            batch_ids=request.batch_ids,
-            plates_expected=request.plates_expected,
-            plates_found=found,
             worker=self.ctx.worker_tag,
             connect_s=outcome.connect_s,
             response_bytes=outcome.response_bytes,
+            name=spec.name,
+            scenario=scenario_facts,
         )
 
     def _fire_locust_event(self, record: Record, outcome: StreamOutcome) -> None:
         self.environment.events.request.fire(
             request_type="LLM",
-            name=REQUEST_NAME,
+            name=record.name,
             response_time=(record.end_s - record.send_s) * 1000.0,
             response_length=record.output_tokens or 0,
             exception=None if outcome.ok else RuntimeError(f"{outcome.error_kind}: {outcome.error}"),

@@ -32,12 +32,19 @@ def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
         )
     for line in _caveats(summary):
         out.write(line + "\n")
-    acc = summary.get("accuracy") or {}
+    out.write(_requests_line(summary) + "\n")
+
+
+def _requests_line(summary: dict[str, Any]) -> str:
+    """How many requests, and how their answers scored: the plates found, the dataset's expected answers."""
+    acc, expected = summary.get("accuracy") or {}, summary.get("expected")
     req = summary.get("requests") or {}
-    out.write(
-        f"requests {req.get('total')} ({req.get('failed')} failed); plate detection precision "
-        f"{_f(acc.get('precision'), 3)} recall {_f(acc.get('recall'), 3)}\n"
-    )
+    line = f"requests {req.get('total')} ({req.get('failed')} failed)"
+    if acc.get("precision") is not None or not expected:
+        line += f"; plate detection precision {_f(acc.get('precision'), 3)} recall {_f(acc.get('recall'), 3)}"
+    if expected:
+        line += f"; expected answers matched {expected['matched']}/{expected['scored']}"
+    return line
 
 
 def _caveats(summary: dict[str, Any]) -> list[str]:

@@ -25,6 +25,7 @@ from llmload.sim.chat_completions import (
     SIM_VERSION,
     chat_completions,
     error_response,
+    text_completions,
 )
 from llmload.sim.faults import FaultInjector, FaultPlan, SimFaults, build_plan, flag_items, merge_plans
 from llmload.sim.metrics_exposition import make_registry, render_metrics
@@ -118,6 +119,7 @@ def build_app(runtime: SimRuntime, seed: int, faults: SimFaults | None = None) -
     app[RNG_KEY] = random.Random(seed)
     app[REGISTRY_KEY] = make_registry(runtime)
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/completions", text_completions)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/health", health)
     app.router.add_get("/version", version)

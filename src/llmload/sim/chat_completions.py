@@ -1,4 +1,5 @@
-"""aiohttp app speaking vLLM's OpenAI API on top of a simulated engine (binds 127.0.0.1 by default)."""
+"""The completion handlers of the simulator: vLLM's /v1/chat/completions and /v1/completions, streamed or not,
+on top of a simulated engine (binds 127.0.0.1 by default)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
-from llmload.scenarios.prompt_tokens import estimate_prompt_tokens
+from llmload.scenarios.prompt_tokens import estimate_prompt_tokens, estimate_text_tokens
 from llmload.sim.content import completion_pieces
 from llmload.sim.faults import HTTP_FAULTS, SimFaults
 from llmload.sim.predict import sample_output_tokens
 from llmload.sim.realtime import SimRuntime
 from llmload.sim.sim_profile import SimProfile
+from llmload.sim.sse_chunks import ChunkWriter, malformed_event
 
 RUNTIME_KEY: web.AppKey[SimRuntime] = web.AppKey("runtime", SimRuntime)
 RNG_KEY: web.AppKey[random.Random] = web.AppKey("rng", random.Random)
@@ -45,6 +47,7 @@ class ChatRequest:
     max_tokens: int
     finish_reason: str
     user_text: str
+    completions: bool = False  # /v1/completions: a prompt, answered in choices[0].text
 
 
 def _message_texts(messages: Any) -> list[str]:
@@ -59,13 +62,28 @@ def _message_texts(messages: Any) -> list[str]:
     return texts
 
 
-def parse_chat(body: Any, profile: SimProfile, rng: random.Random) -> ChatRequest:
+def _prompt_text(body: dict[str, Any]) -> str:
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        raise ApiError(400, "prompt must be a non-empty string", "BadRequestError")
+    return prompt
+
+
+def parse_chat(body: Any, profile: SimProfile, rng: random.Random, completions: bool = False) -> ChatRequest:
+    """A chat completion request (with `completions`: a text completion request), checked as vLLM checks it;
+    prompt tokens counted as the simulator's /tokenize counts them."""
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object", "BadRequestError")
     if body.get("model") != profile.model:
         raise ApiError(404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
-    texts = _message_texts(body.get("messages"))
-    prompt = estimate_prompt_tokens(texts, profile.tokens_per_char, profile.tokens_per_message)
+    if completions:
+        user_text = _prompt_text(body)
+        prompt = max(1, round(estimate_text_tokens(user_text, tokens_per_cjk_char=profile.tokens_per_char)))
+    else:
+        texts = _message_texts(body.get("messages"))
+        prompt = estimate_prompt_tokens(texts, profile.tokens_per_char, profile.tokens_per_message)
+        user_text = "\n".join(t for m, t in zip(body["messages"], texts, strict=True)
+                              if isinstance(m, dict) and m.get("role") == "user")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is None:
         max_tokens = profile.max_model_len - prompt
@@ -78,34 +96,8 @@ def parse_chat(body: Any, profile: SimProfile, rng: random.Random) -> ChatReques
     out = max_tokens if body.get("ignore_eos") else sample_output_tokens(profile, rng, max_tokens)
     options = body.get("stream_options") or {}
     stream = bool(body.get("stream", False))
-    user_text = "\n".join(t for m, t in zip(body["messages"], texts, strict=True)
-                          if isinstance(m, dict) and m.get("role") == "user")
     return ChatRequest(stream, stream and bool(options.get("include_usage")), prompt, out, max_tokens,
-                       "length" if out >= max_tokens else "stop", user_text)
-
-
-class ChunkWriter:
-    """Pre-rendered SSE chunks in vLLM's chat.completion.chunk format."""
-
-    def __init__(self, model: str) -> None:
-        self.id = f"chatcmpl-{uuid.uuid4().hex}"
-        self.created = int(time.time())
-        head = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model}
-        self.prefix = "data: " + json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1] + ',"choices":[{"index":0,"delta":'
-
-    def role(self) -> str:
-        return self.prefix + '{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
-
-    def content(self, text: str, finish_reason: str | None) -> str:
-        reason = "null" if finish_reason is None else f'"{finish_reason}"'
-        return (self.prefix + '{"content":' + json.dumps(text, ensure_ascii=False)
-                + f'}},"logprobs":null,"finish_reason":{reason}}}]}}\n\n')
-
-    def usage(self, model: str, prompt: int, completion: int) -> str:
-        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": model,
-                "choices": [], "usage": {"prompt_tokens": prompt, "total_tokens": prompt + completion,
-                                         "completion_tokens": completion}}
-        return "data: " + json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n\n"
+                       "length" if out >= max_tokens else "stop", user_text, completions)
 
 
 @dataclass
@@ -126,10 +118,6 @@ class Disconnected(Exception):
     """The handler closed the connection on purpose (fault ``disconnect``)."""
 
 
-def _malformed_event(writer: ChunkWriter) -> str:
-    return writer.prefix + '{"content":"\\u4eac' + "\n\n"  # cut mid-JSON: not a JSON object
-
-
 async def _mid_stream_fault(request: web.Request, resp: web.StreamResponse, writer: ChunkWriter,
                             outcome: Outcome, faults: SimFaults) -> None:
     kind = outcome.kind
@@ -139,7 +127,7 @@ async def _mid_stream_fault(request: web.Request, resp: web.StreamResponse, writ
     elif kind == "malformed":
         faults.injector.injected(kind)
         outcome.settle("faulted")
-        await resp.write(_malformed_event(writer).encode())
+        await resp.write(malformed_event(writer).encode())
     elif kind == "disconnect":
         faults.injector.injected(kind)
         outcome.settle("faulted")
@@ -152,7 +140,7 @@ async def _stream_tokens(request: web.Request, runtime: SimRuntime, chat: ChatRe
                          faults: SimFaults) -> web.StreamResponse:
     req_id, stream = runtime.submit(chat.prompt_tokens, chat.output_tokens, chat.finish_reason, outcome.arrived_s)
     pieces = completion_pieces(chat.user_text, chat.output_tokens)
-    writer = ChunkWriter(runtime.profile.model)
+    writer = ChunkWriter(runtime.profile.model, chat.completions)
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     try:
         await resp.prepare(request)
@@ -200,18 +188,20 @@ async def _complete(runtime: SimRuntime, chat: ChatRequest, arrived_s: float) ->
     finally:
         runtime.release(req_id)
     text = "".join(completion_pieces(chat.user_text, chat.output_tokens))
-    body = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+    answer: dict[str, Any] = ({"text": text} if chat.completions else
+              {"message": {"role": "assistant", "content": text, "reasoning_content": None, "tool_calls": []}})
+    body = {"id": f"{'cmpl' if chat.completions else 'chatcmpl'}-{uuid.uuid4().hex}",
+            "object": "text_completion" if chat.completions else "chat.completion", "created": int(time.time()),
             "model": runtime.profile.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "reasoning_content": None,
-                                                 "tool_calls": []},
-                         "logprobs": None, "finish_reason": chat.finish_reason, "stop_reason": None}],
+            "choices": [{"index": 0, **answer, "logprobs": None, "finish_reason": chat.finish_reason,
+                         "stop_reason": None}],
             "usage": {"prompt_tokens": chat.prompt_tokens, "completion_tokens": chat.output_tokens,
                       "total_tokens": chat.prompt_tokens + chat.output_tokens, "prompt_tokens_details": None},
             "prompt_logprobs": None}
     return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
-async def _handle_chat(request: web.Request, outcome: Outcome) -> web.StreamResponse:
+async def _handle_chat(request: web.Request, outcome: Outcome, completions: bool) -> web.StreamResponse:
     runtime, faults = request.app[RUNTIME_KEY], request.app[FAULTS_KEY]
     try:
         body = await request.json()
@@ -219,7 +209,7 @@ async def _handle_chat(request: web.Request, outcome: Outcome) -> web.StreamResp
         outcome.settle("rejected")
         return error_response(400, "request body is not valid JSON", "BadRequestError")
     try:
-        chat = parse_chat(body, runtime.profile, request.app[RNG_KEY])
+        chat = parse_chat(body, runtime.profile, request.app[RNG_KEY], completions)
     except ApiError as exc:
         outcome.settle("rejected")
         return error_response(exc.status, str(exc), exc.kind)
@@ -249,11 +239,19 @@ async def _handle_chat(request: web.Request, outcome: Outcome) -> web.StreamResp
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _completion(request, completions=False)
+
+
+async def text_completions(request: web.Request) -> web.StreamResponse:
+    return await _completion(request, completions=True)
+
+
+async def _completion(request: web.Request, completions: bool) -> web.StreamResponse:
     faults = request.app[FAULTS_KEY]
     faults.tally.received += 1
     outcome = Outcome(arrived_s=request.app[RUNTIME_KEY].loop.time())
     try:
-        return await _handle_chat(request, outcome)
+        return await _handle_chat(request, outcome, completions)
     except Disconnected:
         raise asyncio.CancelledError from None  # the connection is gone: nothing more to send
     except (asyncio.CancelledError, ConnectionResetError):
