@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
+from llmload.exit_codes import ExitCode
 from llmload.report.gates import failure_lines
 
 
@@ -87,4 +88,4 @@ def print_gate(summary: dict[str, Any], out: TextIO) -> int:
     lines = failure_lines(gate)
     if lines:
         out.write("\n".join(lines) + "\n")
-    return 0 if gate.get("passed", True) else 1
+    return ExitCode.OK if gate.get("passed", True) else ExitCode.FAILED
