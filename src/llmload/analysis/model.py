@@ -126,6 +126,20 @@ class StepValidity:
 
 
 @dataclass(frozen=True)
+class NameStats:
+    """One request name's share of a step (analysis.name_stats): the step's own definitions over its requests."""
+
+    requests_ok: int  # steady successes: the latency statistics' samples
+    requests_failed: int
+    error_rate: float
+    rps: float | None  # work in the window (llmload.steady)
+    output_tokens_per_s: float | None
+    ttft_s: Distribution
+    e2e_s: Distribution
+    tpot_s: Distribution
+
+
+@dataclass(frozen=True)
 class StepStats:
     """One step over its steady window (analysis.step_stats); target time base, seconds from time zero."""
 
@@ -162,6 +176,8 @@ class StepStats:
     time_split: Evidence | None  # TTFT and E2E in queue, prefill, decode and the rest (analysis.time_split)
     # answers scored against the dataset's `expected` (steady successes); left out of runs that scored none
     expected: ExpectedMatch | None = field(default=None, metadata=OMIT_IF_NONE)
+    # the same figures per request name, in name order; left out of runs of one name (analysis.name_stats)
+    by_name: Mapping[str, NameStats] | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def knee_level(self) -> KneeLevel:
         return KneeLevel(
@@ -216,6 +232,7 @@ class RunAnalysis:
     requests: RequestCounts
     steps: tuple[StepStats, ...]
     knee: KneeResult
+    saturation_by_name: Evidence | None  # which request name saturates first; None for a run of one name
     slo: Evidence | None  # --slo judged per step, with goodput (analysis.slo, analysis.goodput)
     usl: Evidence  # analysis.usl
     kv_prediction: Evidence | None  # analysis.kv_prediction

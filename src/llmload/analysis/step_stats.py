@@ -68,12 +68,9 @@ def _step(
     gpu: tuple[Evidence, ...], time_split: Evidence | None,
 ) -> StepStats:
     req = run.requests
-    sent = req[sent_in(req, window)]
-    steady = sent[sent["steady"]]
-    steady_ok = steady[steady["ok"]]
-    ended = sent[sent["end_s"] <= window.end_s]  # failures count once they ended by the step's end
-    failed = int((~ended["ok"]).sum())
-    rps, tokens_per_s = _throughput(req, window)
+    sent, steady, steady_ok, ended = step_requests(req, window)
+    failed, error_rate = failures(ended)
+    rps, tokens_per_s = throughput(req, window)
     ttft = distribution(steady_ok["ttft_s"], ci_seed=window.index)
     validity = _validity(run, window, sent, steady_ok, gaps, idle, ttft.p50, rps)
     return StepStats(
@@ -86,7 +83,7 @@ def _step(
         requests_sent=int(len(sent)),
         requests_ok=int(len(steady_ok)),
         requests_failed=failed,
-        error_rate=failed / len(ended) if len(ended) else 0.0,
+        error_rate=error_rate,
         completed_in_window=_completed_in_window(req, window),
         rps=rps,
         output_tokens_per_s=tokens_per_s,
@@ -112,7 +109,23 @@ def _step(
     )
 
 
-def _throughput(requests: pd.DataFrame, window: StepWindow) -> tuple[float | None, float | None]:
+def step_requests(
+    requests: pd.DataFrame, window: StepWindow
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The requests sent in the step; its steady ones; their successes (the latency statistics' samples); and
+    those that ended by the step's end (failures count once they ended)."""
+    sent = requests[sent_in(requests, window)]
+    steady = sent[sent["steady"]]
+    return sent, steady, steady[steady["ok"]], sent[sent["end_s"] <= window.end_s]
+
+
+def failures(ended: pd.DataFrame) -> tuple[int, float]:
+    """How many of the step's ended requests failed, and their share of them (0 when none ended)."""
+    failed = int((~ended["ok"]).sum())
+    return failed, failed / len(ended) if len(ended) else 0.0
+
+
+def throughput(requests: pd.DataFrame, window: StepWindow) -> tuple[float | None, float | None]:
     """Requests and output tokens per second: the work done in the steady window over its length (tokens/s
     None for a run without token counts, such as imported JMeter results: missing, not zero)."""
     if window.length_s <= 0:

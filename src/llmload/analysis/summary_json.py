@@ -48,7 +48,12 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "statistics": to_json(analysis.statistics),
         "errors": to_json(analysis.errors),
         "quality_examples": to_json(analysis.quality_examples),
-    } | ({"expected": to_json(analysis.expected)} if analysis.expected is not None else {})
+    } | _when_given(expected=analysis.expected, saturation_by_name=analysis.saturation_by_name)
+
+
+def _when_given(**blocks: Any) -> dict[str, Any]:
+    """The blocks a run has only sometimes (answers scored against `expected`, several request names)."""
+    return {key: to_json(value) for key, value in blocks.items() if value is not None}
 
 
 def to_json(value: Any) -> Any:

@@ -50,7 +50,8 @@ def _requests_line(summary: dict[str, Any]) -> str:
 
 def _caveats(summary: dict[str, Any]) -> list[str]:
     """What the reader must know before trusting the two numbers: a partial run, a knee at the top of
-    the plan (saturation not reached), how sure the knee is, from where requests mostly wait in the queue."""
+    the plan (saturation not reached), how sure the knee is, which request name saturates first, from where
+    requests mostly wait in the queue."""
     lines = []
     provisional = summary.get("knee_provisional")
     if provisional:
@@ -68,6 +69,9 @@ def _caveats(summary: dict[str, Any]) -> list[str]:
     confidence = (summary.get("knee_confidence") or {}).get("level")
     if knee and confidence:
         lines.append(f"knee confidence: {confidence} (why: knee_signals in summary.json, 'why here' in the report)")
+    by_name = summary.get("saturation_by_name")
+    if by_name:
+        lines.append(f"which request name saturates first: {by_name['detail']}")
     why_queue = (summary.get("time_split") or {}).get("why_here")
     if why_queue:
         lines.append(f"where the time goes: {why_queue}")
