@@ -84,7 +84,8 @@ def _add_report_commands(sub: Commands) -> None:
     want.add_argument("--target-users", type=int, default=None, help="Concurrent users to serve")
     want.add_argument("--target-rps", type=float, default=None, help="Requests per second to serve")
     plan.add_argument(
-        "--slo", default="", help='SLO each replica must meet, e.g. "e2e_p95<=60s,error_rate<=1%%"'
+        "--slo", default="",
+        help='SLO each replica must meet, e.g. "e2e_p95<=60s,error_rate<=1%%"; NAME:CLAUSE judges one request name',
     )
     plan.add_argument(
         "--hardware", default="seed-2x4090", help="Hardware/cost profile: TOML path or shipped name"

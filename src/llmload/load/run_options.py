@@ -196,7 +196,8 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("connect_timeout", "10s", "Connect timeout (default 10s)", parse_duration_s),
     RunOption("first_token_timeout", "600s", "First-token timeout (default 600s)", parse_duration_s),
     RunOption("request_timeout", "1800s", "Whole-request timeout (default 1800s)", parse_duration_s),
-    RunOption("slo", "", 'SLO, e.g. "ttft_p95<=2s,e2e_p95<=60s,error_rate<=1%%"', _slo),
+    RunOption("slo", "", 'SLO, e.g. "ttft_p95<=2s,e2e_p95<=60s,error_rate<=1%%"; NAME:CLAUSE judges the requests '
+              'of one name, e.g. "rag:ttft_p95<=2s"', _slo),
     RunOption("no_score", False, "Do not score answers (plates found, expected answers)"),
     RunOption("metrics_interval", "1s", "Sample the target's /metrics and local GPUs this often (default 1s; 0: off)",
               _metrics_interval),
