@@ -4,6 +4,7 @@ and lines; a run of one name gains nothing."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from llmload.analysis.summary_json import summary_json
 from llmload.capacity.plan import operating_point
 from llmload.records import StepMark
 from llmload.report.build import build_report
+from llmload.report.text import print_verdict
 
 # A server both names share: no queue up to 6 users, then every request waits QUEUE_S more (the same for both
 # names), so throughput stays flat past 6 (the totals' knee) while the short chat answers (1 s alone) pass
@@ -133,3 +135,6 @@ def test_the_report_shows_rows_and_lines_per_name(tmp_path: Path) -> None:
     assert 'id="chart-by-name"' in html and "chat: p50 E2E (s)" in html and "rag: req/s" in html
     assert 'id="saturates-first"' in html and "chat saturates first" in html
     assert built.summary["steps"][0]["by_name"]["rag"]["e2e_s"]["p50"] == pytest.approx(4.0, abs=1e-6)
+    verdict = io.StringIO()
+    print_verdict(built.summary, verdict)
+    assert "which request name saturates first: chat: its p50 E2E passed 1.5 x" in verdict.getvalue()

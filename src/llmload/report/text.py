@@ -70,7 +70,7 @@ def _caveats(summary: dict[str, Any]) -> list[str]:
     if knee and confidence:
         lines.append(f"knee confidence: {confidence} (why: knee_signals in summary.json, 'why here' in the report)")
     by_name = summary.get("saturation_by_name")
-    if by_name:
+    if by_name and by_name.get("knee_users") is not None:
         lines.append(f"which request name saturates first: {by_name['detail']}")
     why_queue = (summary.get("time_split") or {}).get("why_here")
     if why_queue:
