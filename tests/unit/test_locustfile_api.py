@@ -174,6 +174,10 @@ def test_locustfile_option_is_checked_and_replaces_llmloads_own_file(tmp_path: P
     broken.write_text("from llmload import LlmUser\nclass A(LlmUser)\n")
     with pytest.raises(UsageError, match=r"broken.py:2: expected ':'"):
         parse_run_values({"host": "http://h:1", "locustfile": str(broken)})
+    plain = tmp_path / "plain.py"
+    plain.write_text("from locust import HttpUser\n")
+    with pytest.raises(UsageError, match="plain.py has no llmload user class"):
+        parse_run_values({"host": "http://h:1", "locustfile": str(plain)})
     mine = tmp_path / "mine.py"
     mine.write_text("from llmload import LlmUser\n")
     with pytest.raises(UsageError, match="--dataset: not used with --locustfile"):

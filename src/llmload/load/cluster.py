@@ -104,9 +104,9 @@ def distributed_master(args: argparse.Namespace, env: dict[str, str]) -> Iterato
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    argv = worker_argv(args.master_host, args.master_port, check_locustfile(args.locustfile))
     env = locust_env(args.api_key)
     print(f"llmload: worker of the master at {args.master_host}:{args.master_port}", flush=True)
-    argv = worker_argv(args.master_host, args.master_port, check_locustfile(args.locustfile))
     return subprocess.run(argv, env=env, check=False).returncode
 
 

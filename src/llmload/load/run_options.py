@@ -105,16 +105,20 @@ def _warmup(text: str, what: str) -> str:
 
 
 def check_locustfile(text: str, what: str = "--locustfile") -> str:
-    """A Python file that parses (its mistakes show as one line here, not as Locust's traceback later)."""
+    """A Python file that parses and uses llmload (its mistakes show as one line here, not as Locust's traceback
+    or unknown options later)."""
     if not text:
         return text
     path = Path(text)
     if not path.is_file():
         raise UsageError(f"{what}: {text}: no such file")
+    source = path.read_bytes()
     try:
-        ast.parse(path.read_bytes(), filename=text)
+        ast.parse(source, filename=text)
     except SyntaxError as exc:
         raise UsageError(f"{what}: {text}:{exc.lineno}: {exc.msg}") from None
+    if b"llmload" not in source:
+        raise UsageError(f"{what}: {text} has no llmload user class (from llmload import LlmUser)")
     return text
 
 
