@@ -7,7 +7,9 @@
   and its SDK-written function also on the real openai SDK;
 - self.openai hands out the SDK's objects, one content chunk per token the record counts; a failure is
   recorded, returned by self.chat and raised by self.openai;
-- `--users auto` climbs with a locustfile as with a dataset.
+- `--users auto` climbs with a locustfile as with a dataset;
+- in plain Locust's web UI the locustfile gets llmload's step plan (Locust's user fields hidden), the LLM tabs
+  and the run's report.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from typing import Any
 
 import pytest
 from simulator import REPO, llmload, simulator, summary
+from test_webui import http, template_args, wait_for
+
+from llmload.processes import free_port, stop_process
 
 TTFT_S, ITL_S = 0.1, 0.02
 
@@ -191,3 +196,27 @@ def test_users_auto_searches_with_a_locustfile(sim_url: str, tmp_path: Path) -> 
     run_locustfile(sim_url, locustfile, tmp_path / "run", "--users", "auto", "--max-users", "4", "--step-duration",
                    "2s", REPLIES_OUT=str(tmp_path / "replies.jsonl"))  # fmt: skip
     assert [step["users"] for step in summary(tmp_path / "run")["steps"]] == [1, 2, 4]
+
+
+def test_plain_locusts_web_ui_runs_the_step_plan_and_builds_the_report(sim_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    argv = [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "chat_and_long_context.py"),
+            "--host", sim_url, "--web-host", "127.0.0.1", "--web-port", str(port), "--metrics-interval", "0"]  # fmt: skip
+    env = {**os.environ, "LONG_CONTEXT_WORDS": "400"}
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for("the web UI", lambda: http(url + "/")[0] == 200, 30)
+        args = template_args(url)
+        assert args["hide_common_options"] is True  # llmload's step plan sets the users
+        assert [t["key"] for t in args["extended_tabs"]] == ["llmload", "llmsteps"]
+        form = {"host": sim_url, "step_users": "4,8", "step_duration": "3s", "warmup": "0.5"}
+        assert json.loads(http(url + "/swarm", form)[1])["success"] is True
+        live = wait_for("the report", lambda: (s := json.loads(http(url + "/llmload/live")[1]))["report_ready"]
+                        and s, 60)  # fmt: skip
+        assert http(url + "/llmload/report")[0] == 200
+    finally:
+        stop_process(proc)
+    assert [step["users"] for step in live["steps"]] == [4, 8]
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    assert {r["name"] for r in records_of(run_dir)} == {"chat", "long-context", "follow-up"}
