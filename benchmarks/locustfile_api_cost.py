@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from client_overhead import CORES, NICE, ROOT, Case, FakeServer, Sampler, steady_window, taskset
+from client_overhead import NICE, ROOT, Case, FakeServer, sample_client, steady_window
 
 CASES = {"unpaced": Case(64, 256, 0.0, 0.0, run_s=12.0, window_s=6.0), "paced": Case(32, 64, 0.1, 0.02)}
 MODES = ("dataset", "chat", "openai")
@@ -70,16 +69,7 @@ def client_argv(mode: str, case: Case, url: str, out: Path) -> list[str]:
 
 def measure(mode: str, case: Case, server: FakeServer, out: Path) -> dict[str, float | str]:
     out.mkdir(parents=True, exist_ok=True)
-    server.stats(reset=True)
-    with (out / "client.log").open("w") as log:
-        argv = [*taskset(CORES["client"]), *client_argv(mode, case, server.url, out)]
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=out)
-        sampler = Sampler(proc, server)
-        sampler.start()
-        try:
-            proc.wait(timeout=case.run_s + 240)
-        finally:
-            sampler.stop()
+    sampler, _ = sample_client(client_argv(mode, case, server.url, out), case, server, out)
     window = steady_window(sampler.samples, case)
     records = [json.loads(line) for line in (out / "run" / "records.jsonl").open()]
     exact = all(r["ok"] and r["output_tokens"] == case.tokens == len(r["chunk_s"]) for r in records)
