@@ -136,6 +136,7 @@ def test_two_classes_run_in_their_weight_ratio_and_replies_hold_what_was_recorde
     assert {(reply["name"], reply["matched"]) for reply in replies} == {("chat", None), ("rag", True)}
     meta = json.loads((tmp_path / "run" / "meta.json").read_text())
     assert meta["locustfile"]["users"] == {"Chat": {"weight": 3}, "Rag": {"weight": 1}} and "dataset" not in meta
+    assert "users Chat (weight 3), Rag (weight 1)" in (tmp_path / "run" / "report.html").read_text()
     s = summary(tmp_path / "run")
     assert s["expected"]["scored"] == names["rag"] and s["steps"][0]["users"] == 4
 

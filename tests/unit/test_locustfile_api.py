@@ -20,7 +20,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from llmload.client.stream import CHAT_PATH, COMPLETIONS_PATH, StreamOutcome
 from llmload.client.stream_facts import StreamFacts
 from llmload.errors import UsageError
-from llmload.load.locust_command import headless_argv, worker_argv
+from llmload.load.locust_command import headless_argv, ui_argv, worker_argv
 from llmload.load.locustfile_requests import EXPECTED_SCORER, own_spec, reply_of
 from llmload.load.openai_shape import ChunkStream, OpenAiShape, RequestFailed, parse
 from llmload.load.request_encoder import PreparedRequest, prepare_own
@@ -185,6 +185,8 @@ def test_locustfile_option_is_checked_and_replaces_llmloads_own_file(tmp_path: P
     args = parse_run_args(["--host", "http://h:1", "--locustfile", str(mine), "--users", "4"])
     argv = headless_argv(vars(args), tmp_path / "run")
     assert argv[argv.index("-f") + 1] == str(mine) and "--locustfile" not in argv and "--step-users" in argv
+    ui = ui_argv(vars(args), "127.0.0.1", 8089)
+    assert ui[ui.index("-f") + 1] == str(mine) and "--headless" not in ui
     assert worker_argv("h", 1, str(mine))[4] == str(mine) and worker_argv("h", 1)[4].endswith("plate_detection.py")
 
 
