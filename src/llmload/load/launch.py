@@ -57,7 +57,10 @@ def run_headless(args: argparse.Namespace) -> int:
     run_dir = settings.run_dir
     if (run_dir / RECORDS).exists():
         raise UsageError(f"--out: {run_dir} already holds a run; choose a new directory")
-    if not run_preflight(replace(settings, model=settings.model or (models[0] if models else ""))):
+    # a locustfile's requests are its own, made as it runs: there is no first request to try beforehand
+    if not values["locustfile"] and not run_preflight(
+        replace(settings, model=settings.model or (models[0] if models else ""))
+    ):
         return ExitCode.UNREACHABLE
     pin_generator(values["cpus"])
     env = dict(locust_env(settings.api_key), **{LAUNCHED_BY_RUN: "1"})
@@ -104,7 +107,7 @@ def run_ui(args: argparse.Namespace) -> int:
         elif args.workers:
             port = free_port()
             argv += master_options("127.0.0.1", port)
-            workers = start_workers(args.workers, port, env)
+            workers = start_workers(args.workers, port, env, args.locustfile)
         return run_locust(argv, env)[0]
     finally:
         stop_processes(workers, timeout_s=10.0)

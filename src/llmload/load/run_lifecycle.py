@@ -18,7 +18,7 @@ import gevent
 
 from llmload.client.clock import wall_clock
 from llmload.load import distributed
-from llmload.load.context import RunContext, create_context, write_meta
+from llmload.load.context import RunContext, create_context, locustfile_facts, write_meta
 from llmload.load.failures import TargetWatch
 from llmload.load.health import HealthSampler
 from llmload.load.live import LiveStats
@@ -34,9 +34,9 @@ def get_context(environment: Any) -> RunContext:
     """The run in progress; the first use of a run (the shape's first tick or test_start) starts it."""
     state = process_state(environment)
     if state.run is None:
-        state.run = create_context(
-            environment.parsed_options, environment.host or "", state.role is Role.WORKER
-        )
+        is_worker = state.role is Role.WORKER
+        own = locustfile_facts(environment)
+        state.run = create_context(environment.parsed_options, environment.host or "", is_worker, own)
         _start_run(environment, state, state.run)
     return state.run
 

@@ -11,6 +11,7 @@ On Locust's parser --host is Locust's own, and four options carry the names of a
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -103,6 +104,24 @@ def _warmup(text: str, what: str) -> str:
     return text
 
 
+def check_locustfile(text: str, what: str = "--locustfile") -> str:
+    """A Python file that parses and uses llmload (its mistakes show as one line here, not as Locust's traceback
+    or unknown options later)."""
+    if not text:
+        return text
+    path = Path(text)
+    if not path.is_file():
+        raise UsageError(f"{what}: {text}: no such file")
+    source = path.read_bytes()
+    try:
+        ast.parse(source, filename=text)
+    except SyntaxError as exc:
+        raise UsageError(f"{what}: {text}:{exc.lineno}: {exc.msg}") from None
+    if b"llmload" not in source:
+        raise UsageError(f"{what}: {text} has no llmload user class (from llmload import LlmUser)")
+    return text
+
+
 def _tokenizer(text: str, what: str) -> str:
     if text and not Path(text).exists():
         raise UsageError(f"{what}: {text}: no such file or folder")
@@ -173,6 +192,8 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("max_users", 256, "Open loop: most requests in flight at once; auto: the highest level tried "
               "(default 256)", _at_least_one),
     RunOption("out", "", "Run directory (default reports/<run-id>)", locust="--run-dir"),
+    RunOption("locustfile", "", "Your own locustfile: its LlmUser classes' tasks send the requests instead of "
+              "--dataset (see README, Your own locustfile)", check_locustfile, locust=None),
     RunOption("dataset", DEFAULT_DATASET, "Workload: plate comments JSONL (default: the checked-in set), chat JSONL, "
               "prompt JSONL, CSV with a prompt column, ShareGPT JSON, or synthetic:prompt_tokens=N,output_tokens=M"),
     RunOption("dataset_format", AUTO_FORMAT, "The --dataset's format (default auto: detected)",
@@ -266,5 +287,7 @@ def parse_run_values(values: Mapping[str, Any], on_locust: bool = False) -> dict
         parsed[option.name] = option.parse(value, what) if option.parse is not None else value
     if parsed["ignore_eos"] and not parsed["max_tokens"]:
         raise UsageError("--ignore-eos needs --max-tokens N (the fixed output length)")
+    if parsed["locustfile"] and parsed["dataset"] != DEFAULT_DATASET:
+        raise UsageError("--dataset: not used with --locustfile (the locustfile's tasks make the requests)")
     _check_workload(parsed, on_locust)
     return parsed

@@ -1,54 +1,112 @@
-"""The Locust user: one closed-loop LLM client that sends the workload's prepared requests back to back."""
+"""The Locust users. LlmUser is the API of your own locustfile (`from llmload import LlmUser`): its tasks call
+`self.chat`, `self.complete` or `self.openai`, and each request is sent, timed and recorded exactly as the
+built-in scenarios' are. WorkloadUser sends the run's --dataset instead (llmload's own locustfile).
+
+Importing this module wires llmload into Locust's events (load.locust_hooks): run options, run directory,
+step plan, web UI tabs, distributed records and the report."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import gevent
 from locust import User, constant, task
 
 from llmload.client.stream import ChatStreamClient, StreamOutcome
+from llmload.load import locust_hooks  # noqa: F401 - registers llmload's listeners on Locust's events
 from llmload.load.failures import failure_backoff_s
-from llmload.load.request_encoder import PreparedRequest
+from llmload.load.locustfile_requests import EXPECTED_SCORER, Reply, own_spec, reply_of
+from llmload.load.request_encoder import PreparedRequest, prepare_own
 from llmload.load.run_lifecycle import get_context, submit_record
 from llmload.records import Record
 from llmload.scenarios.workload_request import Scenario
 
+if TYPE_CHECKING:
+    from llmload.load.openai_shape import OpenAiShape
+
 
 class LlmUser(User):
-    """Zero think time, as JMeter's thread groups in the seed: each user sends its next request the
-    moment the previous one ends, so the user count is the concurrency."""
+    """One LLM client (one keep-alive connection) per user. Zero think time, as JMeter's thread groups in the
+    seed: each user sends its next request the moment the previous one ends, so the user count is the
+    concurrency (set `wait_time` for think time). Subclass it, give it `weight` and `@task`s; llmload's step
+    plan (--step-users, --step-rates, auto) sets how many users run, spread over the classes by weight."""
 
     abstract = True
     wait_time = constant(0)
+    sends_workload: ClassVar[bool] = False  # True: the run's --dataset (WorkloadUser), not the tasks' own calls
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.ctx = get_context(environment)
         self.user_index = self.ctx.next_user_index()
         self.iteration = 0
+        self.requests_sent = 0
         self.failures_in_a_row = 0  # load.failures: backoff from the second failure in a row
         settings = self.ctx.settings
         self.llm = ChatStreamClient(settings.host, settings.api_key, settings.timeouts, stream=settings.stream)
+        self._openai: OpenAiShape | None = None
 
     def on_stop(self) -> None:
         self.llm.close()
 
-    @task
-    def workload_request(self) -> None:
-        """The run's workload: the request its scenario picks for this user's next iteration."""
-        workload = self.ctx.workload
-        prepared = workload.request(self.user_index, self.iteration)
-        self.iteration += 1
-        self.send(prepared, workload.scenario)
+    @property
+    def model(self) -> str:
+        """The run's model: --model, else the server's first."""
+        return self.ctx.settings.model
 
-    def send(self, prepared: PreparedRequest, scenario: Scenario | None = None) -> tuple[Record, StreamOutcome]:
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        name: str = "chat",
+        expected: str | None = None,
+        **fields: Any,
+    ) -> Reply:
+        """POST /v1/chat/completions with `messages`: the run's body (model, stream with its usage trailer,
+        temperature, --max-tokens, --ignore-eos, --extra-body), then `fields` (max_tokens=64, stream=False, any
+        server field). `name`: the record's and Locust's request name. `expected`: a text the answer must
+        contain or `re:PATTERN`, scored as a dataset's expected answers are."""
+        spec = own_spec(name, type(self).__name__, messages=messages, expected=expected)
+        return self._send_own(prepare_own(self.ctx.settings, spec, True, fields), expected is not None)
+
+    def complete(
+        self, prompt: str, name: str = "completion", expected: str | None = None, **fields: Any
+    ) -> Reply:
+        """POST /v1/completions with `prompt` (no chat template); otherwise as `chat`."""
+        spec = own_spec(name, type(self).__name__, prompt=prompt, expected=expected)
+        return self._send_own(prepare_own(self.ctx.settings, spec, False, fields), expected is not None)
+
+    @property
+    def openai(self) -> OpenAiShape:
+        """An object shaped like the `openai` SDK's client, on this user's recorded client (load.openai_shape)."""
+        if self._openai is None:
+            from llmload.load.openai_shape import OpenAiShape
+
+            self._openai = OpenAiShape(self.ctx.settings, self.send, type(self).__name__)
+        return self._openai
+
+    def _send_own(self, prepared: PreparedRequest, scored: bool) -> Reply:
+        record, outcome = self.send(prepared, EXPECTED_SCORER if scored else None, keep_text=True)
+        return reply_of(record, outcome)
+
+    def send(
+        self,
+        prepared: PreparedRequest,
+        scenario: Scenario | None = None,
+        keep_text: bool = False,
+        keep_events: bool = False,
+    ) -> tuple[Record, StreamOutcome]:
         """Sends one prepared request (open loop: at its arrival time), records it (records.jsonl, Locust's
-        statistics under the request's name) with `scenario`'s scoring of the answer, and returns both."""
+        statistics under the request's name) with `scenario`'s scoring of the answer, and returns both.
+        `keep_text`: the outcome holds the answer even unscored; `keep_events`: the response's payloads."""
         settings = self.ctx.settings
         intended = self._wait_for_arrival() if settings.open_loop else None
         scorer = scenario if scenario is not None and settings.score and scenario.reads_answers else None
-        outcome = self.llm.send(prepared.path, prepared.body, scorer is not None, settings.stream, not settings.chat)
+        keep = keep_text or scorer is not None
+        outcome = self.llm.send(
+            prepared.path, prepared.body, keep, prepared.stream, prepared.completions, keep_events
+        )
+        self.requests_sent += 1
         record = self._record(prepared, outcome, scorer)
         record.intended_send_s = intended
         submit_record(self.environment, record)
@@ -69,7 +127,7 @@ class LlmUser(User):
         if scorer is not None and outcome.ok:
             scenario_facts = {**spec.facts, **scorer.score(spec, facts.answer_text)}
         return Record(
-            request_id=f"{self.ctx.worker_tag}-{self.user_index}-{self.iteration}",
+            request_id=f"{self.ctx.worker_tag}-{self.user_index}-{self.requests_sent}",
             user_id=self.user_index,
             send_s=outcome.send_s,
             end_s=outcome.end_s,
@@ -108,3 +166,19 @@ class LlmUser(User):
             },
             url=self.ctx.settings.host,
         )
+
+
+class WorkloadUser(LlmUser):
+    """Sends the run's workload (--dataset): llmload's own locustfile (load.plate_detection)."""
+
+    abstract = True
+    sends_workload = True
+
+    @task
+    def workload_request(self) -> None:
+        """The request the run's scenario picks for this user's next iteration."""
+        workload = self.ctx.workload
+        assert workload is not None, "a run with a WorkloadUser builds its workload (load.context)"
+        prepared = workload.request(self.user_index, self.iteration)
+        self.iteration += 1
+        self.send(prepared, workload.scenario)
