@@ -26,9 +26,11 @@ from llmload.load.arrivals import ARRIVAL_KINDS
 from llmload.scenarios.chat import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 from llmload.scenarios.plates.comment_dataset import load_dataset
 from llmload.scenarios.plates.plate_scenario import DEFAULT_DATASET
+from llmload.step_stop import DEFAULT_MIN_SAMPLES
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
 AUTO = "auto"
+DEFAULT_STEP_DURATION = "60s"  # a fixed plan's steps when --step-duration is not given
 API_KEY_ENV = "OPENAI_API_KEY"
 
 Parse = Callable[[Any, str], Any]  # (value, the flag it came from) -> the value parsed; UsageError when bad
@@ -86,6 +88,35 @@ def _rates(text: str, what: str) -> tuple[float, ...]:
 def _at_least_one(value: int, what: str) -> int:
     if value < 1:
         raise UsageError(f"{what}: {value} must be at least 1")
+    return value
+
+
+def _at_least_two(value: int, what: str) -> int:
+    if value < 2:
+        raise UsageError(f"{what}: {value} must be at least 2")
+    return value
+
+
+def _not_negative(value: int, what: str) -> int:
+    if value < 0:
+        raise UsageError(f"{what}: {value} must be 0 (unknown) or more")
+    return value
+
+
+def _step_duration(text: str, what: str) -> float | None:
+    """Seconds, or None for `auto` (llmload.step_stop); "" (not given) is resolved by parse_run_values."""
+    return None if str(text).strip().lower() == AUTO else parse_duration_s(text, what)
+
+
+def _tolerance(text: str, what: str) -> float:
+    """`5%` or `0.05` -> 0.05; between 0 and 1 exclusive."""
+    raw = str(text).strip()
+    try:
+        value = float(raw.removesuffix("%")) / (100.0 if raw.endswith("%") else 1.0)
+    except ValueError:
+        raise UsageError(f"{what}: {text!r} is not a tolerance (examples: 5%, 0.05)") from None
+    if not 0 < value < 1:
+        raise UsageError(f"{what}: {text!r} must be between 0 and 100%")
     return value
 
 
@@ -149,7 +180,15 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("model", "", "Model name (default: the server's first model)", locust="--llm-model"),
     RunOption("users", "1:40:1", "User levels: 1,2,4,8 or start:stop:step, or auto: adaptive knee search "
               "(default 1:40:1)", _levels, locust="--step-users"),
-    RunOption("step_duration", "60s", "Duration of each step: 30, 30s, 2m (default 60s)", parse_duration_s),
+    RunOption("step_duration", "", "Duration of each step: 30, 30s, 2m, or auto: until its numbers are steady "
+              "(--min-samples, --tolerance, --max-step-duration) (default: auto with --users auto, else 60s)",
+              _step_duration),
+    RunOption("min_samples", DEFAULT_MIN_SAMPLES, "Auto steps: steady completions a step needs at least "
+              f"(default {DEFAULT_MIN_SAMPLES})", _at_least_two),
+    RunOption("tolerance", "5%", "Auto steps: a step ends when the 95%% intervals of its throughput and p95 E2E "
+              "are within this of their values (default 5%%)", _tolerance),
+    RunOption("max_step_duration", "15m", "Auto steps: the longest a step may run; one that reaches it is marked "
+              "less certain (default 15m)", parse_duration_s),
     RunOption("rate", "", "Open loop instead of users: arrival rates in req/s per step (0.5,1,2 or 1:10:1)",
               _rates, locust="--step-rates"),
     RunOption("arrival", "constant", "Open-loop arrivals (default constant)", choices=ARRIVAL_KINDS),
@@ -174,6 +213,8 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("no_score", False, "Do not parse answers for plates"),
     RunOption("metrics_interval", "1s", "Sample the target's /metrics and local GPUs this often (default 1s; 0: off)",
               _metrics_interval),
+    RunOption("target_gpus", 0, "GPUs of the target, for its time in GPU-hours (default 0: the simulator's "
+              "profile or `llmload serve`'s GPUs where known)", _not_negative),
     RunOption("cpus", "", "Run the load generator on these cores only, e.g. 0 or 0-3 (default: any); keeps it off "
               "a server's cores on a shared machine", _cpus, locust=None),
 )  # fmt: skip
@@ -236,7 +277,14 @@ def parse_run_values(values: Mapping[str, Any], on_locust: bool = False) -> dict
         what = option.locust_flag if on_locust else option.flag
         if option.choices is not None and value not in option.choices:
             raise UsageError(f"{what}: {value!r} is not one of {', '.join(option.choices)}")
+        if option.name == "step_duration" and not str(value).strip():  # not given: after the plan's options
+            continue
         parsed[option.name] = option.parse(value, what) if option.parse is not None else value
+    if "step_duration" not in parsed:  # auto for --users auto, else DEFAULT_STEP_DURATION
+        adaptive = not parsed["users"] and not parsed["rate"]
+        parsed["step_duration"] = None if adaptive else parse_duration_s(DEFAULT_STEP_DURATION)
+    if parsed["step_duration"] is None and parsed["rate"]:
+        raise UsageError("--step-duration auto: open-loop steps (--rate) need a fixed duration, e.g. 60s")
     if parsed["ignore_eos"] and not parsed["max_tokens"]:
         raise UsageError("--ignore-eos needs --max-tokens N (the fixed output length)")
     return parsed

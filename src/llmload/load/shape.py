@@ -1,5 +1,6 @@
-"""Step load shape: the user levels of the plan, one per step of fixed duration; every boundary is
-written to the run directory as it happens."""
+"""Step load shape: the user levels of the plan, one per step, each for the step duration or, with
+`--step-duration auto`, until the step's numbers are steady (llmload.step_stop, asked through the recorder);
+every boundary is written to the run directory as it happens."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from llmload.client.clock import wall_clock
 from llmload.load.adaptive import AdaptivePlan, Measurement, Plan
 from llmload.load.context import RunContext
 from llmload.load.process import process_state
+from llmload.load.recorder import RunRecorder
 from llmload.load.run_lifecycle import get_context, set_arrival_rate
+from llmload.step_stop import StopDecision
 
 if TYPE_CHECKING:
     from llmload.telemetry.run_telemetry import Telemetry
@@ -44,7 +47,7 @@ class StepLoadShape(LoadTestShape):
             return None
         if settings.adaptive:
             return self._adaptive_tick(ctx, state.telemetry)
-        index = int(self.get_run_time() // settings.step_duration_s)
+        index = self._auto_index(ctx) if settings.auto_steps else int(self.get_run_time() // settings.step_duration_s)
         if index != self._index and ctx.recorder is not None:
             now = wall_clock()
             if index < settings.step_count:
@@ -53,39 +56,68 @@ class StepLoadShape(LoadTestShape):
                 ctx.recorder.start_step(index, users, now, rate)
                 if rate is not None:
                     set_arrival_rate(environment, rate, now)
-            else:
+            elif not settings.auto_steps:
                 ctx.recorder.end_step(now)
         self._index = index
         if index >= settings.step_count:
             return None
         return (settings.max_users if settings.open_loop else settings.levels[index]), SPAWN_RATE
 
+    def _auto_index(self, ctx: RunContext) -> int:
+        """Auto steps of a fixed plan: the next step once the current one has measured enough (it is ended
+        here, with the decision)."""
+        if self._index < 0:
+            return 0
+        recorder = ctx.recorder
+        assert recorder is not None
+        now = wall_clock()
+        decision = recorder.stop_check(now, ctx.settings.stop_rule)
+        if decision is None:
+            return self._index
+        recorder.end_step(now, decision)
+        return self._index + 1
+
     def _adaptive_tick(self, ctx: RunContext, telemetry: Telemetry | None) -> tuple[int, float] | None:
-        """`--users auto`: run each level for the step duration, then ask the plan for the next one."""
+        """`--users auto`: run each level for the step duration (or until steady), then ask the plan for
+        the next one."""
         recorder = ctx.recorder
         assert recorder is not None
         run_time, now = self.get_run_time(), wall_clock()
-        duration = ctx.settings.step_duration_s
         if self._plan is None:
             self._plan = AdaptivePlan(max_users=ctx.settings.max_users).steps()
             self._level, self._index, self._step_started_s = next(self._plan), 0, run_time
             recorder.start_step(0, self._level, now)
-        elif self._level is not None and run_time - self._step_started_s >= duration:
+        elif self._level is not None:
+            done = self._adaptive_step_done(ctx, recorder, run_time - self._step_started_s, now)
+            if done is None:
+                return self._level, SPAWN_RATE
             measurement = recorder.measure(now)
-            if measurement is None and run_time - self._step_started_s < MAX_STEP_EXTENSION * duration:
-                return self._level, SPAWN_RATE  # nothing finished yet: let the step run longer
             if measurement is not None:
                 measurement = with_server_queue(measurement, telemetry, now)
             try:
                 self._level = self._plan.send(measurement or Measurement(self._level, 0.0, float("inf")))
             except StopIteration:
                 self._level = None
-                recorder.end_step(now)
+            recorder.end_step(now, done if isinstance(done, StopDecision) else None)
+            if self._level is None:
                 return None
             self._index += 1
             self._step_started_s = run_time
             recorder.start_step(self._index, self._level, now)
         return (self._level, SPAWN_RATE) if self._level is not None else None
+
+    def _adaptive_step_done(
+        self, ctx: RunContext, recorder: RunRecorder, elapsed_s: float, now_s: float
+    ) -> StopDecision | bool | None:
+        """None: the step runs on; a decision (auto steps) or True (fixed steps): it ends now."""
+        duration = ctx.settings.step_duration_s
+        if duration is None:
+            return recorder.stop_check(now_s, ctx.settings.stop_rule)
+        if elapsed_s < duration:
+            return None
+        if recorder.measure(now_s) is None and elapsed_s < MAX_STEP_EXTENSION * duration:
+            return None  # nothing finished yet: let the step run longer
+        return True
 
 
 def with_server_queue(measurement: Measurement, telemetry: Telemetry | None, now_s: float) -> Measurement:
