@@ -27,6 +27,7 @@ from scipy.special import stdtrit
 
 from llmload.analysis.stats import bootstrap_percentile_ci
 
+INFLIGHT = "inflight"  # the warm-up of auto steps, as --warmup's value inside llmload (inflight_warmup_end_s)
 CONVERGED = "converged"  # both intervals within the tolerance, with enough samples
 MAX_DURATION = "max duration"  # the bound: numbers less certain
 DEFAULT_MIN_SAMPLES = 30

@@ -25,9 +25,10 @@ from llmload import rundir
 from llmload.analysis.record_arrow import ArrowColumns, PlateErrors, read_columns
 from llmload.analysis.record_columns import ItlStore, RecordColumns, count_column
 from llmload.analysis.server_evidence import load_gpu_samples, load_server_metrics
-from llmload.analysis.step_windows import INFLIGHT, StepWindow, place_requests
+from llmload.analysis.step_windows import StepWindow, place_requests
 from llmload.errors import UsageError
 from llmload.records import StepMark, iter_record_dicts, read_steps
+from llmload.step_stop import INFLIGHT
 from llmload.steps import parse_duration_s
 
 RECORD_COLUMNS = [

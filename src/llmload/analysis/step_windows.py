@@ -21,9 +21,7 @@ import pandas as pd
 
 from llmload.records import StepMark
 from llmload.steady import auto_warmup_s, share_in_window, steady_mask
-from llmload.step_stop import inflight_warmup_end_s
-
-INFLIGHT = "inflight"  # warm-up of auto steps: until the requests in flight at the step's start have ended
+from llmload.step_stop import INFLIGHT, inflight_warmup_end_s
 
 
 @dataclass(frozen=True)

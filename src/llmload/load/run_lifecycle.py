@@ -25,6 +25,7 @@ from llmload.load.live import LiveStats
 from llmload.load.process import ProcessState, Role, process_state
 from llmload.records import Record, RecordWriter
 from llmload.rundir import GENERATOR
+from llmload.step_stop import INFLIGHT
 from llmload.telemetry.run_telemetry import start_run_telemetry
 
 log = logging.getLogger("llmload")
@@ -52,7 +53,8 @@ def _start_run(environment: Any, state: ProcessState, ctx: RunContext) -> None:
         sink = state.health_log.write_line
         state.telemetry = start_run_telemetry(settings.run_dir, settings.host, settings.metrics_interval_s)
     if state.web is not None:
-        state.web.live = LiveStats(settings.run_dir, ctx.time_scale, settings.warmup)
+        warmup = INFLIGHT if settings.auto_steps and settings.warmup == "auto" else settings.warmup
+        state.web.live = LiveStats(settings.run_dir, ctx.time_scale, warmup)
     if state.role is not Role.MASTER:  # the master sends no requests
         state.sampler = HealthSampler(sink, ctx.worker_tag)
         state.sampler.start()
