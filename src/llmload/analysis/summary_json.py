@@ -46,6 +46,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "apdex": to_json(analysis.apdex),
         "errors": to_json(analysis.errors),
         "quality_examples": to_json(analysis.quality_examples),
+        **({"target_time": run.meta["target_time"]} if run.meta.get("target_time") else {}),
     }
 
 

@@ -140,6 +140,11 @@ class RunRecorder:
         self.out.write(f"llmload: warning: {warning}\n")
         self.out.flush()
 
+    def note(self, line: str) -> None:
+        """A line of the run's progress (the plan's estimate)."""
+        self.out.write(line + "\n")
+        self.out.flush()
+
     def _print_progress(self, tally: _StepTally, now_s: float) -> None:
         mark = tally.mark
         wall_s = max(1e-9, now_s - mark.start_s)

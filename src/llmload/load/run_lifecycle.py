@@ -24,8 +24,9 @@ from llmload.load.health import HealthSampler
 from llmload.load.live import LiveStats
 from llmload.load.process import ProcessState, Role, process_state
 from llmload.records import Record, RecordWriter
-from llmload.rundir import GENERATOR
+from llmload.rundir import GENERATOR, read_meta
 from llmload.step_stop import INFLIGHT
+from llmload.target_time import target_gpus, target_time
 from llmload.telemetry.run_telemetry import start_run_telemetry
 
 log = logging.getLogger("llmload")
@@ -190,6 +191,9 @@ def finish_run(environment: Any) -> Path | None:
     if state.health_log is not None:
         state.health_log.close()
         state.health_log = None
+    gpus, gpus_from = target_gpus(ctx.settings.target_gpus, ctx.target)
+    started_s = float(read_meta(ctx.settings.run_dir).get("started_s", ended_s))
+    extra["target_time"] = target_time(ended_s - started_s, ctx.time_scale, gpus, gpus_from)
     write_meta(
         ctx.settings, ctx.target, ctx.run_id, ended_s=ended_s, records=ctx.recorder.records.count, **extra
     )

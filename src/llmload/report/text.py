@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TextIO
 
 from llmload.report.gates import failure_lines
+from llmload.target_time import target_time_text
 
 
 def _f(value: Any, digits: int = 2) -> str:
@@ -32,6 +33,8 @@ def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
         )
     for line in _caveats(summary):
         out.write(line + "\n")
+    if summary.get("target_time"):
+        out.write(f"server time used: {target_time_text(summary['target_time'])}\n")
     acc = summary.get("accuracy") or {}
     req = summary.get("requests") or {}
     out.write(
