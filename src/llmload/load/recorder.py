@@ -41,6 +41,7 @@ class RunRecorder:
         self.steps = RecordWriter(run_dir / STEPS)
         self._tally: _StepTally | None = None
         self._previous_users = 0  # closed loop: each was in a request when the next step began
+        self.previous_answer_s: float | None = None  # wall: the median request of the last step ended
         self.total_steps = 0
         self.step_duration_s: float | None = 0.0  # None: auto steps
         self.longest_hold_s = 0.0  # wall: the longest request recorded so far
@@ -122,6 +123,8 @@ class RunRecorder:
         self.steps.write_line(tally.mark.to_json())
         self._tally = None
         self._previous_users = tally.mark.users if tally.mark.rate_rps is None else 0
+        holds = [end - send for send, end in tally.ok_spans]
+        self.previous_answer_s = float(np.median(holds)) if holds else None
         self._print_progress(tally, now_s)
         if stop is None:
             self._check_window(tally, now_s)

@@ -153,8 +153,22 @@ def set_arrival_rate(environment: Any, rate_rps: float, now_s: float) -> None:
         get_context(environment).arrivals.set_rate(rate_rps, now_s)
 
 
+def set_join_spread(environment: Any, spread_s: float) -> None:
+    """Auto steps: users added by the next step send their first request at a random moment of the next
+    `spread_s` wall seconds (one answer of the previous level), in every process that sends requests
+    (RunContext.join_spread_s)."""
+    if process_state(environment).role is Role.MASTER:
+        distributed.send_join_spread(environment, spread_s)
+    else:
+        get_context(environment).join_spread_s = spread_s
+
+
 def on_rate_message(environment: Any, msg: Any) -> None:
-    get_context(environment).arrivals.set_rate(float(msg.data["rate_rps"]), float(msg.data["at_s"]))
+    """The master's word for this worker's next step: its arrival rate, or the join spread of auto steps."""
+    if "join_spread_s" in msg.data:
+        get_context(environment).join_spread_s = float(msg.data["join_spread_s"])
+    else:
+        get_context(environment).arrivals.set_rate(float(msg.data["rate_rps"]), float(msg.data["at_s"]))
 
 
 def register_messages(environment: Any) -> None:

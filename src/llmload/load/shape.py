@@ -6,7 +6,7 @@ rest of the plan is said (load.plan_estimate)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from locust import LoadTestShape
 
@@ -16,13 +16,14 @@ from llmload.load.context import RunContext
 from llmload.load.plan_estimate import adaptive_left, fixed_left, left_text
 from llmload.load.process import process_state
 from llmload.load.recorder import RunRecorder
-from llmload.load.run_lifecycle import get_context, set_arrival_rate
+from llmload.load.run_lifecycle import get_context, set_arrival_rate, set_join_spread
 from llmload.step_stop import StopDecision
 
 if TYPE_CHECKING:
     from llmload.telemetry.run_telemetry import Telemetry
 
 SPAWN_RATE = 100.0  # users per second: a step starts at once (Locust warns above 100)
+
 MAX_STEP_EXTENSION = 3.0  # an adaptive step without a finished request runs up to 3 x its duration
 
 
@@ -57,7 +58,7 @@ class StepLoadShape(LoadTestShape):
                 ctx.recorder.end_step(wall_clock())
             return None
         if settings.adaptive:
-            return self._adaptive_tick(ctx, state.telemetry)
+            return self._adaptive_tick(environment, ctx, state.telemetry)
         index = (
             self._auto_index(ctx)
             if settings.auto_steps
@@ -68,6 +69,8 @@ class StepLoadShape(LoadTestShape):
             if index < settings.step_count:
                 rate = settings.rates[index] if settings.open_loop else None
                 users = settings.max_users if settings.open_loop else settings.levels[index]
+                if settings.auto_steps:
+                    set_join_spread(environment, ctx.recorder.previous_answer_s or 0.0)
                 ctx.recorder.start_step(index, users, now, rate)
                 if rate is not None:
                     set_arrival_rate(environment, rate, now)
@@ -100,7 +103,9 @@ class StepLoadShape(LoadTestShape):
             recorder.note(left_text(left, recorder.time_scale))
         return self._index + 1
 
-    def _adaptive_tick(self, ctx: RunContext, telemetry: Telemetry | None) -> tuple[int, float] | None:
+    def _adaptive_tick(
+        self, environment: Any, ctx: RunContext, telemetry: Telemetry | None
+    ) -> tuple[int, float] | None:
         """`--users auto`: run each level for the step duration (or until steady), then ask the plan for
         the next one."""
         recorder = ctx.recorder
@@ -131,6 +136,8 @@ class StepLoadShape(LoadTestShape):
                 self._say_adaptive_estimate(ctx, recorder, ended)
             self._index += 1
             self._step_started_s = run_time
+            if ctx.settings.auto_steps:
+                set_join_spread(environment, recorder.previous_answer_s or 0.0)
             recorder.start_step(self._index, self._level, now)
         return (self._level, SPAWN_RATE) if self._level is not None else None
 

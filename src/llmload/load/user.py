@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import gevent
@@ -31,6 +32,10 @@ class LlmUser(User):
         self.failures_in_a_row = 0  # load.failures: backoff from the second failure in a row
         settings = self.ctx.settings
         self.llm = ChatStreamClient(settings.host, settings.api_key, settings.timeouts)
+
+    def on_start(self) -> None:
+        if self.ctx.join_spread_s > 0:  # auto steps: join at a random phase of the cycle (RunContext)
+            gevent.sleep(random.uniform(0.0, self.ctx.join_spread_s))  # noqa: S311 - a phase, not a secret
 
     def on_stop(self) -> None:
         self.llm.close()
