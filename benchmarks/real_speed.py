@@ -6,7 +6,7 @@
 1. plan    `--users auto --step-duration auto` at time scale 10: levels, each step's length and why it
            ended, knee and limit (seed bars: optimum 27-31, limit 30-34), the target time it used (the wall
            time the same plan needs against the real-speed server).
-2. levels  `--users 16,29,32 --step-duration auto` at time scale 10 and at time scale 1 (32 is above the
+2. levels  `--users 4,16,29,32 --step-duration auto` at time scale 10 and at time scale 1 (32 is above the
            knee): E2E and TTFT percentiles per level in the target's time base, and how far apart (bound 5%).
 3. beside them, a fixed 1..40 sweep of 2-minute steps: its wall time, and from the 10x levels which of its
    steps could hold a complete answer in the steady window (warm-up: the median answer, at most half the step).
@@ -25,13 +25,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = "qwen3-32b-awq-2x4090"
-LEVELS = "16,29,32"
+LEVELS = "4,16,29,32"
 COMPARED = (29, 32)
 BOUND = 0.05
 SWEEP_STEP_S = 120.0
-# expected wall seconds (the seed profile, 30 samples, +-5%): the 10x plan ~35 min of target time; the levels
-# 16, 29, 32 ~1.5 + 2.5 + 6 min of target time
-ESTIMATE_S = {"plan x10": 35 * 60 / 10, "levels x10": 10 * 60 / 10, "levels x1": 10 * 60}
+# expected wall seconds (the seed profile, 30 samples, +-5%; at 100x: the plan 50 min of target time with 100 s
+# per step of shape ticks, ~30 without; the levels 3 + 2 + 3.5 + 6 min)
+ESTIMATE_S = {"plan x10": 32 * 60 / 10, "levels x10": 15 * 60 / 10, "levels x1": 15 * 60}
 
 
 def llmload_run(url: str, out: Path, *args: str, timeout_s: float) -> tuple[dict[str, Any], float, str]:
