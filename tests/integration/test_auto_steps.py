@@ -45,6 +45,9 @@ def test_fixed_timing_steps_stop_once_30_answers_pin_both_intervals(tmp_path: Pa
         assert stop["rps_ci_rel"] <= TOLERANCE and stop["e2e_p95_ci_rel"] <= TOLERANCE
         assert _p95_ci_rel(step) <= TOLERANCE  # the report's own interval of the same window
         assert mark["end_s"] - mark["start_s"] < 60.0 * 0.6  # it stopped well before its bound
+    lines = run["stdout"].splitlines()
+    assert lines[1].startswith("llmload: plan estimate: 2 steps, about 21 times one user's answer time")
+    assert lines[3].startswith("plan estimate: 1 more steps, about ")  # after the first step, in seconds
     two, six = run["summary"]["steps"]
     assert two["warmup_s"] == 0.0 and 0.0 < six["warmup_s"] <= 1.4  # until the 2 users' answers in flight ended
     assert abs(six["rps"] / two["rps"] - 3.0) < 0.1  # no batching: throughput grows with users
