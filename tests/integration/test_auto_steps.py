@@ -24,6 +24,16 @@ def _p95_ci_rel(step: dict[str, Any]) -> float:
     return float(max(p95 - low, high - p95) / p95)
 
 
+def _first_sends_after(run_dir: Path, start_s: float) -> list[float]:
+    """Seconds from `start_s` to the first request of each user that began after it."""
+    first: dict[tuple[str, int], float] = {}
+    for line in (run_dir / "records.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        key = (record["worker"], record["user_id"])
+        first[key] = min(first.get(key, record["send_s"]), record["send_s"])
+    return sorted(t - start_s for t in first.values() if t >= start_s)
+
+
 def _auto_run(profile: str, tmp_path: Path, users: str, max_step: str, *extra: str) -> dict[str, Any]:
     run_dir = tmp_path / "run"
     with simulator(profile, tmp_path) as url:
@@ -32,7 +42,7 @@ def _auto_run(profile: str, tmp_path: Path, users: str, max_step: str, *extra: s
             "--batch-size", "5", "--out", str(run_dir), *extra,
         )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    return {"summary": summary(run_dir), "marks": _steps_jsonl(run_dir), "stdout": result.stdout}
+    return {"summary": summary(run_dir), "marks": _steps_jsonl(run_dir), "stdout": result.stdout, "dir": run_dir}
 
 
 def test_fixed_timing_steps_stop_once_30_answers_pin_both_intervals(tmp_path: Path) -> None:
@@ -51,6 +61,9 @@ def test_fixed_timing_steps_stop_once_30_answers_pin_both_intervals(tmp_path: Pa
     two, six = run["summary"]["steps"]
     assert two["warmup_s"] == 0.0 and 0.0 < six["warmup_s"] <= 1.4  # until the 2 users' answers in flight ended
     assert abs(six["rps"] / two["rps"] - 3.0) < 0.1  # no batching: throughput grows with users
+    joined = _first_sends_after(run["dir"], run["marks"][1]["start_s"])
+    assert len(joined) == 4 and joined[-1] > 0.2  # spread over one 1.36 s answer, not sent at once
+    assert joined[-1] < 1.36 + 0.2
 
 
 def test_kv_bound_steps_stop_within_their_bounds(tmp_path: Path) -> None:

@@ -166,7 +166,9 @@ def set_join_spread(environment: Any, spread_s: float) -> None:
 def on_rate_message(environment: Any, msg: Any) -> None:
     """The master's word for this worker's next step: its arrival rate, or the join spread of auto steps."""
     if "join_spread_s" in msg.data:
-        get_context(environment).join_spread_s = float(msg.data["join_spread_s"])
+        run = process_state(environment).run  # none yet before its first users: nothing to spread then
+        if run is not None:
+            run.join_spread_s = float(msg.data["join_spread_s"])
     else:
         get_context(environment).arrivals.set_rate(float(msg.data["rate_rps"]), float(msg.data["at_s"]))
 

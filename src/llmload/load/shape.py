@@ -69,8 +69,8 @@ class StepLoadShape(LoadTestShape):
             if index < settings.step_count:
                 rate = settings.rates[index] if settings.open_loop else None
                 users = settings.max_users if settings.open_loop else settings.levels[index]
-                if settings.auto_steps:
-                    set_join_spread(environment, ctx.recorder.previous_answer_s or 0.0)
+                if settings.auto_steps and ctx.recorder.previous_answer_s:
+                    set_join_spread(environment, ctx.recorder.previous_answer_s)
                 ctx.recorder.start_step(index, users, now, rate)
                 if rate is not None:
                     set_arrival_rate(environment, rate, now)
@@ -136,8 +136,8 @@ class StepLoadShape(LoadTestShape):
                 self._say_adaptive_estimate(ctx, recorder, ended)
             self._index += 1
             self._step_started_s = run_time
-            if ctx.settings.auto_steps:
-                set_join_spread(environment, recorder.previous_answer_s or 0.0)
+            if ctx.settings.auto_steps and recorder.previous_answer_s:
+                set_join_spread(environment, recorder.previous_answer_s)
             recorder.start_step(self._index, self._level, now)
         return (self._level, SPAWN_RATE) if self._level is not None else None
 
