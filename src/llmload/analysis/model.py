@@ -119,10 +119,34 @@ class GapStats:
 
 
 @dataclass(frozen=True)
+class EmptyWindow:
+    """A step whose steady window held no complete request: its latency has no sample (llmload.steady)."""
+
+    window_s: float
+    shortest_e2e_s: float | None  # the shortest answer of the requests sent in the step
+    reason: str
+
+
+@dataclass(frozen=True)
 class StepValidity:
     generator: GeneratorHealth
     littles_law: LittlesLaw | NotApplicable
     scheduling_lag_wall: GapStats
+    empty_window: EmptyWindow | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class StepStop:
+    """`--step-duration auto`: why the step ended (llmload.step_stop), as the load generator decided it."""
+
+    reason: str  # "converged", or "max duration": the bound, its numbers less certain
+    less_certain: bool
+    samples: int
+    rps_ci_rel: float | None
+    e2e_p95_ci_rel: float | None
+    min_samples: int
+    tolerance: float
+    max_step_s: float
 
 
 @dataclass(frozen=True)
@@ -178,6 +202,7 @@ class StepStats:
     expected: ExpectedMatch | None = field(default=None, metadata=OMIT_IF_NONE)
     # the same figures per request name, in name order; left out of runs of one name (analysis.name_stats)
     by_name: Mapping[str, NameStats] | None = field(default=None, metadata=OMIT_IF_NONE)
+    stop: StepStop | None = field(default=None, metadata=OMIT_IF_NONE)  # auto steps only
 
     def knee_level(self) -> KneeLevel:
         return KneeLevel(

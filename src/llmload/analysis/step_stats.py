@@ -7,6 +7,10 @@ numpy's default), never bucketed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -14,10 +18,12 @@ from llmload.analysis.frame import RunData
 from llmload.analysis.model import (
     Accuracy,
     Distribution,
+    EmptyWindow,
     Evidence,
     ExpectedMatch,
     NotApplicable,
     StepStats,
+    StepStop,
     StepValidity,
 )
 from llmload.analysis.server_evidence import gpu_step_evidence, server_step_evidence
@@ -33,6 +39,8 @@ from llmload.analysis.validity import (
     scheduling_gaps,
     step_damage,
 )
+from llmload.steady import empty_window_warning
+from llmload.step_stop import MAX_DURATION
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -73,6 +81,8 @@ def _step(
     rps, tokens_per_s = throughput(req, window)
     ttft = distribution(steady_ok["ttft_s"], ci_seed=window.index)
     validity = _validity(run, window, sent, steady_ok, gaps, idle, ttft.p50, rps)
+    if len(steady_ok) == 0 and len(sent):
+        validity = replace(validity, empty_window=empty_window(window, sent))
     return StepStats(
         index=window.index,
         users=window.users,
@@ -106,6 +116,31 @@ def _step(
         gpu=gpu,
         time_split=time_split,
         expected=expected_match(steady_ok) if expected_scored(req) else None,
+        stop=step_stop(window.stop),
+    )
+
+
+def empty_window(window: StepWindow, sent: pd.DataFrame) -> EmptyWindow:
+    """The flag of a step whose steady window held no complete request (llmload.steady.empty_window_warning)."""
+    answered = sent.loc[sent["ok"], "e2e_s"].dropna()
+    shortest = float(answered.min()) if len(answered) else None
+    reason = empty_window_warning(window.index, window.users, window.length_s, shortest)
+    return EmptyWindow(window.length_s, shortest, reason)
+
+
+def step_stop(stop: Mapping[str, Any] | None) -> StepStop | None:
+    """An auto step's stop decision as steps.jsonl keeps it (llmload.step_stop.StopDecision)."""
+    if stop is None:
+        return None
+    return StepStop(
+        reason=str(stop["reason"]),
+        less_certain=stop["reason"] == MAX_DURATION,
+        samples=int(stop["samples"]),
+        rps_ci_rel=stop.get("rps_ci_rel"),
+        e2e_p95_ci_rel=stop.get("e2e_p95_ci_rel"),
+        min_samples=int(stop["min_samples"]),
+        tolerance=float(stop["tolerance"]),
+        max_step_s=float(stop["max_step_s"]),
     )
 
 

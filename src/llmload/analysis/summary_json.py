@@ -48,6 +48,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "statistics": to_json(analysis.statistics),
         "errors": to_json(analysis.errors),
         "quality_examples": to_json(analysis.quality_examples),
+        **({"target_time": run.meta["target_time"]} if run.meta.get("target_time") else {}),
     } | _when_given(expected=analysis.expected, saturation_by_name=analysis.saturation_by_name)
 
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from llmload.cpus import pin_process
 from llmload.errors import UsageError
 from llmload.load.locust_command import master_options, worker_argv
-from llmload.load.run_options import API_KEY_ENV, check_locustfile
+from llmload.load.option_values import API_KEY_ENV, check_locustfile
 from llmload.processes import free_port, stop_process
 
 DEFAULT_MASTER_PORT = 5557

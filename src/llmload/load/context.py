@@ -42,6 +42,10 @@ class RunContext:
     _user_ids: Any = field(default_factory=count)
     arrivals: ArrivalSchedule = field(default_factory=ArrivalSchedule)
     _dispatcher: ArrivalDispatcher | None = None
+    # auto steps: a user added by the step waits a random part of this (wall s) before its first request,
+    # one answer of the previous level: added users join at every phase of the cycle, as in a loop that has
+    # run for long, not in lock-step (load.shape)
+    join_spread_s: float = 0.0
 
     def dispatcher(self) -> ArrivalDispatcher:
         if self._dispatcher is None:

@@ -24,7 +24,9 @@ from llmload.load.health import HealthSampler
 from llmload.load.live import LiveStats
 from llmload.load.process import ProcessState, Role, process_state
 from llmload.records import Record, RecordWriter, parse_json_line
-from llmload.rundir import GENERATOR
+from llmload.rundir import GENERATOR, read_meta
+from llmload.step_stop import INFLIGHT
+from llmload.target_time import target_gpus, target_time
 from llmload.telemetry.run_telemetry import start_run_telemetry
 
 log = logging.getLogger("llmload")
@@ -52,7 +54,8 @@ def _start_run(environment: Any, state: ProcessState, ctx: RunContext) -> None:
         sink = state.health_log.write_line
         state.telemetry = start_run_telemetry(settings.run_dir, settings.host, settings.metrics_interval_s)
     if state.web is not None:
-        state.web.live = LiveStats(settings.run_dir, ctx.time_scale, settings.warmup)
+        warmup = INFLIGHT if settings.auto_steps and settings.warmup == "auto" else settings.warmup
+        state.web.live = LiveStats(settings.run_dir, ctx.time_scale, warmup)
     if state.role is not Role.MASTER:  # the master sends no requests
         state.sampler = HealthSampler(sink, ctx.worker_tag)
         state.sampler.start()
@@ -150,8 +153,24 @@ def set_arrival_rate(environment: Any, rate_rps: float, now_s: float) -> None:
         get_context(environment).arrivals.set_rate(rate_rps, now_s)
 
 
+def set_join_spread(environment: Any, spread_s: float) -> None:
+    """Auto steps: users added by the next step send their first request at a random moment of the next
+    `spread_s` wall seconds (one answer of the previous level), in every process that sends requests
+    (RunContext.join_spread_s)."""
+    if process_state(environment).role is Role.MASTER:
+        distributed.send_join_spread(environment, spread_s)
+    else:
+        get_context(environment).join_spread_s = spread_s
+
+
 def on_rate_message(environment: Any, msg: Any) -> None:
-    get_context(environment).arrivals.set_rate(float(msg.data["rate_rps"]), float(msg.data["at_s"]))
+    """The master's word for this worker's next step: its arrival rate, or the join spread of auto steps."""
+    if "join_spread_s" in msg.data:
+        run = process_state(environment).run  # none yet before its first users: nothing to spread then
+        if run is not None:
+            run.join_spread_s = float(msg.data["join_spread_s"])
+    else:
+        get_context(environment).arrivals.set_rate(float(msg.data["rate_rps"]), float(msg.data["at_s"]))
 
 
 def register_messages(environment: Any) -> None:
@@ -188,6 +207,9 @@ def finish_run(environment: Any) -> Path | None:
     if state.health_log is not None:
         state.health_log.close()
         state.health_log = None
+    gpus, gpus_from = target_gpus(ctx.settings.target_gpus, ctx.target)
+    started_s = float(read_meta(ctx.settings.run_dir).get("started_s", ended_s))
+    extra["target_time"] = target_time(ended_s - started_s, ctx.time_scale, gpus, gpus_from)
     write_meta(
         ctx.settings, ctx.target, ctx.run_id, ended_s=ended_s, records=ctx.recorder.records.count, **extra
     )

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from llmload.client.timeouts import Timeouts
 from llmload.scenarios.datasets.workload_source import WorkloadOptions
+from llmload.step_stop import StopRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,8 @@ class LoadSettings:
     rates: tuple[float, ...]  # open loop when non-empty: one arrival rate per step
     arrival: str
     max_users: int
-    step_duration_s: float
+    step_duration_s: float | None  # None: auto steps (llmload.step_stop), each ended by `stop_rule`
+    stop_rule: StopRule
     warmup: str
     run_dir: Path
     api_key: str | None
@@ -40,6 +42,7 @@ class LoadSettings:
     score: bool
     metrics_interval_s: float  # 0: the target's /metrics and local GPUs are not sampled
     extra_body: dict[str, Any]  # merged into every request body last (--extra-body)
+    target_gpus: int = 0  # 0: unknown here (the simulator's profile or `llmload serve` may know)
 
     @property
     def open_loop(self) -> bool:
@@ -49,6 +52,11 @@ class LoadSettings:
     def adaptive(self) -> bool:
         """`--users auto`: the plan is chosen while the test runs (load.adaptive)."""
         return not self.rates and not self.levels
+
+    @property
+    def auto_steps(self) -> bool:
+        """`--step-duration auto`: each step runs until its numbers are steady (llmload.step_stop)."""
+        return self.step_duration_s is None
 
     @property
     def step_count(self) -> int:
@@ -85,6 +93,7 @@ class LoadSettings:
             "arrival": self.arrival,
             "max_users": self.max_users,
             "step_duration_s": self.step_duration_s,
+            **({"step_stop": asdict(self.stop_rule)} if self.auto_steps else {}),
             "warmup": self.warmup,
             "timeouts_s": {
                 "connect": self.timeouts.connect_s,
@@ -94,6 +103,7 @@ class LoadSettings:
             "slo": self.slo,
             "extra_body": self.extra_body,
             "api_key_set": self.api_key is not None,
+            **({"target_gpus": self.target_gpus} if self.target_gpus else {}),
         }
 
 
@@ -118,6 +128,7 @@ def settings_from(v: Mapping[str, Any], default_run_dir: Path) -> LoadSettings:
         arrival=v["arrival"],
         max_users=v["max_users"],
         step_duration_s=v["step_duration"],
+        stop_rule=StopRule(v["min_samples"], v["tolerance"], v["max_step_duration"]),
         warmup=v["warmup"],
         run_dir=Path(v["out"]) if v["out"] else default_run_dir,
         api_key=v["api_key"],
@@ -126,4 +137,5 @@ def settings_from(v: Mapping[str, Any], default_run_dir: Path) -> LoadSettings:
         score=not v["no_score"],
         metrics_interval_s=v["metrics_interval"],
         extra_body=v["extra_body"],
+        target_gpus=v["target_gpus"],
     )

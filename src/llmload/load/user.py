@@ -7,6 +7,7 @@ step plan, web UI tabs, distributed records and the report."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -46,6 +47,10 @@ class LlmUser(User):
         settings = self.ctx.settings
         self.llm = ChatStreamClient(settings.host, settings.api_key, settings.timeouts, stream=settings.stream)
         self._openai: OpenAiShape | None = None
+
+    def on_start(self) -> None:
+        if self.ctx.join_spread_s > 0:  # auto steps: join at a random phase of the cycle (RunContext)
+            gevent.sleep(random.uniform(0.0, self.ctx.join_spread_s))  # noqa: S311 - a phase, not a secret
 
     def on_stop(self) -> None:
         self.llm.close()

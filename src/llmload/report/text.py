@@ -6,6 +6,7 @@ from typing import Any, TextIO
 
 from llmload.exit_codes import ExitCode
 from llmload.report.gates import failure_lines
+from llmload.target_time import target_time_text
 
 
 def _f(value: Any, digits: int = 2) -> str:
@@ -33,6 +34,8 @@ def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
         )
     for line in _caveats(summary):
         out.write(line + "\n")
+    if summary.get("target_time"):
+        out.write(f"server time used: {target_time_text(summary['target_time'])}\n")
     out.write(_requests_line(summary) + "\n")
 
 
