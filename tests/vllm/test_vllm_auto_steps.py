@@ -64,5 +64,8 @@ def test_past_max_num_seqs_the_server_queues_and_the_run_says_its_server_time(au
     by_users = {s["users"]: s for s in auto_run["summary"]["steps"]}
     assert by_users[2]["server"]["waiting_mean"] < 0.25 and by_users[6]["server"]["waiting_mean"] > 0.5
     used = auto_run["meta"]["target_time"]
-    assert used["time_scale"] == 1.0 and used["target_s"] == used["wall_s"] > 30.0
+    assert used["time_scale"] == 1.0 and used["target_s"] == used["wall_s"]
+    marks = auto_run["marks"]  # the run's time covers its steps (how long they took depends on the machine)
+    steps_s = marks[-1]["end_s"] - marks[0]["start_s"]
+    assert steps_s <= used["wall_s"] <= steps_s + 30.0  # + the run's start and its last answers' drain
     assert "plan estimate: 2 more steps" in auto_run["stdout"] and "server time used:" in auto_run["stdout"]
