@@ -6,6 +6,7 @@ and dropped at test_stop, so each run started from the web UI gets its own run d
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -25,9 +26,12 @@ from llmload.load.dispatcher import ArrivalDispatcher
 from llmload.load.recorder import RunRecorder
 from llmload.load.run_options import locust_values, parse_run_values
 from llmload.load.settings import LoadSettings, settings_from
+from llmload.load.trace_schedule import TraceSchedule
 from llmload.load.workload_setup import Workload, build_workload
 from llmload.rundir import META_SCHEMA, read_meta, update_meta
 from llmload.serve.serve_meta import find_serve_meta
+
+log = logging.getLogger("llmload")
 
 
 @dataclass
@@ -39,7 +43,7 @@ class RunContext:
     run_id: str
     worker_tag: str
     _user_ids: Any = field(default_factory=count)
-    arrivals: ArrivalSchedule = field(default_factory=ArrivalSchedule)
+    arrivals: ArrivalSchedule | TraceSchedule = field(default_factory=ArrivalSchedule)
     _dispatcher: ArrivalDispatcher | None = None
 
     def dispatcher(self) -> ArrivalDispatcher:
@@ -53,6 +57,16 @@ class RunContext:
 
     def next_user_index(self) -> int:
         return int(next(self._user_ids))
+
+    def step_rate(self, index: int) -> float:
+        """An open-loop step's offered rate (req/s): --rate's, or the trace's at the step's speed-up."""
+        settings = self.settings
+        if not settings.trace:
+            return settings.rates[index]
+        trace = self.workload.trace
+        assert trace is not None
+        speed, length_s = settings.trace_speeds[index], settings.step_duration_s
+        return TraceSchedule(trace.arrivals_s).offered_rps(speed, length_s)
 
 
 def new_run_id() -> str:
@@ -108,8 +122,11 @@ def create_context(options: Any, host: str, is_worker: bool) -> RunContext:
         recorder.total_steps = settings.step_count
         recorder.step_duration_s = settings.step_duration_s
         write_meta(settings, target, run_id, dataset=workload.facts)
+        for line in workload.warnings:
+            log.warning("llmload: warning: %s", line)
     ctx = RunContext(settings, workload, recorder, target, run_id, tag)
-    ctx.arrivals = ArrivalSchedule(settings.arrival, seed=os.getpid())
+    trace = workload.trace
+    ctx.arrivals = TraceSchedule(trace.arrivals_s) if trace else ArrivalSchedule(settings.arrival, seed=os.getpid())
     return ctx
 
 

@@ -18,11 +18,13 @@ import gevent
 
 from llmload.client.clock import wall_clock
 from llmload.load import distributed
+from llmload.load.arrivals import ArrivalSchedule
 from llmload.load.context import RunContext, create_context, write_meta
 from llmload.load.failures import TargetWatch
 from llmload.load.health import HealthSampler
 from llmload.load.live import LiveStats
 from llmload.load.process import ProcessState, Role, process_state
+from llmload.load.trace_schedule import TraceSchedule
 from llmload.records import Record, RecordWriter, parse_json_line
 from llmload.rundir import GENERATOR
 from llmload.telemetry.run_telemetry import start_run_telemetry
@@ -142,16 +144,47 @@ def on_health_message(environment: Any, msg: Any) -> None:
             state.health_log.write_line(line)
 
 
-def set_arrival_rate(environment: Any, rate_rps: float, now_s: float) -> None:
-    """Open loop: the step's rate, split evenly across the processes that send requests."""
-    if process_state(environment).role is Role.MASTER:
+def set_arrival_rate(environment: Any, rate_rps: float, now_s: float, step: int = 0) -> None:
+    """Open loop: the step's rate, split evenly across the processes that send requests; a trace's step: its
+    speed-up, each process its part of the requests (load.trace_schedule)."""
+    settings = get_context(environment).settings
+    master = process_state(environment).role is Role.MASTER
+    if settings.trace:
+        speed, cut_s = settings.trace_speeds[step], settings.step_duration_s
+        if master:
+            distributed.send_trace_step(environment, speed, now_s, cut_s)
+        else:
+            _trace_schedule(environment).start(speed, now_s, cut_s)
+    elif master:
         distributed.send_rate(environment, rate_rps, now_s)
     else:
-        get_context(environment).arrivals.set_rate(rate_rps, now_s)
+        _rate_schedule(environment).set_rate(rate_rps, now_s)
+    if not master:
+        get_context(environment).dispatcher().wake()
 
 
 def on_rate_message(environment: Any, msg: Any) -> None:
-    get_context(environment).arrivals.set_rate(float(msg.data["rate_rps"]), float(msg.data["at_s"]))
+    """A worker's part of the master's next open-loop step: its rate, or its part of a trace's speed-up."""
+    data = msg.data
+    if "trace_speed" in data:
+        _trace_schedule(environment).start(
+            float(data["trace_speed"]), float(data["at_s"]), float(data["cut_s"]), int(data["part"]), int(data["parts"])
+        )
+    else:
+        _rate_schedule(environment).set_rate(float(data["rate_rps"]), float(data["at_s"]))
+    get_context(environment).dispatcher().wake()
+
+
+def _trace_schedule(environment: Any) -> TraceSchedule:
+    schedule = get_context(environment).arrivals
+    assert isinstance(schedule, TraceSchedule)
+    return schedule
+
+
+def _rate_schedule(environment: Any) -> ArrivalSchedule:
+    schedule = get_context(environment).arrivals
+    assert isinstance(schedule, ArrivalSchedule)
+    return schedule
 
 
 def register_messages(environment: Any) -> None:

@@ -24,9 +24,11 @@ from llmload.analysis.slo import parse_slo
 from llmload.cpus import parse_cpu_list
 from llmload.errors import UsageError
 from llmload.load.arrivals import ARRIVAL_KINDS
+from llmload.load.settings import settings_from
+from llmload.load.workload_choice import DEFAULT_SPEEDS, check_workload_choice, think_time_s, trace_speeds
 from llmload.scenarios.chat import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 from llmload.scenarios.datasets.workload_source import AUTO as AUTO_FORMAT
-from llmload.scenarios.datasets.workload_source import FORMATS, WorkloadOptions, check_workload
+from llmload.scenarios.datasets.workload_source import FORMATS, check_workload
 from llmload.scenarios.plates.plate_scenario import DEFAULT_DATASET
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
@@ -112,11 +114,8 @@ def _tokenizer(text: str, what: str) -> str:
 def _check_workload(parsed: Mapping[str, Any], on_locust: bool) -> None:
     """Every problem of the workload's source now, before any load (its warnings printed once, by the
     command that starts Locust)."""
-    options = WorkloadOptions(
-        parsed["dataset"], parsed["dataset_format"], parsed["batch_size"], parsed["prompt_form"],
-        parsed["endpoint"] == "chat", parsed["recorded_output_len"],
-    )  # fmt: skip
-    warnings = check_workload(options)
+    check_workload_choice(parsed, on_locust)
+    warnings = check_workload(settings_from(parsed, Path(".")).workload())
     if not on_locust:
         for line in warnings[:MAX_WARNINGS]:
             print(f"llmload: warning: {line}", file=sys.stderr)
@@ -177,6 +176,13 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               "prompt JSONL, CSV with a prompt column, ShareGPT JSON, or synthetic:prompt_tokens=N,output_tokens=M"),
     RunOption("dataset_format", AUTO_FORMAT, "The --dataset's format (default auto: detected)",
               choices=(AUTO_FORMAT, *FORMATS)),
+    RunOption("sessions", False, "Play the --dataset's conversations (chat JSONL, ShareGPT) turn by turn: each user "
+              "one conversation at a time, each turn sending the whole history with the answers as received"),
+    RunOption("think_time", "0", "Sessions: pause between a session's turns, e.g. 2s (default 0; a sessions: "
+              "spec sets its own think_s)", think_time_s),
+    RunOption("trace", "", "Replay a request trace open loop instead of --dataset/--rate: Mooncake JSONL or CSV "
+              "timestamp,input_tokens,output_tokens; each step one --trace-speed, cut at --step-duration"),
+    RunOption("trace_speed", DEFAULT_SPEEDS, "Trace speed-ups, one step each: 0.5,1,2,4 (default 1)", trace_speeds),
     RunOption("endpoint", "chat", "chat: /v1/chat/completions (default); completions: /v1/completions, prompts "
               "without the chat template (give --max-tokens: its default is often 16)", choices=("chat", "completions")),
     RunOption("no_stream", False, "Whole answers, not streamed: E2E only, tokens from usage, TTFT not applicable"),

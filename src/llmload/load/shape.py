@@ -48,11 +48,11 @@ class StepLoadShape(LoadTestShape):
         if index != self._index and ctx.recorder is not None:
             now = wall_clock()
             if index < settings.step_count:
-                rate = settings.rates[index] if settings.open_loop else None
+                rate = ctx.step_rate(index) if settings.open_loop else None
                 users = settings.max_users if settings.open_loop else settings.levels[index]
                 ctx.recorder.start_step(index, users, now, rate)
                 if rate is not None:
-                    set_arrival_rate(environment, rate, now)
+                    set_arrival_rate(environment, rate, wall_clock(), index)  # after the step's bookkeeping
             else:
                 ctx.recorder.end_step(now)
         self._index = index

@@ -1,26 +1,33 @@
-"""The Locust user: one closed-loop LLM client that sends the workload's prepared requests back to back."""
+"""The Locust user: one LLM client that sends the workload's prepared requests back to back (closed loop), at
+their arrival times (open loop: --rate, --trace), or plays sessions, one conversation at a time with the think
+time between turns (load.session_play)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import gevent
-from locust import User, constant, task
+from locust import User, task
+from locust.exception import RescheduleTask
 
 from llmload.client.stream import ChatStreamClient, StreamOutcome
 from llmload.load.failures import failure_backoff_s
 from llmload.load.request_encoder import PreparedRequest
 from llmload.load.run_lifecycle import get_context, submit_record
+from llmload.load.session_play import SessionPlay
+from llmload.load.trace_schedule import Arrival
 from llmload.records import Record
+from llmload.scenarios.datasets.conversations import SessionScenario
 from llmload.scenarios.workload_request import Scenario
 
 
 class LlmUser(User):
     """Zero think time, as JMeter's thread groups in the seed: each user sends its next request the
-    moment the previous one ends, so the user count is the concurrency."""
+    moment the previous one ends, so the user count is the concurrency. Open loop, a user waits for its next
+    arrival, and a session's user its think time between turns, in Locust's wait, where a stop ends the user at
+    once (a trace's last arrival leaves users that will never get one)."""
 
     abstract = True
-    wait_time = constant(0)
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -28,26 +35,64 @@ class LlmUser(User):
         self.user_index = self.ctx.next_user_index()
         self.iteration = 0
         self.failures_in_a_row = 0  # load.failures: backoff from the second failure in a row
+        self.session: SessionPlay | None = None
+        self.sessions_started = 0
+        self.think_s = 0.0  # before the next task: a session's think time between its turns
+        self.arrival: Arrival | None = None  # open loop: the next request's arrival, taken in wait_time
         settings = self.ctx.settings
         self.llm = ChatStreamClient(settings.host, settings.api_key, settings.timeouts, stream=settings.stream)
 
     def on_stop(self) -> None:
         self.llm.close()
 
+    def wait_time(self) -> float:
+        """Locust's wait before the next task: open loop, until the next arrival is due (load.dispatcher)."""
+        if self.ctx.settings.open_loop:
+            self.arrival = self.ctx.dispatcher().next_arrival()
+            return 0.0
+        return self.think_s
+
     @task
     def workload_request(self) -> None:
-        """The run's workload: the request its scenario picks for this user's next iteration."""
+        """The run's workload: the request its scenario picks for this user's next iteration, or the one its
+        arrival names (a trace), or the next turn of its session."""
         workload = self.ctx.workload
-        prepared = workload.request(self.user_index, self.iteration)
+        if workload.sessions is not None:
+            self.session_turn(workload.sessions)
+            return
+        intended, index = None, None
+        if self.ctx.settings.open_loop:
+            if self.arrival is None:
+                raise RescheduleTask()  # the first arrival is waited for in wait_time too
+            (intended, index), self.arrival = self.arrival, None
+        prepared = workload.requests[index] if index is not None else workload.request(self.user_index, self.iteration)
         self.iteration += 1
-        self.send(prepared, workload.scenario)
+        self.send(prepared, workload.scenario, intended)
 
-    def send(self, prepared: PreparedRequest, scenario: Scenario | None = None) -> tuple[Record, StreamOutcome]:
-        """Sends one prepared request (open loop: at its arrival time), records it (records.jsonl, Locust's
-        statistics under the request's name) with `scenario`'s scoring of the answer, and returns both."""
+    def session_turn(self, sessions: SessionScenario) -> None:
+        """The next turn of this user's session; a new session when none is in progress. The think time
+        follows a turn that has another after it."""
+        if self.session is None:
+            conversation = sessions.conversations[sessions.pick(self.user_index, self.sessions_started)]
+            session_id = f"{self.ctx.worker_tag}-{self.user_index}-{self.sessions_started}"
+            self.session, self.sessions_started = SessionPlay(conversation, session_id), self.sessions_started + 1
+        prepared = self.session.request(self.ctx.settings)
+        self.iteration += 1
+        outcome = self.send(prepared, sessions, scored=True)[1]
+        goes_on = self.session.answered(outcome)
+        self.think_s = sessions.think_s if goes_on else 0.0
+        self.session = self.session if goes_on else None
+
+    def send(
+        self, prepared: PreparedRequest, scenario: Scenario | None = None, intended: float | None = None,
+        scored: bool = False,
+    ) -> tuple[Record, StreamOutcome]:
+        """Sends one prepared request (open loop: the dispatcher released it at `intended`), records it
+        (records.jsonl, Locust's statistics under the request's name) with `scenario`'s scoring of the answer
+        (`scored`: whatever --no-score says), and returns both."""
         settings = self.ctx.settings
-        intended = self._wait_for_arrival() if settings.open_loop else None
-        scorer = scenario if scenario is not None and settings.score and scenario.reads_answers else None
+        scoring = scenario is not None and scenario.reads_answers and (settings.score or scored)
+        scorer = scenario if scoring else None
         outcome = self.llm.send(prepared.path, prepared.body, scorer is not None, settings.stream, not settings.chat)
         record = self._record(prepared, outcome, scorer)
         record.intended_send_s = intended
@@ -58,10 +103,6 @@ class LlmUser(User):
         if pause_s:
             gevent.sleep(pause_s)
         return record, outcome
-
-    def _wait_for_arrival(self) -> float:
-        """Open loop: sleep until this request's intended send time (at once if already late)."""
-        return self.ctx.dispatcher().next_arrival()
 
     def _record(self, prepared: PreparedRequest, outcome: StreamOutcome, scorer: Scenario | None) -> Record:
         facts, spec = outcome.facts, prepared.spec

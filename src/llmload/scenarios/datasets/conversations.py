@@ -7,8 +7,9 @@ the run, session_growth). Turn k sends the whole history: every earlier turn's m
 exactly as they were received, then its own. Recorded assistant messages of a dataset are never sent: the live
 answers replace them (`recorded_answer` is kept for the growth count and --recorded-output-len).
 
-As a scenario, a SessionScenario's specs are the conversations' first turns (the preflight sends one) and
-`pick` says which conversation a user plays next.
+As a scenario, a SessionScenario's specs are the conversations' first turns (the preflight sends one), `pick`
+says which conversation a user plays next, and `score` keeps each answer in its record (whatever --no-score
+says: the next turn sends it).
 """
 
 from __future__ import annotations
@@ -109,4 +110,5 @@ class SessionScenario:
         return next(self._next) % len(self.conversations)
 
     def score(self, spec: RequestSpec, answer_text: str) -> dict[str, Any]:
-        return {}
+        """The answer as received, whole: the next turn sent it back (the record shows what was sent)."""
+        return {"answer": answer_text}
