@@ -11,6 +11,7 @@ All LLM metric definitions live here, once (README "Metric definitions"):
   latency_s       send -> response headers (JMeter's Latency; from the intended send in open loop, as TTFT)
   connect_time_s  send -> connection set up (JMeter's Connect); NaN where a kept-alive connection was reused
   label    the record's name (JMeter's label), llmload's own requests: records.CHAT_REQUEST_NAME
+  turn     a session turn's position; prompt_tokens_implied what its history implies (analysis.session_turns)
 With the simulator's --time-scale, every duration is multiplied back by the scale and every timestamp is
 mapped onto the profile's time base, so reported numbers are what the simulated deployment would show.
 """
@@ -66,6 +67,8 @@ RECORD_COLUMNS = [
     "latency_s",
     "connect_time_s",
     "response_bytes",
+    "turn",
+    "prompt_tokens_implied",
 ]
 
 
@@ -217,6 +220,8 @@ def _requests_frame(
         "client_s": end - send,
         "last_byte_s": rel("last_byte_s"),
         "read_lag_max_s": columns.column("read_lag_max_s") * scale,
+        "turn": columns.scenario_column("turn"),  # a session turn's position (1 = first), NaN otherwise
+        "prompt_tokens_implied": columns.scenario_column("prompt_tokens_implied"),
     }
     frame = pd.DataFrame({name: data[name] for name in RECORD_COLUMNS})
     return frame, columns.itl(scale)

@@ -7,6 +7,7 @@
             -> capacity        the USL fit and the KV-bound prediction beside the knee (usl, kv_prediction)
             -> time split      whether the server's phase histograms split TTFT/E2E, and where it queues (time_split)
             -> run-wide tables APDEX, JMeter's statistics per label, errors by type, quality examples
+            -> workloads       sessions by turn (session_turns), a trace's speed-ups against the SLO (trace_capacity)
             -> RunAnalysis     the typed model (analysis.model); analysis.summary_json makes summary.json of it
 """
 
@@ -26,6 +27,7 @@ from llmload.analysis.kv_prediction import kv_prediction
 from llmload.analysis.label_stats import label_statistics
 from llmload.analysis.model import RequestCounts, RunAnalysis
 from llmload.analysis.quality_examples import run_quality_examples
+from llmload.analysis.session_turns import session_summary
 from llmload.analysis.step_stats import (
     accuracy,
     expected_match,
@@ -35,6 +37,7 @@ from llmload.analysis.step_stats import (
 )
 from llmload.analysis.throughput_bootstrap import throughput_draws
 from llmload.analysis.time_split import time_split_summary
+from llmload.analysis.trace_capacity import trace_summary
 from llmload.analysis.usl import fit_usl
 from llmload.rundir import META
 
@@ -83,6 +86,8 @@ def analyze_run(run_dir: Path, options: AnalysisOptions | None = None) -> RunAna
         statistics=label_statistics(req, apdex_limits),
         errors=error_summary(req, run.windows),
         quality_examples=run_quality_examples(run),
+        sessions=session_summary(run),
+        trace=trace_summary(run, steps, slo),
     )
 
 

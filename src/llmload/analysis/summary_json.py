@@ -48,7 +48,12 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "statistics": to_json(analysis.statistics),
         "errors": to_json(analysis.errors),
         "quality_examples": to_json(analysis.quality_examples),
-    } | ({"expected": to_json(analysis.expected)} if analysis.expected is not None else {})
+    } | _present(expected=analysis.expected, sessions=analysis.sessions, trace=analysis.trace)
+
+
+def _present(**blocks: Any) -> dict[str, Any]:
+    """The blocks only some runs have (expected answers, sessions, a trace), each where it is not None."""
+    return {key: to_json(value) for key, value in blocks.items() if value is not None}
 
 
 def to_json(value: Any) -> Any:
