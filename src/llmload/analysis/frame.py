@@ -28,7 +28,7 @@ import pandas as pd
 
 from llmload import rundir
 from llmload.analysis.record_arrow import ArrowColumns, PlateErrors, read_columns
-from llmload.analysis.record_columns import ItlStore, RecordColumns, count_column
+from llmload.analysis.record_columns import SCENARIO_NUMBERS, ItlStore, RecordColumns, count_column
 from llmload.analysis.server_evidence import load_gpu_samples, load_server_metrics
 from llmload.analysis.step_windows import StepWindow, place_requests
 from llmload.errors import UsageError
@@ -220,9 +220,8 @@ def _requests_frame(
         "client_s": end - send,
         "last_byte_s": rel("last_byte_s"),
         "read_lag_max_s": columns.column("read_lag_max_s") * scale,
-        "turn": columns.scenario_column("turn"),  # a session turn's position (1 = first), NaN otherwise
-        "prompt_tokens_implied": columns.scenario_column("prompt_tokens_implied"),
     }
+    data.update({name: columns.scenario_column(name) for name in SCENARIO_NUMBERS})  # NaN outside sessions
     frame = pd.DataFrame({name: data[name] for name in RECORD_COLUMNS})
     return frame, columns.itl(scale)
 
