@@ -192,7 +192,7 @@ def _requests_frame(
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(ok & (out_tokens > 1), (e2e - ttft) / (out_tokens - 1), np.nan)
     plates, texts = columns.plate_counts(), columns.texts
-    data: dict[str, Any] = _sample_columns(columns, rel, send, origin) | {
+    data: dict[str, Any] = _sample_columns(columns, rel, send, origin) | _session_columns(columns) | {
         "request_id": texts["request_id"],
         "user_id": count_column(columns.column("user_id")),
         "worker": texts["worker"],
@@ -221,9 +221,13 @@ def _requests_frame(
         "last_byte_s": rel("last_byte_s"),
         "read_lag_max_s": columns.column("read_lag_max_s") * scale,
     }
-    data.update({name: columns.scenario_column(name) for name in SCENARIO_NUMBERS})  # NaN outside sessions
     frame = pd.DataFrame({name: data[name] for name in RECORD_COLUMNS})
     return frame, columns.itl(scale)
+
+
+def _session_columns(columns: ArrowColumns | RecordColumns) -> dict[str, np.ndarray]:
+    """A session turn's position and the prompt tokens its history implies; NaN outside sessions."""
+    return {name: columns.scenario_column(name) for name in SCENARIO_NUMBERS}
 
 
 def _sample_columns(
