@@ -59,6 +59,9 @@ def _start_run(environment: Any, state: ProcessState, ctx: RunContext) -> None:
         state.sampler = HealthSampler(sink, ctx.worker_tag)
         state.sampler.start()
         settle_heap()
+    if state.early_step is not None:
+        early, state.early_step = state.early_step, None
+        gevent.spawn(on_rate_message, environment, early)  # once this run is in place
 
 
 def settle_heap() -> None:
@@ -165,6 +168,10 @@ def set_arrival_rate(environment: Any, rate_rps: float, now_s: float, step: int 
 
 def on_rate_message(environment: Any, msg: Any) -> None:
     """A worker's part of the master's next open-loop step: its rate, or its part of a trace's speed-up."""
+    state = process_state(environment)
+    if state.run is None and not environment.host:  # before the spawn message: no options to start a run with
+        state.early_step = msg
+        return
     data = msg.data
     if "trace_speed" in data:
         _trace_schedule(environment).start(
