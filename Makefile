@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/llmload demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks analysis
+	$(BIN)/ruff check src tests benchmarks analysis locustfiles
 	$(BIN)/mypy --strict src
 
 unit: $(STAMP)

@@ -218,9 +218,8 @@ def steady_window(samples: list[tuple[float, float, int, int, int]], case: Case)
     return (a, b) if b > a else None
 
 
-def run_tool(tool: str, case: Case, server: FakeServer, out: Path) -> Result:
-    out.mkdir(parents=True, exist_ok=True)
-    argv = {"llmload": llmload_argv, "vllm": vllm_argv, "guidellm": guidellm_argv}[tool](case, server.url, out)
+def sample_client(argv: list[str], case: Case, server: FakeServer, out: Path) -> tuple[Sampler, int | None]:
+    """Runs one client (argv) on the client core to its end, sampled; returns the samples and its exit status."""
     server.stats(reset=True)
     with (out / "client.log").open("w") as log:
         proc = subprocess.Popen([*taskset(CORES["client"]), *argv], stdout=log, stderr=subprocess.STDOUT, cwd=out)
@@ -232,11 +231,18 @@ def run_tool(tool: str, case: Case, server: FakeServer, out: Path) -> Result:
             sampler.stop()
             if proc.poll() is None:
                 proc.kill()
+    return sampler, proc.returncode
+
+
+def run_tool(tool: str, case: Case, server: FakeServer, out: Path) -> Result:
+    out.mkdir(parents=True, exist_ok=True)
+    argv = {"llmload": llmload_argv, "vllm": vllm_argv, "guidellm": guidellm_argv}[tool](case, server.url, out)
+    sampler, returncode = sample_client(argv, case, server, out)
     result = Result(tool, case)
     (out / "samples.json").write_text(json.dumps(sampler.samples))
     window = steady_window(sampler.samples, case)
     if window is None:
-        result.note = f"no steady window (exit {proc.returncode}; see {out / 'client.log'})"
+        result.note = f"no steady window (exit {returncode}; see {out / 'client.log'})"
     else:
         a, b = window
         s_a, s_b = sampler.samples[a], sampler.samples[b]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,28 @@ def closed_loop(
 ) -> tuple[list[StepMark], list[Record]]:
     """Users send back to back (or `gap_s` after the previous request ended) with a fixed E2E per level:
     the exact closed-loop answers are known. `kw` goes into every record."""
+    return _closed_loop(users_levels, step_s, lambda users, _u: (e2e_for[users], kw), tokens, gap_s)
+
+
+def closed_loop_by_name(
+    users_levels: list[int], step_s: float, e2e_by_name: dict[str, dict[int, float]], tokens: int = 11
+) -> tuple[list[StepMark], list[Record]]:
+    """closed_loop with several request names: user u sends the requests of the (u mod n)-th name (in the
+    mapping's order), each name with its own E2E per level (the level's users of all names together)."""
+    names = list(e2e_by_name)
+
+    def user_requests(users: int, u: int) -> tuple[float, dict[str, Any]]:
+        name = names[u % len(names)]
+        return e2e_by_name[name][users], {"name": name}
+
+    return _closed_loop(users_levels, step_s, user_requests, tokens)
+
+
+def _closed_loop(
+    users_levels: list[int], step_s: float, user_requests: Callable[[int, int], tuple[float, dict[str, Any]]],
+    tokens: int, gap_s: float = 0.0,
+) -> tuple[list[StepMark], list[Record]]:
+    """user_requests(users, u): user u's E2E at the level of `users` and the fields of its records."""
     steps: list[StepMark] = []
     records: list[Record] = []
     n = 0
@@ -69,8 +92,8 @@ def closed_loop(
         start = index * step_s
         end = start + step_s
         steps.append(StepMark(index, users, T0 + start, T0 + end))
-        e2e = e2e_for[users]
         for u in range(users):
+            e2e, kw = user_requests(users, u)
             t = start + u * e2e / users  # users staggered evenly
             while t + e2e <= end:
                 records.append(rec(n, t, e2e, tokens=tokens, user=u, **kw))

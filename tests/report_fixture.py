@@ -1,6 +1,6 @@
 """A hand-made run for the report tests: known knee, failures, reasoning, plates, telemetry, JMeter's
-Latency/Connect/bytes, and planted markup in dataset text (batch ids, dataset path) and model/server text
-(plates found, errors)."""
+Latency/Connect/bytes, two request names, and planted markup in dataset text (batch ids, dataset path, the
+second request name) and model/server text (plates found, errors)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from helpers import T0, rec, write_run
 from llmload.records import Record, StepMark
 
 PLANT = '<script>document.title="PWNED"</script>'
+OTHER_NAME = f"long {PLANT}"  # the requests of every second user: same timing, a name from the dataset
 LEVELS = (1, 2, 4, 8, 12, 16)
 STEP_S = 200.0
 CAPACITY = 8  # E2E 10 s up to 8 users, then 10 s x users / 8: knee 8, limit 12
@@ -28,7 +29,7 @@ def ttft_for(users: int) -> float:
     return TTFT_FREE_S + e2e_for(users) - e2e_for(CAPACITY)
 
 
-def _extras(n: int, users: int, t_send: float, e2e: float, fresh: bool) -> dict[str, Any]:
+def _extras(n: int, users: int, t_send: float, e2e: float, fresh: bool, name: str) -> dict[str, Any]:
     """`fresh`: the user's first request of the step, which opens its connection (JMeter's Connect)."""
     expected = ["京A12345"] if n % 10 == 0 else []
     found = list(expected) + ([PLANT] if n % 7 == 0 else [])
@@ -36,7 +37,7 @@ def _extras(n: int, users: int, t_send: float, e2e: float, fresh: bool) -> dict[
     plates = {"plates_expected": expected, "plates_found": [] if failed else found, "batch_ids": [f"c{n:04d}", PLANT]}
     extra: dict[str, Any] = {
         "scenario": {"kind": "plates", **plates},
-        "name": "plates",
+        "name": name,
         "reasoning_tokens": 4,
         "first_answer_s": T0 + t_send + ttft_for(users) + 0.4 * (e2e - ttft_for(users)),
         "headers_s": T0 + t_send + 0.02,
@@ -59,7 +60,7 @@ def records_and_steps() -> tuple[list[StepMark], list[Record]]:
         for u in range(users):
             t = start + u * e2e / users
             while t + e2e <= end:
-                extra = _extras(n, users, t, e2e, fresh=t == start + u * e2e / users)
+                extra = _extras(n, users, t, e2e, t == start + u * e2e / users, OTHER_NAME if u % 2 else "plates")
                 records.append(rec(n, t, e2e, ttft=ttft_for(users), user=u, **extra))
                 n += 1
                 t += e2e

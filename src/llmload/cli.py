@@ -17,6 +17,7 @@ from llmload.config import apply_config
 from llmload.errors import UsageError, UsageErrorParser
 from llmload.exit_codes import ExitCode, interrupted
 from llmload.load.cluster import add_distributed_options
+from llmload.load.launch import DEMO_STEP, DEMO_TIME_SCALE, DEMO_USERS
 from llmload.load.run_command import add_run_arguments
 from llmload.load.run_options import add_run_options
 from llmload.report.gate_options import add_gate_options
@@ -87,7 +88,8 @@ def _add_report_commands(sub: Commands) -> None:
         "--target-speed", type=float, default=None, help="A trace run: times its traffic to serve (1.5 = +50%%)"
     )
     plan.add_argument(
-        "--slo", default="", help='SLO each replica must meet, e.g. "e2e_p95<=60s,error_rate<=1%%"'
+        "--slo", default="",
+        help='SLO each replica must meet, e.g. "e2e_p95<=60s,error_rate<=1%%"; NAME:CLAUSE judges one request name',
     )
     plan.add_argument(
         "--hardware", default="seed-2x4090", help="Hardware/cost profile: TOML path or shipped name"
@@ -121,11 +123,14 @@ def _add_sim_commands(sub: Commands) -> None:
         "demo", help="Step-load 1..40 users against the built-in simulator and print the verdict"
     )
     demo.add_argument("--profile", default="qwen3-32b-awq-2x4090", help="Simulator profile")
-    demo.add_argument("--users", default="1:40:1", help="User levels, or auto (default 1:40:1)")
-    demo.add_argument("--step-duration", default="4s", help="Wall-clock duration of each step (default 4s)")
+    demo.add_argument("--users", default=DEMO_USERS, help=f"User levels, or auto (default {DEMO_USERS})")
     demo.add_argument(
-        "--time-scale", type=float, default=None, help="Simulator time scale (default: profile's)"
+        "--step-duration", default=DEMO_STEP, help=f"Wall-clock duration of each step, or auto (default {DEMO_STEP})"
     )
+    demo.add_argument(
+        "--time-scale", type=float, default=DEMO_TIME_SCALE,
+        help=f"Simulator time scale (default {DEMO_TIME_SCALE:g}: the seed's answers {DEMO_TIME_SCALE:g}x faster)",
+    )  # fmt: skip
     demo.add_argument("--out", default="", help="Run directory (default reports/demo-<time>)")
     demo.add_argument(
         "--engine", default="sim", choices=("sim", "vllm-cpu"),

@@ -19,7 +19,7 @@ from llmload.errors import UsageError
 from llmload.exit_codes import ExitCode
 from llmload.load.cluster import run_worker, validate_distributed_args
 from llmload.load.launch import run_demo, run_headless, run_ui
-from llmload.load.run_options import API_KEY_ENV
+from llmload.load.option_values import API_KEY_ENV
 from llmload.report.compare_report import run_compare
 from llmload.report.gate_options import options_from_args
 from llmload.report.text import print_gate, print_verdict

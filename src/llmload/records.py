@@ -189,9 +189,13 @@ class StepMark:
     start_s: float
     end_s: float | None = None
     rate_rps: float | None = None  # open-loop steps: the arrival rate instead of a user count
+    stop: dict[str, Any] | None = None  # `--step-duration auto`: why the step ended (llmload.step_stop)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        data = asdict(self)
+        if self.stop is None:
+            del data["stop"]
+        return json.dumps(data, separators=(",", ":"))
 
 
 def read_steps(path: Path) -> list[StepMark]:

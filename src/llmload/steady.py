@@ -50,3 +50,13 @@ def share_in_window(send_s: npt.ArrayLike, end_s: npt.ArrayLike, start_s: float,
         share = np.where(length > 0, inside / length, ((end >= start_s) & (end < stop_s)).astype(float))
     result: np.ndarray = np.nan_to_num(share, nan=0.0)
     return result
+
+
+def empty_window_warning(index: int, users: int, window_s: float, shortest_s: float | None) -> str:
+    """What a step whose steady window held no complete request says (console, web UI, the report's validity):
+    its latency has no sample; the remedy is steps that last as long as the answers need."""
+    took = f"the shortest answer took {shortest_s:.1f} s" if shortest_s else "no answer ended in the step"
+    return (
+        f"step {index + 1} ({users} users): its steady window of {max(0.0, window_s):.1f} s held no complete "
+        f"request ({took}): its latency has no sample; use --step-duration auto, or steps longer than two answers"
+    )

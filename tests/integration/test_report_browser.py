@@ -26,7 +26,7 @@ import pytest
 from llmload.cli import main
 from llmload.report.build import ReportResult, build_report
 from llmload.report.charts.report_charts import CHART_KEYS
-from report_fixture import PLANT, planted_run
+from report_fixture import OTHER_NAME, PLANT, planted_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SECTIONS = (
@@ -265,9 +265,11 @@ def test_jmeter_dashboard_in_chromium(built: ReportResult, chromium: int, tmp_pa
     charts = {c[0] for c in info["charts"]}
     for key in ("jm-connect-over-time", "jm-latencies-over-time", "jm-bytes-over-time", "jm-requests-summary"):
         assert f"chart-{key}" in charts
-    # Statistics: Total and chat/completions rows; the fixture counted received bytes, never sent ones
+    # Statistics: a row per request name (one planted markup, shown as text) and Total; the fixture counted
+    # received bytes, never sent ones
     stats = info["statistics"]
-    assert stats.count("chat/completions") == 1 and stats.count("not measured") == 2
+    assert stats.count("\nplates\t") == 1 and stats.count(OTHER_NAME) == 1 and stats.count("\nTotal\t") == 1
+    assert stats.count("not measured") == 3
     assert log.console_errors == []
 
 

@@ -80,7 +80,8 @@ def test_seed_profile_reproduces_the_white_paper_knee(tmp_path: Path) -> None:
     """
     run_dir = tmp_path / "run"
     result = llmload(
-        "demo", "--users", "1,10,20,24:36:1", "--step-duration", "4s", "--out", str(run_dir), timeout_s=300
+        "demo", "--users", "1,10,20,24:36:1", "--step-duration", "4s", "--time-scale", "100", "--out", str(run_dir),
+        timeout_s=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     s = summary(run_dir)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from llmload.knee_rule import interpolate_limit
-from llmload.load.adaptive import AdaptivePlan, Measurement
+from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan, Measurement
 from llmload.load.recorder import measure_step
 
 Curve = Callable[[int], tuple[float, float]]  # users -> (rps, p50 E2E s)
@@ -194,3 +194,13 @@ def test_a_step_is_measured_in_the_reports_steady_window() -> None:
     scaled = measure_step(2, 0.0, 30.0, spans, 10.0)
     assert scaled is not None and scaled.rps == pytest.approx(18 / 270) and scaled.e2e_p50_s == pytest.approx(30.0)
     assert measure_step(2, 0.0, 30.0, [], 1.0) is None
+
+
+def test_with_auto_steps_the_climb_starts_at_4_and_still_finds_a_knee_below_it() -> None:
+    # a server that saturates at 2 users: 4 and 8 read the same throughput, the knee search goes down to 2
+    def curve(n: int) -> tuple[float, float]:
+        return min(n, 2) / 10.0, 10.0 * max(1.0, n / 2)
+
+    plan = AdaptivePlan(start=AUTO_STEPS_START, max_users=64)
+    levels = run(plan, curve)
+    assert levels[:2] == [4, 8] and plan.knee == 2

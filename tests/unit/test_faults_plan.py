@@ -13,7 +13,7 @@ from llmload.client.sse import MalformedStream
 from llmload.client.stream import check_payloads
 from llmload.errors import UsageError
 from llmload.load.failures import BACKOFF_MAX_S, TargetWatch, failure_backoff_s
-from llmload.load.run_options import check_host
+from llmload.load.option_values import check_host
 from llmload.load.supervise import exit_code, mark_stopped
 from llmload.sim.faults import FaultInjector, FaultPlan, build_plan, flag_items, merge_plans
 from llmload.sim.sim_profile import parse_profile

@@ -8,6 +8,7 @@ import pytest
 
 from llmload.load.live import LiveStats
 from llmload.records import Record, StepMark
+from llmload.step_stop import INFLIGHT
 
 
 def _record(i: int, send_s: float, e2e_s: float, ttft_s: float = 0.1, ok: bool = True) -> Record:
@@ -81,3 +82,15 @@ def test_a_poll_keeps_only_what_steps_still_running_need(tmp_path: Path) -> None
     again = live.snapshot(now_s=76.0)
     assert again["steps"][:3] == first["steps"][:3]
     assert (again["requests"], again["failed"]) == (75, 8)
+
+
+def test_auto_steps_are_steady_once_the_previous_levels_requests_ended(tmp_path: Path) -> None:
+    # step 2 starts at 10 while a 1-user request runs 8 -> 13: its window is [13, 30), not the auto warm-up
+    _write_steps(tmp_path, [StepMark(0, 1, 0.0, 10.0), StepMark(1, 2, 10.0, 30.0)])
+    live = LiveStats(tmp_path, warmup=INFLIGHT)
+    live.add(_record(0, 8.0, 5.0))
+    for i, send in enumerate((10.0, 13.5, 17.0, 20.5, 24.0)):
+        live.add(_record(10 + i, send, 3.0))
+    step = live.snapshot(now_s=31.0)["steps"][1]
+    assert step["requests_ok"] == 4  # sent at 13.5 .. 24: the one sent at 10 started before the window
+    assert step["rps"] == pytest.approx(4 / 17)  # the 10 -> 13 request did all its work before the window

@@ -47,6 +47,35 @@ def test_bad_clauses_name_the_clause(spec: str, message: str | None) -> None:
         parse_slo(spec)
 
 
+def test_a_clause_may_name_the_requests_it_judges() -> None:
+    rag, upper, colon = parse_slo("rag:ttft_p95<2, RAG Long : e2e_mean<=3s,api:v1:rps>=0.5")
+    assert (rag.name, rag.metric, rag.stat, rag.op, rag.threshold) == ("rag", "ttft", "p95", "<", 2.0)
+    assert (upper.name, upper.clause, upper.metric) == ("RAG Long", "RAG Long : e2e_mean<=3s", "e2e")  # case kept
+    assert (colon.name, colon.metric) == ("api:v1", "rps")  # the name is everything before the last ':'
+    assert parse_slo("ttft_p95<2")[0].name is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (":ttft_p95<2", "no request name before ':'"),
+        ("rag:itl_p99<0.1", "itl is not measured per name"),
+        ("rag:f1>=0.9", "f1 is not measured per name"),
+        ("rag:ttft<2", "'rag:ttft<2': ttft needs a statistic"),
+    ],
+)
+def test_bad_named_clauses_name_the_clause(spec: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_slo(spec)
+
+
+def test_a_named_clause_reads_the_steps_figures_of_that_name() -> None:
+    step = {"users": 4, "e2e_s": {"p95": 9.0}, "by_name": {"rag": {"e2e_s": {"p95": 12.0}, "rps": 0.5}}}
+    block = evaluate_slo(parse_slo("rag:e2e_p95<=10s,e2e_p95<=10s,rag:rps>=1"), [level_of_summary_step(step)])
+    assert [(c["value"], c["passed"]) for c in block["per_step"][0]["clauses"]] == [
+        (12.0, False), (9.0, True), (0.5, False)]  # fmt: skip
+
+
 def _row(users: int, e2e_p95: float | None, error_rate: float = 0.0) -> SloLevel:
     return level_of_summary_step({"users": users, "e2e_s": {"p95": e2e_p95}, "error_rate": error_rate, "rps": 1.0})
 

@@ -3,25 +3,24 @@
 A successful request is *satisfied* when its E2E is at most T, *tolerating* when at most F, otherwise
 *frustrated*; a failed request is always frustrated (JMeter counts errors as frustrated too).
 Thresholds (README "summary.json" / APDEX):
-  T  --apdex-t when given; else the bound of an `e2e_*<=` clause of --slo; else DEFAULT_T_S.
+  T  --apdex-t when given; else the bound of an `e2e_*<=` (or `<`) clause of --slo over all requests (a
+     named clause bounds one name's only); else DEFAULT_T_S.
   F  --apdex-f when given; else TOLERATED_FACTOR x T (the Apdex standard's 4T).
 The default T is the seed deployment's acceptable response time: 60 s (its limit answered in 58.8 s).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from llmload.analysis.slo import parse_slo
 from llmload.analysis.step_windows import StepWindow, sent_in, steady_ok_in
 
 DEFAULT_T_S = 60.0
 TOLERATED_FACTOR = 4.0
-_SLO_E2E = re.compile(r"^\s*e2e(?:_[a-z0-9]+)?\s*<=?\s*([0-9.]+)\s*(ms|s|m)?\s*$", re.IGNORECASE)
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "": 1.0}
 
 
 def thresholds(t_s: float | None = None, f_s: float | None = None, slo: str = "") -> dict[str, Any]:
@@ -39,11 +38,9 @@ def thresholds(t_s: float | None = None, f_s: float | None = None, slo: str = ""
 
 
 def _slo_e2e_bound_s(slo: str) -> float | None:
-    for clause in (slo or "").split(","):
-        match = _SLO_E2E.match(clause)
-        if match:
-            return float(match.group(1)) * _UNIT_S[(match.group(2) or "").lower()]
-    return None
+    clauses = parse_slo(slo) if slo.strip() else []
+    bounds = [c.threshold for c in clauses if c.metric == "e2e" and c.op in ("<=", "<") and c.name is None]
+    return bounds[0] if bounds else None
 
 
 def apdex(

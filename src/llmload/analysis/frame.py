@@ -33,6 +33,7 @@ from llmload.analysis.server_evidence import load_gpu_samples, load_server_metri
 from llmload.analysis.step_windows import StepWindow, place_requests
 from llmload.errors import UsageError
 from llmload.records import CHAT_REQUEST_NAME, StepMark, iter_record_dicts, read_steps
+from llmload.step_stop import INFLIGHT
 from llmload.steps import parse_duration_s
 
 RECORD_COLUMNS = [
@@ -149,9 +150,12 @@ def _generator_frame(path: Path, t0: float, scale: float) -> pd.DataFrame:
 
 
 def _warmup(meta: dict[str, Any]) -> str | float:
-    """--warmup of the run: "auto" or seconds."""
-    warmup = (meta.get("options") or {}).get("warmup", "auto")
-    return "auto" if warmup == "auto" else parse_duration_s(str(warmup), "warmup")
+    """--warmup of the run: "auto" or seconds; "inflight" for `auto` with auto steps (llmload.step_stop)."""
+    options = meta.get("options") or {}
+    warmup = options.get("warmup", "auto")
+    if warmup == "auto":
+        return INFLIGHT if options.get("step_stop") else "auto"
+    return parse_duration_s(str(warmup), "warmup")
 
 
 def _time_zero(steps: list[StepMark], columns: ArrowColumns | RecordColumns) -> float:
@@ -166,7 +170,7 @@ def _scale_step(step: StepMark, t0: float, scale: float, requests: pd.DataFrame)
     end = step.end_s
     if end is None:  # the run was killed during this step: it ends at the last thing we saw
         end = float(requests["end_s"].max()) / scale + t0 if len(requests) else step.start_s
-    return StepMark(step.index, step.users, (step.start_s - t0) * scale, (end - t0) * scale, step.rate_rps)
+    return StepMark(step.index, step.users, (step.start_s - t0) * scale, (end - t0) * scale, step.rate_rps, step.stop)
 
 
 def _rel(value: Any, t0: float, scale: float) -> float:

@@ -119,10 +119,48 @@ class GapStats:
 
 
 @dataclass(frozen=True)
+class EmptyWindow:
+    """A step whose steady window held no complete request: its latency has no sample (llmload.steady)."""
+
+    window_s: float
+    shortest_e2e_s: float | None  # the shortest answer of the requests sent in the step
+    reason: str
+
+
+@dataclass(frozen=True)
 class StepValidity:
     generator: GeneratorHealth
     littles_law: LittlesLaw | NotApplicable
     scheduling_lag_wall: GapStats
+    empty_window: EmptyWindow | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class StepStop:
+    """`--step-duration auto`: why the step ended (llmload.step_stop), as the load generator decided it."""
+
+    reason: str  # "converged", or "max duration": the bound, its numbers less certain
+    less_certain: bool
+    samples: int
+    rps_ci_rel: float | None
+    e2e_p95_ci_rel: float | None
+    min_samples: int
+    tolerance: float
+    max_step_s: float
+
+
+@dataclass(frozen=True)
+class NameStats:
+    """One request name's share of a step (analysis.name_stats): the step's own definitions over its requests."""
+
+    requests_ok: int  # steady successes: the latency statistics' samples
+    requests_failed: int
+    error_rate: float
+    rps: float | None  # work in the window (llmload.steady)
+    output_tokens_per_s: float | None
+    ttft_s: Distribution
+    e2e_s: Distribution
+    tpot_s: Distribution
 
 
 @dataclass(frozen=True)
@@ -162,6 +200,9 @@ class StepStats:
     time_split: Evidence | None  # TTFT and E2E in queue, prefill, decode and the rest (analysis.time_split)
     # answers scored against the dataset's `expected` (steady successes); left out of runs that scored none
     expected: ExpectedMatch | None = field(default=None, metadata=OMIT_IF_NONE)
+    # the same figures per request name, in name order; left out of runs of one name (analysis.name_stats)
+    by_name: Mapping[str, NameStats] | None = field(default=None, metadata=OMIT_IF_NONE)
+    stop: StepStop | None = field(default=None, metadata=OMIT_IF_NONE)  # auto steps only
 
     def knee_level(self) -> KneeLevel:
         return KneeLevel(
@@ -216,6 +257,7 @@ class RunAnalysis:
     requests: RequestCounts
     steps: tuple[StepStats, ...]
     knee: KneeResult
+    saturation_by_name: Evidence | None  # which request name saturates first; None for a run of one name
     slo: Evidence | None  # --slo judged per step, with goodput (analysis.slo, analysis.goodput)
     usl: Evidence  # analysis.usl
     kv_prediction: Evidence | None  # analysis.kv_prediction

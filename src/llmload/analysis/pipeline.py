@@ -2,8 +2,10 @@
 
     run_dir -> load_run        frame: one row per request (analysis.frame), placed in the steps (step_windows)
             -> measure_steps   each step's steady-window statistics and validity (step_stats)
+            -> by name         the same figures per request name, where a run carries several (name_stats)
             -> slo_summary     --slo judged per step, with goodput (slo, goodput)
-            -> find_knee       the knee rule, its evidence and confidence (knee)
+            -> find_knee       the knee rule, its evidence and confidence (knee); which name saturates first
+                               (name_saturation)
             -> capacity        the USL fit and the KV-bound prediction beside the knee (usl, kv_prediction)
             -> time split      whether the server's phase histograms split TTFT/E2E, and where it queues (time_split)
             -> run-wide tables APDEX, JMeter's statistics per label, errors by type, quality examples
@@ -26,6 +28,8 @@ from llmload.analysis.knee import find_knee, valid_steps
 from llmload.analysis.kv_prediction import kv_prediction
 from llmload.analysis.label_stats import label_statistics
 from llmload.analysis.model import RequestCounts, RunAnalysis
+from llmload.analysis.name_saturation import saturation_by_name
+from llmload.analysis.name_stats import with_name_stats
 from llmload.analysis.quality_examples import run_quality_examples
 from llmload.analysis.session_turns import session_summary
 from llmload.analysis.step_stats import (
@@ -52,7 +56,7 @@ class AnalysisOptions:
 def analyze_run(run_dir: Path, options: AnalysisOptions | None = None) -> RunAnalysis:
     options = options or AnalysisOptions()
     run = load_run(Path(run_dir))
-    steps = measure_steps(run)
+    steps = with_name_stats(run, measure_steps(run))
     spec = str((run.meta.get("options") or {}).get("slo") or "")
     slo = slo_summary(run, steps, spec, f"{run.run_dir}/{META}: options.slo") if spec else None
     levels = [step.knee_level() for step in steps]
@@ -72,6 +76,7 @@ def analyze_run(run_dir: Path, options: AnalysisOptions | None = None) -> RunAna
         requests=RequestCounts(int(len(req)), int(req["ok"].sum()), int((~req["ok"]).sum())),
         steps=tuple(steps),
         knee=knee,
+        saturation_by_name=saturation_by_name(steps, knee),
         slo=slo,
         usl=fit_usl([users for users, _ in measured], [rps for _, rps in measured]),
         kv_prediction=kv_prediction(

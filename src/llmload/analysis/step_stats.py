@@ -7,6 +7,10 @@ numpy's default), never bucketed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -14,10 +18,12 @@ from llmload.analysis.frame import RunData
 from llmload.analysis.model import (
     Accuracy,
     Distribution,
+    EmptyWindow,
     Evidence,
     ExpectedMatch,
     NotApplicable,
     StepStats,
+    StepStop,
     StepValidity,
 )
 from llmload.analysis.server_evidence import gpu_step_evidence, server_step_evidence
@@ -33,6 +39,8 @@ from llmload.analysis.validity import (
     scheduling_gaps,
     step_damage,
 )
+from llmload.steady import empty_window_warning
+from llmload.step_stop import MAX_DURATION
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -68,14 +76,13 @@ def _step(
     gpu: tuple[Evidence, ...], time_split: Evidence | None,
 ) -> StepStats:
     req = run.requests
-    sent = req[sent_in(req, window)]
-    steady = sent[sent["steady"]]
-    steady_ok = steady[steady["ok"]]
-    ended = sent[sent["end_s"] <= window.end_s]  # failures count once they ended by the step's end
-    failed = int((~ended["ok"]).sum())
-    rps, tokens_per_s = _throughput(req, window)
+    sent, steady, steady_ok, ended = step_requests(req, window)
+    failed, error_rate = failures(ended)
+    rps, tokens_per_s = throughput(req, window)
     ttft = distribution(steady_ok["ttft_s"], ci_seed=window.index)
     validity = _validity(run, window, sent, steady_ok, gaps, idle, ttft.p50, rps)
+    if len(steady_ok) == 0 and len(sent):
+        validity = replace(validity, empty_window=empty_window(window, sent))
     return StepStats(
         index=window.index,
         users=window.users,
@@ -86,7 +93,7 @@ def _step(
         requests_sent=int(len(sent)),
         requests_ok=int(len(steady_ok)),
         requests_failed=failed,
-        error_rate=failed / len(ended) if len(ended) else 0.0,
+        error_rate=error_rate,
         completed_in_window=_completed_in_window(req, window),
         rps=rps,
         output_tokens_per_s=tokens_per_s,
@@ -109,10 +116,51 @@ def _step(
         gpu=gpu,
         time_split=time_split,
         expected=expected_match(steady_ok) if expected_scored(req) else None,
+        stop=step_stop(window.stop),
     )
 
 
-def _throughput(requests: pd.DataFrame, window: StepWindow) -> tuple[float | None, float | None]:
+def empty_window(window: StepWindow, sent: pd.DataFrame) -> EmptyWindow:
+    """The flag of a step whose steady window held no complete request (llmload.steady.empty_window_warning)."""
+    answered = sent.loc[sent["ok"], "e2e_s"].dropna()
+    shortest = float(answered.min()) if len(answered) else None
+    reason = empty_window_warning(window.index, window.users, window.length_s, shortest)
+    return EmptyWindow(window.length_s, shortest, reason)
+
+
+def step_stop(stop: Mapping[str, Any] | None) -> StepStop | None:
+    """An auto step's stop decision as steps.jsonl keeps it (llmload.step_stop.StopDecision)."""
+    if stop is None:
+        return None
+    return StepStop(
+        reason=str(stop["reason"]),
+        less_certain=stop["reason"] == MAX_DURATION,
+        samples=int(stop["samples"]),
+        rps_ci_rel=stop.get("rps_ci_rel"),
+        e2e_p95_ci_rel=stop.get("e2e_p95_ci_rel"),
+        min_samples=int(stop["min_samples"]),
+        tolerance=float(stop["tolerance"]),
+        max_step_s=float(stop["max_step_s"]),
+    )
+
+
+def step_requests(
+    requests: pd.DataFrame, window: StepWindow
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The requests sent in the step; its steady ones; their successes (the latency statistics' samples); and
+    those that ended by the step's end (failures count once they ended)."""
+    sent = requests[sent_in(requests, window)]
+    steady = sent[sent["steady"]]
+    return sent, steady, steady[steady["ok"]], sent[sent["end_s"] <= window.end_s]
+
+
+def failures(ended: pd.DataFrame) -> tuple[int, float]:
+    """How many of the step's ended requests failed, and their share of them (0 when none ended)."""
+    failed = int((~ended["ok"]).sum())
+    return failed, failed / len(ended) if len(ended) else 0.0
+
+
+def throughput(requests: pd.DataFrame, window: StepWindow) -> tuple[float | None, float | None]:
     """Requests and output tokens per second: the work done in the steady window over its length (tokens/s
     None for a run without token counts, such as imported JMeter results: missing, not zero)."""
     if window.length_s <= 0:

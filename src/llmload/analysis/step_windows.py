@@ -12,13 +12,16 @@ inside it, llmload.steady.share_in_window), so it also counts requests sent befo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from llmload.records import StepMark
 from llmload.steady import auto_warmup_s, share_in_window, steady_mask
+from llmload.step_stop import INFLIGHT, inflight_warmup_end_s
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class StepWindow:
     end_s: float
     warmup_s: float
     rate_rps: float | None  # open-loop steps: the arrival rate
+    stop: Mapping[str, Any] | None = None  # auto steps: why the step ended (llmload.step_stop.StopDecision)
 
     @property
     def steady_start_s(self) -> float:
@@ -46,7 +50,8 @@ def place_requests(
     requests: pd.DataFrame, steps: list[StepMark], warmup: str | float
 ) -> tuple[pd.DataFrame, list[StepWindow]]:
     """The frame with `step_index` and `steady` (module doc), and each step's window. warmup: "auto" (each
-    step's own, from the median E2E of the successful requests sent in it: auto_warmup_s) or seconds."""
+    step's own, from the median E2E of the successful requests sent in it: auto_warmup_s), INFLIGHT (until
+    the requests in flight at its start ended: llmload.step_stop) or seconds."""
     send = requests["send_s"].to_numpy(dtype=float)
     end = requests["end_s"].to_numpy(dtype=float)
     step_index = pd.Series(pd.NA, index=requests.index, dtype="Int64")
@@ -55,10 +60,11 @@ def place_requests(
     for step in steps:
         end_s = float(step.end_s if step.end_s is not None else step.start_s)
         sent = (send >= step.start_s) & (send < end_s)
-        window = StepWindow(
-            step.index, step.users, step.start_s, end_s, _warmup_s(requests, sent, end_s - step.start_s, warmup),
-            step.rate_rps,
-        )
+        if warmup == INFLIGHT:
+            warmup_s = min(inflight_warmup_end_s(step.start_s, send, end), end_s) - step.start_s
+        else:
+            warmup_s = _warmup_s(requests, sent, end_s - step.start_s, warmup)
+        window = StepWindow(step.index, step.users, step.start_s, end_s, warmup_s, step.rate_rps, step.stop)
         step_index[sent] = step.index
         steady |= sent & steady_mask(True, send, end, window.steady_start_s, window.end_s)  # whatever the outcome
         windows.append(window)

@@ -48,11 +48,18 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "statistics": to_json(analysis.statistics),
         "errors": to_json(analysis.errors),
         "quality_examples": to_json(analysis.quality_examples),
-    } | _present(expected=analysis.expected, sessions=analysis.sessions, trace=analysis.trace)
+        **({"target_time": run.meta["target_time"]} if run.meta.get("target_time") else {}),
+    } | _when_given(
+        expected=analysis.expected,
+        saturation_by_name=analysis.saturation_by_name,
+        sessions=analysis.sessions,
+        trace=analysis.trace,
+    )
 
 
-def _present(**blocks: Any) -> dict[str, Any]:
-    """The blocks only some runs have (expected answers, sessions, a trace), each where it is not None."""
+def _when_given(**blocks: Any) -> dict[str, Any]:
+    """The blocks a run has only sometimes (answers scored against `expected`, several request names,
+    sessions, a trace), each where it is not None."""
     return {key: to_json(value) for key, value in blocks.items() if value is not None}
 
 

@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from llmload.analysis.slo import evaluate_slo, level_of_summary_step, parse_slo
+from llmload.analysis.slo import evaluate_slo, parse_slo, summary_levels
 from llmload.capacity.hardware import HardwareProfile
 from llmload.capacity.kv import kv_concurrency, workload_tokens
 from llmload.errors import UsageError
@@ -30,8 +30,7 @@ def operating_point(summary: dict[str, Any], slo_spec: str = "", source: str = "
     knee = summary.get("knee")
     if not knee:
         raise UsageError(f"{source}: no knee in this summary ({summary.get('knee_reason')})")
-    steps = [level_of_summary_step(s) for s in summary["steps"]]
-    slo = evaluate_slo(parse_slo(slo_spec), steps) if slo_spec else summary.get("slo")
+    slo = evaluate_slo(parse_slo(slo_spec), summary_levels(summary)) if slo_spec else summary.get("slo")
     users, why = int(knee["users"]), "knee (optimal concurrency)"
     if slo:
         passing = slo.get("max_users_passing")

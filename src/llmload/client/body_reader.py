@@ -17,14 +17,20 @@ from llmload.client.unstreamed import unstreamed_facts
 RECV_BYTES = 65536
 
 
-def read_whole(reader: BodyReader, keep_text: bool, completions: bool) -> StreamFacts:
-    """A non-streamed body, read to its end; the last byte's arrival is the answer's end."""
+def read_whole(
+    reader: BodyReader, keep_text: bool, completions: bool, events: list[bytes] | None = None
+) -> StreamFacts:
+    """A non-streamed body, read to its end; the last byte's arrival is the answer's end. `events`: where the
+    whole body goes when it is kept."""
     pieces: list[bytes] = []
     last_s = reader.send_s
     while data := reader.recv():
         last_s = reader.arrival_s()
         pieces.append(data)
-    return unstreamed_facts(b"".join(pieces), last_s, keep_text, completions)
+    body = b"".join(pieces)
+    if events is not None:
+        events.append(body)
+    return unstreamed_facts(body, last_s, keep_text, completions)
 
 
 class BodyReader:

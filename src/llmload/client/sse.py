@@ -81,6 +81,7 @@ class StreamAccumulator:
         self.keep_text = keep_text
         self.completions = completions
         self.facts = StreamFacts()
+        self.events: list[bytes] | None = None  # a list: every payload is kept in it as it came
         self._content: list[tuple[float, bytes]] = []
         self._has_content = (_COMPLETION_TEXT if completions else _CONTENT).search
 
@@ -88,6 +89,8 @@ class StreamAccumulator:
         """All payloads of one read share its arrival time: per event only the content check runs;
         finish_reason and usage are looked for once in the read's payloads joined."""
         facts = self.facts
+        if self.events is not None:
+            self.events += payloads
         if len(payloads) == 1:  # the paced case: one event per read
             block = payloads[0]
             content = payloads if self._has_content(block) else []

@@ -48,6 +48,7 @@ class StreamOutcome:
     last_byte_s: float | None = None
     connect_s: float | None = None  # when a new connection was set up for it (None: a kept-alive one reused)
     response_bytes: int | None = None  # body bytes received (de-chunked), None when no response came
+    events: list[bytes] | None = None  # asked for (keep_events): every SSE payload as sent, or the whole body
 
     @property
     def ok(self) -> bool:
@@ -128,16 +129,25 @@ class ChatStreamClient:
         return self.send(CHAT_PATH, json.dumps(body, ensure_ascii=False).encode(), keep_text)
 
     def send(
-        self, path: str, payload: bytes, keep_text: bool = True, stream: bool = True, completions: bool = False
+        self,
+        path: str,
+        payload: bytes,
+        keep_text: bool = True,
+        stream: bool = True,
+        completions: bool = False,
+        keep_events: bool = False,
     ) -> StreamOutcome:
         """POSTs the encoded body to `path`: timed, read to the end, never raising (a failure is the
-        outcome's error_kind). `completions`: the answer is /v1/completions' text."""
+        outcome's error_kind). `completions`: the answer is /v1/completions' text. `keep_events`: the
+        outcome keeps the response's payloads as they came (an SDK-shaped client rebuilds its objects)."""
         accumulator = StreamAccumulator(keep_text=keep_text, completions=completions)
+        accumulator.events = [] if keep_events else None
         self._connected_s = None
         send_s = self.clock()
         outcome = StreamOutcome(
-            send_s=send_s, end_s=send_s, headers_s=None, http_status=None, facts=accumulator.facts
-        )
+            send_s=send_s, end_s=send_s, headers_s=None, http_status=None, facts=accumulator.facts,
+            events=accumulator.events,
+        )  # fmt: skip
         response = None
         reader: BodyReader | None = None
         try:
@@ -153,7 +163,7 @@ class ChatStreamClient:
                 consume_stream(reader.recv, reader.arrival_s, accumulator)
                 outcome.facts = accumulator.finish()
             else:
-                outcome.facts = read_whole(reader, keep_text, completions)
+                outcome.facts = read_whole(reader, keep_text, completions, outcome.events)
             if not outcome.facts.done and outcome.facts.finish_reason is None:
                 # a body that ends after a chunk with finish_reason is a whole answer, [DONE] or not
                 # (transformers serve sends none); without either, the stream was cut short

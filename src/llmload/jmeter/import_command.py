@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from llmload.errors import UsageError
+from llmload.exit_codes import ExitCode
 from llmload.steps import parse_duration_s, parse_levels
 
 
@@ -34,7 +35,7 @@ def import_results(args: argparse.Namespace, out: TextIO) -> int:
         f"users {min(users)}..{max(users)} ({'--users' if levels else 'from allThreads'})\n"
         f"next: llmload report {result.run_dir}\n"
     )
-    return 0
+    return ExitCode.OK
 
 
 def import_plan(args: argparse.Namespace, out: TextIO) -> int:
@@ -46,4 +47,4 @@ def import_plan(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"not mapped, or mapped differently ({len(result.unmapped)}; also comments in {result.config_path}):\n")
         out.writelines(f"  - {line}\n" for line in result.unmapped)
     out.write(f"next: llmload run --config {result.config_path}\n")
-    return 0
+    return ExitCode.OK

@@ -14,6 +14,10 @@ when it has bracketed both numbers to one user.
    of the knee's, climbing further first if no measured level exceeds it yet.
 Every level is measured at most once; decisions use all measurements so far.
 
+With auto steps (llmload.step_stop) the climb starts at AUTO_STEPS_START users: a step of N users needs
+min-samples / N answer times, so 1 and 2 users would take 45 of the 30-sample plan's answer times (the
+seed: 12 of ~35 minutes). A knee below it is still found: the knee search goes down to 1 user.
+
 With vLLM's own queue sampled (/metrics: requests waiting and running), steps 2-4 start from the server's
 word instead: when the saturated level queued (mean waiting > SERVER_WAITING_THRESHOLD and at least
 CAPACITY_QUEUE_SHARE of its users), the knee is the last level before the queue (rule 3b of
@@ -42,6 +46,7 @@ from llmload.knee_rule import (
     interpolate_limit,
 )
 
+AUTO_STEPS_START = 4  # with --step-duration auto the climb starts here (module doc)
 GROWTH = 2.0
 MARGINAL = 0.5
 GOLDEN = (1 + 5**0.5) / 2

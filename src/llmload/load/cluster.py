@@ -6,7 +6,8 @@
 - `--master --workers N`: only the master, bound to --master-bind-host:--master-port, waiting up to
   WORKER_WAIT_S for N workers started elsewhere with `llmload run --worker --master-host H`.
 - `--worker --master-host H`: only a worker; the master sends it the scenario options. The API key comes
-  from the worker's own --api-key or $OPENAI_API_KEY (never through the master).
+  from the worker's own --api-key or $OPENAI_API_KEY (never through the master), and a --locustfile of one's
+  own from the worker's own --locustfile (the same file as the master's).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from llmload.cpus import pin_process
 from llmload.errors import UsageError
 from llmload.load.locust_command import master_options, worker_argv
-from llmload.load.run_options import API_KEY_ENV
+from llmload.load.option_values import API_KEY_ENV, check_locustfile
 from llmload.processes import free_port, stop_process
 
 DEFAULT_MASTER_PORT = 5557
@@ -72,11 +73,13 @@ def locust_env(api_key: str | None) -> dict[str, str]:
     return env
 
 
-def start_workers(count: int, port: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
-    """Local workers of a master on loopback:port, in their own session: Ctrl-C reaches only the master, which
-    then stops them after their last records (load.distributed)."""
+def start_workers(
+    count: int, port: int, env: dict[str, str], locustfile: str = ""
+) -> list[subprocess.Popen[bytes]]:
+    """Local workers of a master on loopback:port (on the master's --locustfile), in their own session: Ctrl-C
+    reaches only the master, which then stops them after their last records (load.distributed)."""
     return [
-        subprocess.Popen(worker_argv("127.0.0.1", port), env=env, start_new_session=True)
+        subprocess.Popen(worker_argv("127.0.0.1", port, locustfile), env=env, start_new_session=True)
         for _ in range(count)
     ]
 
@@ -93,7 +96,7 @@ def distributed_master(args: argparse.Namespace, env: dict[str, str]) -> Iterato
         yield master_options(args.master_bind_host, args.master_port, args.workers)
         return
     port = free_port()
-    workers = start_workers(args.workers, port, env)
+    workers = start_workers(args.workers, port, env, args.locustfile)
     try:
         yield master_options("127.0.0.1", port, args.workers)
     finally:
@@ -101,9 +104,10 @@ def distributed_master(args: argparse.Namespace, env: dict[str, str]) -> Iterato
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    argv = worker_argv(args.master_host, args.master_port, check_locustfile(args.locustfile))
     env = locust_env(args.api_key)
     print(f"llmload: worker of the master at {args.master_host}:{args.master_port}", flush=True)
-    return subprocess.run(worker_argv(args.master_host, args.master_port), env=env, check=False).returncode
+    return subprocess.run(argv, env=env, check=False).returncode
 
 
 def stop_processes(procs: list[subprocess.Popen[bytes]], timeout_s: float = WORKER_EXIT_S) -> None:

@@ -18,7 +18,6 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from llmload import __version__
 from llmload.client.blocking_http import served_models, server_version, simulator_info
 from llmload.client.clock import wall_clock
 from llmload.load.arrivals import ArrivalSchedule
@@ -29,7 +28,9 @@ from llmload.load.settings import LoadSettings, settings_from
 from llmload.load.trace_schedule import TraceSchedule
 from llmload.load.workload_setup import Workload, build_workload
 from llmload.rundir import META_SCHEMA, read_meta, update_meta
+from llmload.scenarios.plates.comment_dataset import dataset_sha256
 from llmload.serve.serve_meta import find_serve_meta
+from llmload.version import __version__
 
 log = logging.getLogger("llmload")
 
@@ -37,7 +38,7 @@ log = logging.getLogger("llmload")
 @dataclass
 class RunContext:
     settings: LoadSettings
-    workload: Workload
+    workload: Workload | None  # None: the run's users are a locustfile's own (their tasks build the requests)
     recorder: RunRecorder | None  # None on distributed workers: they forward records to the master
     target: dict[str, Any]
     run_id: str
@@ -45,6 +46,10 @@ class RunContext:
     _user_ids: Any = field(default_factory=count)
     arrivals: ArrivalSchedule | TraceSchedule = field(default_factory=ArrivalSchedule)
     _dispatcher: ArrivalDispatcher | None = None
+    # auto steps: a user added by the step waits a random part of this (wall s) before its first request,
+    # one answer of the previous level: added users join at every phase of the cycle, as in a loop that has
+    # run for long, not in lock-step (load.shape)
+    join_spread_s: float = 0.0
 
     def dispatcher(self) -> ArrivalDispatcher:
         if self._dispatcher is None:
@@ -63,9 +68,9 @@ class RunContext:
         settings = self.settings
         if not settings.trace:
             return settings.rates[index]
-        trace = self.workload.trace
-        assert trace is not None
-        speed, length_s = settings.trace_speeds[index], settings.step_duration_s
+        trace = self.workload.trace if self.workload is not None else None
+        assert trace is not None, "a --trace run builds its trace (create_context)"
+        speed, length_s = settings.trace_speeds[index], settings.trace_step_s
         return TraceSchedule(trace.arrivals_s).offered_rps(speed, length_s)
 
 
@@ -107,25 +112,47 @@ def serve_folders() -> list[Path]:
     return sorted(Path("reports").glob("serve-*"))
 
 
-def create_context(options: Any, host: str, is_worker: bool) -> RunContext:
-    """A new run from Locust's parsed options and --host (checked as `llmload run` checks them)."""
+def locustfile_facts(environment: Any) -> dict[str, Any] | None:
+    """A locustfile of one's own (no user class sends the run's --dataset): its path, SHA-256 and user classes
+    with their weights, for meta.json; None for llmload's own locustfile."""
+    classes = list(environment.user_classes or [])
+    if any(getattr(cls, "sends_workload", False) for cls in classes):
+        return None
+    paths = getattr(environment, "parsed_locustfiles", None) or [environment.locustfile or ""]
+    path = str(paths[0])
+    facts: dict[str, Any] = {"path": path, "users": {cls.__name__: {"weight": cls.weight} for cls in classes}}
+    if Path(path).is_file():
+        facts["sha256"] = dataset_sha256(path)
+    return facts
+
+
+def create_context(
+    options: Any, host: str, is_worker: bool, locustfile: dict[str, Any] | None = None
+) -> RunContext:
+    """A new run from Locust's parsed options and --host (checked as `llmload run` checks them); `locustfile`:
+    the facts of a locustfile of one's own, whose tasks send the requests (no --dataset is built)."""
     run_id = new_run_id()
     values = parse_run_values(locust_values(options, host), on_locust=True)
     settings = settings_from(values, Path("reports") / run_id)
     settings, target = discover_target(settings, describe=not is_worker)
     tag = f"{socket.gethostname()}:{os.getpid()}"
-    workload = build_workload(settings, start=zlib.crc32(tag.encode()) if is_worker else 0)
+    workload = None
+    if locustfile is None:
+        workload = build_workload(settings, start=zlib.crc32(tag.encode()) if is_worker else 0)
+    else:  # now, not at self.openai's first use: the import would stall every user of this process mid-step
+        from llmload.load import openai_shape  # noqa: F401
     recorder = None
     if not is_worker:
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         recorder = RunRecorder(settings.run_dir, time_scale=float(target["time_scale"]))
         recorder.total_steps = settings.step_count
         recorder.step_duration_s = settings.step_duration_s
-        write_meta(settings, target, run_id, dataset=workload.facts)
-        for line in workload.warnings:
+        source = {"dataset": workload.facts} if workload is not None else {"locustfile": locustfile}
+        write_meta(settings, target, run_id, **source)
+        for line in workload.warnings if workload is not None else ():
             log.warning("llmload: warning: %s", line)
     ctx = RunContext(settings, workload, recorder, target, run_id, tag)
-    trace = workload.trace
+    trace = workload.trace if workload is not None else None
     ctx.arrivals = TraceSchedule(trace.arrivals_s) if trace else ArrivalSchedule(settings.arrival, seed=os.getpid())
     return ctx
 

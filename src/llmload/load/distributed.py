@@ -92,6 +92,11 @@ def send_trace_step(environment: Any, speed: float, now_s: float, cut_s: float) 
         runner.send_message(RATE_MESSAGE, step, client_id=node_id)
 
 
+def send_join_spread(environment: Any, spread_s: float) -> None:
+    """Master: how long the users the next auto step adds spread their first requests over (on RATE_MESSAGE)."""
+    environment.runner.send_message(RATE_MESSAGE, {"join_spread_s": spread_s})
+
+
 def count_received(state: ProcessState, node_id: str, lines: int) -> None:
     """Master: records received from each worker in this run."""
     state.counts.received[node_id] = state.counts.received.get(node_id, 0) + lines

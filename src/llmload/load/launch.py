@@ -25,6 +25,7 @@ from llmload.load.cluster import (
     validate_distributed_args,
 )
 from llmload.load.locust_command import LAUNCHED_BY_RUN, headless_argv, master_options, ui_argv
+from llmload.load.plan_estimate import before_any_answer
 from llmload.load.run_command import parse_run_args
 from llmload.load.run_options import parse_run_values
 from llmload.load.settings import LoadSettings, settings_from
@@ -33,6 +34,7 @@ from llmload.load.workload_choice import check_trace_context
 from llmload.processes import free_port, stop_process
 from llmload.report.gate_options import ReportOptions, options_from_args
 from llmload.rundir import RECORDS, SIM_LOG
+from llmload.target_time import duration_text
 
 
 def default_run_dir(prefix: str = "") -> Path:
@@ -61,13 +63,16 @@ def run_headless(args: argparse.Namespace) -> int:
     settings = replace(settings, model=settings.model or (models[0] if models else ""))
     if settings.trace:
         check_trace_context(settings)
-    if not run_preflight(settings):
+    # a locustfile's requests are its own, made as it runs: there is no first request to try beforehand
+    if not values["locustfile"] and not run_preflight(settings):
         return ExitCode.UNREACHABLE
     pin_generator(values["cpus"])
     env = dict(locust_env(settings.api_key), **{LAUNCHED_BY_RUN: "1"})
-    print(
-        f"llmload: {_step_count(settings)} steps of {args.step_duration} against {settings.host} -> {run_dir}"
-    )
+    print(f"llmload: {_plan_text(settings)} against {settings.host} -> {run_dir}")
+    if settings.auto_steps:
+        rule = settings.stop_rule
+        estimate = before_any_answer(settings.levels, settings.max_users, rule.min_samples, rule.max_step_s)
+        print(f"llmload: plan estimate: {estimate}")
     with distributed_master(args, env) as master_options:  # --workers/--master (load.cluster)
         locust_rc, signal_name = run_locust(headless_argv(vars(args), run_dir) + master_options, env)
     reason = mark_stopped(run_dir, locust_rc, signal_name)
@@ -108,7 +113,7 @@ def run_ui(args: argparse.Namespace) -> int:
         elif args.workers:
             port = free_port()
             argv += master_options("127.0.0.1", port)
-            workers = start_workers(args.workers, port, env)
+            workers = start_workers(args.workers, port, env, args.locustfile)
         return run_locust(argv, env)[0]
     finally:
         stop_processes(workers, timeout_s=10.0)
@@ -145,11 +150,21 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeo
     raise UsageError(f"the simulator did not become healthy within {timeout_s:.0f} s (log: {log_path})")
 
 
+# `llmload demo` (the simulator): the seed at 25x, where the generator's turnaround between two requests
+# (~3 ms wall: read the end, score, record, send) is 0.1-0.3% of a user's cycle; at the profile's 100x it was
+# ~1%, the bound of the generator-health rule (analysis.validity), and the demo flagged its own steps. 22 levels
+# of 8 s (200 s of target time: ~4 answers per user at the knee), dense around the seed's knee and limit.
+DEMO_USERS = "1,2,4,8,12,16,20,22:34:1,36,40"
+DEMO_STEP = "8s"
+DEMO_TIME_SCALE = 25.0
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """`llmload demo`: the simulator, and `llmload run` against it with its documented defaults."""
     run_dir = Path(args.out) if args.out else default_run_dir("demo-")
     print(
-        f"llmload demo: simulator profile {args.profile}, users {args.users}, {args.step_duration} per step"
+        f"llmload demo: simulator profile {args.profile} at time scale {args.time_scale:g}x, users {args.users}, "
+        f"{args.step_duration} per step"
     )
     with running_simulator(args.profile, args.time_scale, run_dir / SIM_LOG) as url:
         argv = [
@@ -165,5 +180,13 @@ def run_demo(args: argparse.Namespace) -> int:
         return run_headless(parse_run_args(argv))
 
 
-def _step_count(settings: LoadSettings) -> str:
-    return "adaptive" if settings.adaptive else str(settings.step_count)
+def _plan_text(settings: LoadSettings) -> str:
+    """`14 steps of 60 s`, `adaptive steps of auto length (at least 30 answers, within ±5%, at most 15 min)`."""
+    steps = "adaptive steps" if settings.adaptive else f"{settings.step_count} steps"
+    if settings.step_duration_s is not None:
+        return f"{steps} of {settings.step_duration_s:g} s"
+    rule = settings.stop_rule
+    return (
+        f"{steps} of auto length (at least {rule.min_samples} answers, within ±{rule.tolerance:.0%}, at most "
+        f"{duration_text(rule.max_step_s)})"
+    )

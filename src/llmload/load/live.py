@@ -20,6 +20,7 @@ from llmload.analysis.knee import knee_of_step_dicts
 from llmload.records import Record, StepMark, read_steps
 from llmload.rundir import STEPS
 from llmload.steady import auto_warmup_s, share_in_window, steady_mask
+from llmload.step_stop import INFLIGHT, inflight_warmup_end_s
 from llmload.steps import parse_duration_s
 
 ROLLING_WINDOW_S = 10.0  # wall seconds of completions behind the "output tokens/s now" figure
@@ -61,6 +62,7 @@ def _percentile(values: np.ndarray, q: float) -> float | None:
 
 class LiveStats:
     def __init__(self, run_dir: Path | None = None, time_scale: float = 1.0, warmup: str = "auto") -> None:
+        """warmup: --warmup's value, or INFLIGHT for auto steps (llmload.step_stop)."""
         self.run_dir = run_dir
         self.time_scale = time_scale
         self.warmup = warmup
@@ -85,8 +87,11 @@ class LiveStats:
         send_s, end_s, ok = done["send_s"], done["end_s"], done["ok"].astype(bool)
         sent = (send_s >= mark.start_s) & (send_s < end)
         e2e_s = (end_s - send_s) * scale
-        warm_s = self._warmup_s((end - mark.start_s) * scale, _percentile(e2e_s[sent & ok], 50) or 0.0)
-        warm_start = mark.start_s + warm_s / scale
+        if self.warmup == INFLIGHT:
+            warm_start = min(inflight_warmup_end_s(mark.start_s, send_s, end_s), end)
+        else:
+            warm_s = self._warmup_s((end - mark.start_s) * scale, _percentile(e2e_s[sent & ok], 50) or 0.0)
+            warm_start = mark.start_s + warm_s / scale
         steady = steady_mask(ok, send_s, end_s, warm_start, end)
         share = share_in_window(send_s[ok], end_s[ok], warm_start, end)  # the work done in the window
         window_s = (end - warm_start) * scale

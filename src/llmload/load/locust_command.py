@@ -18,27 +18,28 @@ STOP_TIMEOUT_S = 120  # users being stopped (a step down, the end) finish the re
 WORKER_WAIT_S = 120  # how long a master waits for its workers to connect
 
 
-def _locust() -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+def _locust(locustfile: str = "") -> list[str]:
+    """Locust on llmload's locustfile, or on `locustfile` (--locustfile: one's own)."""
+    return [sys.executable, "-m", "locust", "-f", locustfile or str(LOCUSTFILE)]
 
 
 def headless_argv(values: Mapping[str, Any], run_dir: Path) -> list[str]:
     """`llmload run`'s Locust: the run's values (keyed as RUN_OPTIONS), its records going to `run_dir`."""
     options = locust_option_argv({**values, "out": str(run_dir)})
-    return [*_locust(), "--headless", *options, "--only-summary", "--stop-timeout", str(STOP_TIMEOUT_S),
-            "--loglevel", "WARNING"]  # fmt: skip
+    return [*_locust(values.get("locustfile") or ""), "--headless", *options, "--only-summary", "--stop-timeout",
+            str(STOP_TIMEOUT_S), "--loglevel", "WARNING"]  # fmt: skip
 
 
 def ui_argv(values: Mapping[str, Any], web_host: str, web_port: int) -> list[str]:
     """`llmload ui`'s Locust: the values become the start form's defaults; each run started from the form
     gets its own reports/<run-id> directory."""
     options = locust_option_argv(values, leave_out=("out",))
-    return [*_locust(), *options, "--stop-timeout", str(STOP_TIMEOUT_S), "--web-host", web_host,
-            "--web-port", str(web_port), "--loglevel", "INFO"]  # fmt: skip
+    return [*_locust(values.get("locustfile") or ""), *options, "--stop-timeout", str(STOP_TIMEOUT_S),
+            "--web-host", web_host, "--web-port", str(web_port), "--loglevel", "INFO"]  # fmt: skip
 
 
-def worker_argv(master_host: str, master_port: int) -> list[str]:
-    return [*_locust(), "--worker", "--master-host", master_host, "--master-port", str(master_port),
+def worker_argv(master_host: str, master_port: int, locustfile: str = "") -> list[str]:
+    return [*_locust(locustfile), "--worker", "--master-host", master_host, "--master-port", str(master_port),
             "--loglevel", "WARNING"]  # fmt: skip
 
 

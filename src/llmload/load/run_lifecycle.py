@@ -19,14 +19,16 @@ import gevent
 from llmload.client.clock import wall_clock
 from llmload.load import distributed
 from llmload.load.arrivals import ArrivalSchedule
-from llmload.load.context import RunContext, create_context, write_meta
+from llmload.load.context import RunContext, create_context, locustfile_facts, write_meta
 from llmload.load.failures import TargetWatch
 from llmload.load.health import HealthSampler
 from llmload.load.live import LiveStats
 from llmload.load.process import ProcessState, Role, process_state
 from llmload.load.trace_schedule import TraceSchedule
 from llmload.records import Record, RecordWriter, parse_json_line
-from llmload.rundir import GENERATOR
+from llmload.rundir import GENERATOR, read_meta
+from llmload.step_stop import INFLIGHT
+from llmload.target_time import target_gpus, target_time
 from llmload.telemetry.run_telemetry import start_run_telemetry
 
 log = logging.getLogger("llmload")
@@ -36,9 +38,9 @@ def get_context(environment: Any) -> RunContext:
     """The run in progress; the first use of a run (the shape's first tick or test_start) starts it."""
     state = process_state(environment)
     if state.run is None:
-        state.run = create_context(
-            environment.parsed_options, environment.host or "", state.role is Role.WORKER
-        )
+        is_worker = state.role is Role.WORKER
+        own = locustfile_facts(environment)
+        state.run = create_context(environment.parsed_options, environment.host or "", is_worker, own)
         _start_run(environment, state, state.run)
     return state.run
 
@@ -54,7 +56,8 @@ def _start_run(environment: Any, state: ProcessState, ctx: RunContext) -> None:
         sink = state.health_log.write_line
         state.telemetry = start_run_telemetry(settings.run_dir, settings.host, settings.metrics_interval_s)
     if state.web is not None:
-        state.web.live = LiveStats(settings.run_dir, ctx.time_scale, settings.warmup)
+        warmup = INFLIGHT if settings.auto_steps and settings.warmup == "auto" else settings.warmup
+        state.web.live = LiveStats(settings.run_dir, ctx.time_scale, warmup)
     if state.role is not Role.MASTER:  # the master sends no requests
         state.sampler = HealthSampler(sink, ctx.worker_tag)
         state.sampler.start()
@@ -153,7 +156,7 @@ def set_arrival_rate(environment: Any, rate_rps: float, now_s: float, step: int 
     settings = get_context(environment).settings
     master = process_state(environment).role is Role.MASTER
     if settings.trace:
-        speed, cut_s = settings.trace_speeds[step], settings.step_duration_s
+        speed, cut_s = settings.trace_speeds[step], settings.trace_step_s
         if master:
             distributed.send_trace_step(environment, speed, now_s, cut_s)
         else:
@@ -166,13 +169,28 @@ def set_arrival_rate(environment: Any, rate_rps: float, now_s: float, step: int 
         get_context(environment).dispatcher().wake()
 
 
+def set_join_spread(environment: Any, spread_s: float) -> None:
+    """Auto steps: users added by the next step send their first request at a random moment of the next
+    `spread_s` wall seconds (one answer of the previous level), in every process that sends requests
+    (RunContext.join_spread_s)."""
+    if process_state(environment).role is Role.MASTER:
+        distributed.send_join_spread(environment, spread_s)
+    else:
+        get_context(environment).join_spread_s = spread_s
+
+
 def on_rate_message(environment: Any, msg: Any) -> None:
-    """A worker's part of the master's next open-loop step: its rate, or its part of a trace's speed-up."""
+    """The master's word for this worker's next step: its arrival rate, its part of a trace's speed-up, or the
+    join spread of auto steps."""
     state = process_state(environment)
+    data = msg.data
+    if "join_spread_s" in data:
+        if state.run is not None:  # none yet before its first users: nothing to spread then
+            state.run.join_spread_s = float(data["join_spread_s"])
+        return
     if state.run is None and not environment.host:  # before the spawn message: no options to start a run with
         state.early_step = msg
         return
-    data = msg.data
     if "trace_speed" in data:
         _trace_schedule(environment).start(
             float(data["trace_speed"]), float(data["at_s"]), float(data["cut_s"]), int(data["part"]), int(data["parts"])
@@ -228,6 +246,9 @@ def finish_run(environment: Any) -> Path | None:
     if state.health_log is not None:
         state.health_log.close()
         state.health_log = None
+    gpus, gpus_from = target_gpus(ctx.settings.target_gpus, ctx.target)
+    started_s = float(read_meta(ctx.settings.run_dir).get("started_s", ended_s))
+    extra["target_time"] = target_time(ended_s - started_s, ctx.time_scale, gpus, gpus_from)
     write_meta(
         ctx.settings, ctx.target, ctx.run_id, ended_s=ended_s, records=ctx.recorder.records.count, **extra
     )

@@ -11,29 +11,23 @@ On Locust's parser --host is Locust's own, and four options carry the names of a
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from llmload.analysis.slo import parse_slo
-from llmload.cpus import parse_cpu_list
 from llmload.errors import UsageError
+from llmload.load import option_values as v
 from llmload.load.arrivals import ARRIVAL_KINDS
-from llmload.load.settings import settings_from
-from llmload.load.workload_choice import DEFAULT_SPEEDS, check_workload_choice, think_time_s, trace_speeds
+from llmload.load.option_values import AUTO, check_host, check_locustfile
+from llmload.load.workload_choice import DEFAULT_SPEEDS, think_time_s, trace_speeds
 from llmload.scenarios.chat import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 from llmload.scenarios.datasets.workload_source import AUTO as AUTO_FORMAT
-from llmload.scenarios.datasets.workload_source import FORMATS, check_workload
+from llmload.scenarios.datasets.workload_source import FORMATS
 from llmload.scenarios.plates.plate_scenario import DEFAULT_DATASET
-from llmload.steps import parse_duration_s, parse_levels, parse_rates
+from llmload.step_stop import DEFAULT_MIN_SAMPLES
+from llmload.steps import parse_duration_s
 
-AUTO = "auto"
-API_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_STEP_DURATION = "60s"  # a fixed plan's steps when --step-duration is not given
 
 Parse = Callable[[Any, str], Any]  # (value, the flag it came from) -> the value parsed; UsageError when bad
 
@@ -62,116 +56,29 @@ class RunOption:
         return self.locust_flag.removeprefix("--").replace("-", "_")
 
 
-def check_host(host: str, what: str = "--host") -> str:
-    """An http(s) base URL, returned without its trailing slash."""
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{what}: {host!r} is not an http(s) URL (example: http://127.0.0.1:8000)")
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise UsageError(f"{what}: {host!r}: {exc}") from None
-    return host.rstrip("/")
-
-
-def is_auto(levels: str) -> bool:
-    return str(levels).strip().lower() == AUTO
-
-
-def _levels(text: str, what: str) -> tuple[int, ...]:
-    """() for `auto`: the adaptive plan chooses the levels while the test runs (load.adaptive)."""
-    return () if is_auto(text) else tuple(parse_levels(text, what))
-
-
-def _rates(text: str, what: str) -> tuple[float, ...]:
-    return tuple(parse_rates(text, what)) if text else ()
-
-
-def _at_least_one(value: int, what: str) -> int:
-    if value < 1:
-        raise UsageError(f"{what}: {value} must be at least 1")
-    return value
-
-
-def _max_tokens(value: int, what: str) -> int:
-    if value < 0:
-        raise UsageError(f"{what}: {value} must be 0 (not sent) or a positive number")
-    return value
-
-
-def _warmup(text: str, what: str) -> str:
-    if text != AUTO:
-        parse_duration_s(text, what)
-    return text
-
-
-def _tokenizer(text: str, what: str) -> str:
-    if text and not Path(text).exists():
-        raise UsageError(f"{what}: {text}: no such file or folder")
-    return text
-
-
-def _check_workload(parsed: Mapping[str, Any], on_locust: bool) -> None:
-    """Every problem of the workload's source now, before any load (its warnings printed once, by the
-    command that starts Locust)."""
-    check_workload_choice(parsed, on_locust)
-    warnings = check_workload(settings_from(parsed, Path(".")).workload())
-    if not on_locust:
-        for line in warnings[:MAX_WARNINGS]:
-            print(f"llmload: warning: {line}", file=sys.stderr)
-        if len(warnings) > MAX_WARNINGS:
-            print(f"llmload: warning: ... and {len(warnings) - MAX_WARNINGS} more like these", file=sys.stderr)
-
-
-MAX_WARNINGS = 10
-
-
-def _slo(text: str, what: str) -> str:
-    if text:
-        parse_slo(text, what)
-    return text
-
-
-def _metrics_interval(text: str, what: str) -> float:
-    # imported here: the telemetry module loads prometheus_client, which no command needs to build its parser
-    from llmload.telemetry.run_telemetry import parse_interval_s
-
-    return parse_interval_s(text, what)
-
-
-def _extra_body(text: str, what: str) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{what}: not JSON ({exc.args[0]})") from None
-    if not isinstance(body, dict):
-        raise UsageError(f"{what}: {text!r} is not a JSON object")
-    return body
-
-
-def _cpus(text: str, what: str) -> list[int] | None:
-    return parse_cpu_list(text, what) if text else None
-
-
-def _api_key(text: str, _what: str) -> str | None:
-    return text or os.environ.get(API_KEY_ENV) or None
-
-
 RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("host", "", "Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000 (required)",
               check_host, locust_owns=True),
     RunOption("model", "", "Model name (default: the server's first model)", locust="--llm-model"),
     RunOption("users", "1:40:1", "User levels: 1,2,4,8 or start:stop:step, or auto: adaptive knee search "
-              "(default 1:40:1)", _levels, locust="--step-users"),
-    RunOption("step_duration", "60s", "Duration of each step: 30, 30s, 2m (default 60s)", parse_duration_s),
+              "(default 1:40:1)", v.levels, locust="--step-users"),
+    RunOption("step_duration", "", "Duration of each step: 30, 30s, 2m, or auto: until its numbers are steady "
+              "(--min-samples, --tolerance, --max-step-duration) (default: auto with --users auto, else 60s)",
+              v.step_duration),
+    RunOption("min_samples", DEFAULT_MIN_SAMPLES, "Auto steps: steady completions a step needs at least "
+              f"(default {DEFAULT_MIN_SAMPLES})", v.at_least_two),
+    RunOption("tolerance", "5%", "Auto steps: a step ends when the 95%% intervals of its throughput and p95 E2E "
+              "are within this of their values (default 5%%)", v.tolerance),
+    RunOption("max_step_duration", "15m", "Auto steps: the longest a step may run; one that reaches it is marked "
+              "less certain (default 15m)", parse_duration_s),
     RunOption("rate", "", "Open loop instead of users: arrival rates in req/s per step (0.5,1,2 or 1:10:1)",
-              _rates, locust="--step-rates"),
+              v.rates, locust="--step-rates"),
     RunOption("arrival", "constant", "Open-loop arrivals (default constant)", choices=ARRIVAL_KINDS),
     RunOption("max_users", 256, "Open loop: most requests in flight at once; auto: the highest level tried "
-              "(default 256)", _at_least_one),
+              "(default 256)", v.at_least_one),
     RunOption("out", "", "Run directory (default reports/<run-id>)", locust="--run-dir"),
+    RunOption("locustfile", "", "Your own locustfile: its LlmUser classes' tasks send the requests instead of "
+              "--dataset (see README, Your own locustfile)", check_locustfile, locust=None),
     RunOption("dataset", DEFAULT_DATASET, "Workload: plate comments JSONL (default: the checked-in set), chat JSONL, "
               "prompt JSONL, CSV with a prompt column, ShareGPT JSON, or synthetic:prompt_tokens=N,output_tokens=M"),
     RunOption("dataset_format", AUTO_FORMAT, "The --dataset's format (default auto: detected)",
@@ -187,27 +94,30 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               "without the chat template (give --max-tokens: its default is often 16)", choices=("chat", "completions")),
     RunOption("no_stream", False, "Whole answers, not streamed: E2E only, tokens from usage, TTFT not applicable"),
     RunOption("tokenizer", "", "Synthetic lengths where the server has no /tokenize: a tokenizer.json or a "
-              "Hugging Face model folder (default: the server's /tokenize, else an estimate)", _tokenizer),
+              "Hugging Face model folder (default: the server's /tokenize, else an estimate)", v.tokenizer),
     RunOption("recorded_output_len", False, "ShareGPT: max_tokens = the token count of the recorded answer"),
-    RunOption("batch_size", 100, "Plate comments per request (default 100)", _at_least_one),
+    RunOption("batch_size", 100, "Plate comments per request (default 100)", v.at_least_one),
     RunOption("prompt_form", DEFAULT_PROMPT_FORM, "system-user: system + user message (default); single-user: "
               "one user message, as vllm bench's custom dataset", choices=PROMPT_FORMS),
-    RunOption("max_tokens", 0, "max_tokens per request (default 0: not sent, the server decides)", _max_tokens),
+    RunOption("max_tokens", 0, "max_tokens per request (default 0: not sent, the server decides)", v.max_tokens),
     RunOption("ignore_eos", False, "vLLM: always generate max_tokens tokens"),
     RunOption("temperature", 0.0, "Sampling temperature (default 0)"),
     RunOption("extra_body", "", "JSON object merged into every request body: a server's own fields, e.g. "
-              "'{\"top_k\": 20}' or '{\"chat_template_kwargs\": {\"enable_thinking\": false}}'", _extra_body),
-    RunOption("api_key", "", "API key (default: $OPENAI_API_KEY); never written to disk", _api_key, secret=True),
-    RunOption("warmup", AUTO, "Warm-up per step: seconds or auto (default auto)", _warmup),
+              "'{\"top_k\": 20}' or '{\"chat_template_kwargs\": {\"enable_thinking\": false}}'", v.extra_body),
+    RunOption("api_key", "", "API key (default: $OPENAI_API_KEY); never written to disk", v.api_key, secret=True),
+    RunOption("warmup", AUTO, "Warm-up per step: seconds or auto (default auto)", v.warmup),
     RunOption("connect_timeout", "10s", "Connect timeout (default 10s)", parse_duration_s),
     RunOption("first_token_timeout", "600s", "First-token timeout (default 600s)", parse_duration_s),
     RunOption("request_timeout", "1800s", "Whole-request timeout (default 1800s)", parse_duration_s),
-    RunOption("slo", "", 'SLO, e.g. "ttft_p95<=2s,e2e_p95<=60s,error_rate<=1%%"', _slo),
+    RunOption("slo", "", 'SLO, e.g. "ttft_p95<=2s,e2e_p95<=60s,error_rate<=1%%"; NAME:CLAUSE judges the requests '
+              'of one name, e.g. "rag:ttft_p95<=2s"', v.slo),
     RunOption("no_score", False, "Do not score answers (plates found, expected answers)"),
     RunOption("metrics_interval", "1s", "Sample the target's /metrics and local GPUs this often (default 1s; 0: off)",
-              _metrics_interval),
+              v.metrics_interval),
+    RunOption("target_gpus", 0, "GPUs of the target, for its time in GPU-hours (default 0: the simulator's "
+              "profile or `llmload serve`'s GPUs where known)", v.not_negative),
     RunOption("cpus", "", "Run the load generator on these cores only, e.g. 0 or 0-3 (default: any); keeps it off "
-              "a server's cores on a shared machine", _cpus, locust=None),
+              "a server's cores on a shared machine", v.cpus, locust=None),
 )  # fmt: skip
 
 
@@ -268,8 +178,18 @@ def parse_run_values(values: Mapping[str, Any], on_locust: bool = False) -> dict
         what = option.locust_flag if on_locust else option.flag
         if option.choices is not None and value not in option.choices:
             raise UsageError(f"{what}: {value!r} is not one of {', '.join(option.choices)}")
+        if option.name == "step_duration" and not str(value).strip():  # not given: after the plan's options
+            continue
         parsed[option.name] = option.parse(value, what) if option.parse is not None else value
+    if "step_duration" not in parsed:  # auto for --users auto, else DEFAULT_STEP_DURATION
+        adaptive = not parsed["users"] and not parsed["rate"] and not parsed["trace"]
+        parsed["step_duration"] = None if adaptive else parse_duration_s(DEFAULT_STEP_DURATION)
+    if parsed["step_duration"] is None and (parsed["rate"] or parsed["trace"]):
+        open_loop = "--rate" if parsed["rate"] else "--trace"
+        raise UsageError(f"--step-duration auto: open-loop steps ({open_loop}) need a fixed duration, e.g. 60s")
     if parsed["ignore_eos"] and not parsed["max_tokens"]:
         raise UsageError("--ignore-eos needs --max-tokens N (the fixed output length)")
-    _check_workload(parsed, on_locust)
+    if parsed["locustfile"] and parsed["dataset"] != DEFAULT_DATASET:
+        raise UsageError("--dataset: not used with --locustfile (the locustfile's tasks make the requests)")
+    v.check_workload_values(parsed, on_locust)
     return parsed

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from llmload.client.timeouts import Timeouts
 from llmload.scenarios.datasets.generated_workloads import TRACE
 from llmload.scenarios.datasets.workload_source import WorkloadOptions
+from llmload.step_stop import StopRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,8 @@ class LoadSettings:
     rates: tuple[float, ...]  # open loop when non-empty: one arrival rate per step
     arrival: str
     max_users: int
-    step_duration_s: float
+    step_duration_s: float | None  # None: auto steps (llmload.step_stop), each ended by `stop_rule`
+    stop_rule: StopRule
     warmup: str
     run_dir: Path
     api_key: str | None
@@ -45,6 +47,7 @@ class LoadSettings:
     trace_speeds: tuple[float, ...] = (1.0,)
     sessions: bool = False  # --sessions: the dataset's conversations played turn by turn
     think_s: float = 0.0  # --think-time: between a session's turns
+    target_gpus: int = 0  # 0: unknown here (the simulator's profile or `llmload serve` may know)
 
     @property
     def open_loop(self) -> bool:
@@ -56,15 +59,26 @@ class LoadSettings:
         return not self.rates and not self.levels and not self.trace
 
     @property
+    def auto_steps(self) -> bool:
+        """`--step-duration auto`: each step runs until its numbers are steady (llmload.step_stop)."""
+        return self.step_duration_s is None
+
+    @property
     def step_count(self) -> int:
         if self.trace:
             return len(self.trace_speeds)
         return len(self.rates) if self.rates else len(self.levels)
 
     @property
+    def trace_step_s(self) -> float:
+        """A trace step's length, where its replay is cut: fixed (parse_run_values refuses auto with --trace)."""
+        assert self.step_duration_s is not None, "a trace's steps have a fixed duration"
+        return self.step_duration_s
+
+    @property
     def trace_until_s(self) -> float:
         """The trace time a run replays at most: the step duration at the largest speed-up."""
-        return self.step_duration_s * max(self.trace_speeds)
+        return self.trace_step_s * max(self.trace_speeds)
 
     @property
     def chat(self) -> bool:
@@ -100,6 +114,7 @@ class LoadSettings:
             "arrival": self.arrival,
             "max_users": self.max_users,
             "step_duration_s": self.step_duration_s,
+            **({"step_stop": asdict(self.stop_rule)} if self.auto_steps else {}),
             "warmup": self.warmup,
             "timeouts_s": {
                 "connect": self.timeouts.connect_s,
@@ -112,6 +127,7 @@ class LoadSettings:
             **({"trace": self.trace, "trace_speeds": list(self.trace_speeds)} if self.trace else {}),
             **({"sessions": True} if self.sessions else {}),
             **({"think_s": self.think_s} if self.think_s else {}),
+            **({"target_gpus": self.target_gpus} if self.target_gpus else {}),
         }
 
 
@@ -136,6 +152,7 @@ def settings_from(v: Mapping[str, Any], default_run_dir: Path) -> LoadSettings:
         arrival=v["arrival"],
         max_users=v["max_users"],
         step_duration_s=v["step_duration"],
+        stop_rule=StopRule(v["min_samples"], v["tolerance"], v["max_step_duration"]),
         warmup=v["warmup"],
         run_dir=Path(v["out"]) if v["out"] else default_run_dir,
         api_key=v["api_key"],
@@ -148,4 +165,5 @@ def settings_from(v: Mapping[str, Any], default_run_dir: Path) -> LoadSettings:
         trace_speeds=v["trace_speed"],
         sessions=bool(v["sessions"]),
         think_s=v["think_time"],
+        target_gpus=v["target_gpus"],
     )

@@ -25,8 +25,8 @@ import gevent
 from flask import Response, jsonify, make_response, request, send_file
 
 from llmload.client.clock import wall_clock
+from llmload.load.option_values import API_KEY_ENV
 from llmload.load.process import Role, WebUiView, process_state
-from llmload.load.run_options import API_KEY_ENV
 from llmload.rundir import REPORT_HTML, STEPS_CSV, SUMMARY
 
 LIVE_TAB, STEPS_TAB = "llmload", "llmsteps"  # plain keys: the UI camel-cases template keys
@@ -189,6 +189,7 @@ def live_state(environment: Any) -> dict[str, Any]:
     state["last_run_dir"] = None if last is None else str(last)
     state["report_state"] = web.report_state
     state["report_ready"] = state["report_state"] == "ready"
+    state["warnings"] = [] if ctx is None or ctx.recorder is None else list(ctx.recorder.warnings)
     return state
 
 
@@ -209,6 +210,7 @@ def live_rows(state: dict[str, Any]) -> list[dict[str, str]]:
         ("run directory", state["run_dir"] or "-"),
         ("report", _report_text(state)),
     ]
+    rows += [("warning", text) for text in state["warnings"]]  # a step whose window held no answer
     if state["time_scale"] != 1.0:
         rows.append(("time base", f"simulated target x{state['time_scale']:g}: times in the target's base"))
     return [{"metric": name, "value": value} for name, value in rows]

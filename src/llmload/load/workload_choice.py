@@ -33,6 +33,9 @@ def think_time_s(text: str, what: str) -> float:
 def check_workload_choice(parsed: Mapping[str, Any], on_locust: bool = False) -> None:
     rate_flag = "--step-rates" if on_locust else "--rate"
     sessions = bool(parsed["sessions"]) or is_session_spec(str(parsed["dataset"]))
+    if parsed["locustfile"] and (parsed["trace"] or parsed["sessions"]):
+        flag = "--trace" if parsed["trace"] else "--sessions"
+        raise UsageError(f"{flag}: not used with --locustfile (the locustfile's tasks make the requests)")
     if parsed["trace"]:
         if parsed["rate"]:
             raise UsageError(f"--trace: the trace says when requests leave: give no {rate_flag}")

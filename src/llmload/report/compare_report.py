@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from llmload.analysis.compare import compare_summaries
+from llmload.exit_codes import ExitCode
 from llmload.report.charts.curve_charts import compare_chart
 from llmload.report.render import render_compare_html
 from llmload.rundir import COMPARE_HTML, COMPARE_JSON, read_summary
-
-EXIT_OK, EXIT_REGRESSED = 0, 1
 
 
 def _where(path: Path) -> Path:
@@ -73,7 +72,7 @@ def run_compare(
     html_path = write_outputs(result, base, new, out)
     stream.write(format_comparison(result))
     stream.write(f"comparison: {html_path}\n")
-    return EXIT_REGRESSED if result["regressed"] else EXIT_OK
+    return ExitCode.FAILED if result["regressed"] else ExitCode.OK
 
 
 def write_outputs(result: dict[str, Any], base: dict[str, Any], new: dict[str, Any], out: Path) -> Path:

@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from llmload.capacity.command import format_plan
+from llmload.target_time import target_time_text
 
 # autoescape=True, not select_autoescape(["html"]): that one keys on the file name, and "report.html.j2"
 # does not end in ".html", so it would leave escaping off
@@ -62,7 +63,7 @@ def _plan_text(plan: dict[str, Any] | None) -> str | None:
         return json.dumps(plan, indent=2, ensure_ascii=False, default=str)
 
 
-_env.filters.update(num=_num, when=_when, pct=_pct, ms=_ms, plain=_plain)
+_env.filters.update(num=_num, when=_when, pct=_pct, ms=_ms, plain=_plain, target_time=target_time_text)
 
 
 def render_html(

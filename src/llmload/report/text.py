@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
+from llmload.exit_codes import ExitCode
 from llmload.report.gates import failure_lines
+from llmload.target_time import target_time_text
 
 
 def _f(value: Any, digits: int = 2) -> str:
@@ -32,6 +34,8 @@ def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
         )
     for line in _caveats(summary) + _workload_lines(summary):
         out.write(line + "\n")
+    if summary.get("target_time"):
+        out.write(f"server time used: {target_time_text(summary['target_time'])}\n")
     out.write(_requests_line(summary) + "\n")
 
 
@@ -76,7 +80,8 @@ def _requests_line(summary: dict[str, Any]) -> str:
 
 def _caveats(summary: dict[str, Any]) -> list[str]:
     """What the reader must know before trusting the two numbers: a partial run, a knee at the top of
-    the plan (saturation not reached), how sure the knee is, from where requests mostly wait in the queue."""
+    the plan (saturation not reached), how sure the knee is, which request name saturates first, from where
+    requests mostly wait in the queue."""
     lines = []
     provisional = summary.get("knee_provisional")
     if provisional:
@@ -94,6 +99,9 @@ def _caveats(summary: dict[str, Any]) -> list[str]:
     confidence = (summary.get("knee_confidence") or {}).get("level")
     if knee and confidence:
         lines.append(f"knee confidence: {confidence} (why: knee_signals in summary.json, 'why here' in the report)")
+    by_name = summary.get("saturation_by_name")
+    if by_name and by_name.get("knee_users") is not None:
+        lines.append(f"which request name saturates first: {by_name['detail']}")
     why_queue = (summary.get("time_split") or {}).get("why_here")
     if why_queue:
         lines.append(f"where the time goes: {why_queue}")
@@ -114,4 +122,4 @@ def print_gate(summary: dict[str, Any], out: TextIO) -> int:
     lines = failure_lines(gate)
     if lines:
         out.write("\n".join(lines) + "\n")
-    return 0 if gate.get("passed", True) else 1
+    return ExitCode.OK if gate.get("passed", True) else ExitCode.FAILED

@@ -16,6 +16,7 @@ from llmload import rundir
 from llmload.cpus import format_cpu_list, generator_cpus_beside
 from llmload.errors import UsageError
 from llmload.exit_codes import ExitCode
+from llmload.load.launch import DEMO_STEP, DEMO_USERS
 from llmload.processes import free_port
 from llmload.serve.engines import VLLM
 from llmload.serve.interpreter import engine_python
@@ -25,7 +26,7 @@ from llmload.serve.serve_profile import load_profile
 
 VLLM_DEMO_USERS = "1,2,3,4,5,6,8"
 VLLM_DEMO_STEP = "20s"
-SIM_DEMO_DEFAULTS = {"users": "1:40:1", "step_duration": "4s"}  # `llmload demo` defaults (simulator)
+SIM_DEMO_DEFAULTS = {"users": DEMO_USERS, "step_duration": DEMO_STEP}  # `llmload demo` defaults (simulator)
 
 
 def raise_priority(niceness: int = -10) -> bool:

@@ -79,7 +79,7 @@ def serve_profile(profile_path: str | Path, dry_run: bool, serve_dir: Path) -> i
     if not result.ok:
         return ExitCode.USAGE  # as any bad input
     if dry_run:
-        return 0
+        return ExitCode.OK
     server = EngineServer(
         profile, serve_dir, python=interpreter.python if interpreter else None, gpus=result.gpus
     )
@@ -102,7 +102,7 @@ def _run_in_foreground(server: EngineServer) -> int:
             return server.process.wait()
     except _StopRequested as stop:
         print(f"{stop}: stopping {label}", flush=True)
-        return 0
+        return ExitCode.OK
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

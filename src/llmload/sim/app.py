@@ -83,7 +83,7 @@ async def sim_info(request: web.Request) -> web.Response:
     return web.json_response({
         "simulated": True, "profile": p.name, "model": p.model, "engine": p.engine, "time_scale": rt.time_scale,
         "max_num_seqs": p.max_num_seqs, "kv_budget_tokens": p.kv_budget_tokens, "block_size": p.block_size,
-        "num_gpu_blocks": p.num_gpu_blocks, "metrics_time_base": "wall",
+        "num_gpu_blocks": p.num_gpu_blocks, "num_gpus": p.num_gpus, "metrics_time_base": "wall",
         "note": "multiply wall-clock seconds by time_scale to get the profile's seconds",
         "dispatch_lag_wall_s": {"mean": rt.lag_sum_wall_s / max(1, rt.lag_count), "max": rt.lag_max_wall_s,
                                 "sum": rt.lag_sum_wall_s, "count": rt.lag_count},

@@ -15,7 +15,8 @@ from llmload.analysis.knee_model import KneeResult
 from llmload.analysis.model import RunAnalysis, StepStats
 from llmload.analysis.step_windows import step_users
 from llmload.analysis.usl import usl_throughput
-from llmload.report.charts.svg_figure import COLORS, downsample, gaps_as_nan, svg
+from llmload.report.charts.jmeter_over_time import top_labels
+from llmload.report.charts.svg_figure import COLORS, downsample, gaps_as_nan, plain_text, svg
 
 
 def x_levels(users: list[int], offered_rps: list[float | None]) -> tuple[list[float], str]:
@@ -59,6 +60,41 @@ def knee_chart(analysis: RunAnalysis) -> str:
     ax.legend(lines + lines2, labels + labels2, loc="upper left", fontsize=8)
     ax.set_title("Throughput and response time vs load")
     return svg(fig, "knee")
+
+
+def by_name_chart(analysis: RunAnalysis) -> str | None:
+    """Per request name (the MOST_LABELS with the most requests, as the JMeter charts draw): its throughput,
+    its p50 E2E per step and, from the knee on, the bound its p50 passes where it saturates (analysis.
+    name_saturation); None for a run of one name."""
+    steps = [s for s in analysis.steps if s.by_name and s.rps is not None]
+    if not steps:
+        return None
+    xs, xlabel = x_levels([s.users for s in steps], [s.offered_rps for s in steps])
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax2 = ax.twinx()
+    bounds = (analysis.saturation_by_name or {}).get("per_name") or {}
+    for i, name in enumerate(sorted(top_labels(analysis.run.requests))):
+        color, of, text = f"C{i % 10}", [(s.by_name or {}).get(name) for s in steps], plain_text(name)
+        ax.plot(xs, gaps_as_nan([n.rps if n else None for n in of]), "o-", color=color, ms=4, label=f"{text}: req/s")
+        e2e = gaps_as_nan([n.e2e_s.p50 if n else None for n in of])
+        ax2.plot(xs, e2e, "s--", color=color, ms=3, alpha=0.8, label=f"{text}: p50 E2E (s)")
+        bound_s = (bounds.get(name) or {}).get("e2e_p50_bound_s")
+        if bound_s is not None and analysis.knee.knee is not None:  # the name's own limit bound, from the knee on
+            ax2.hlines(bound_s, analysis.knee.knee.users, max(xs), colors=color, linestyles=":", lw=1)
+    mark_knee_and_limit(ax, analysis.knee)
+    ax.set_xlabel(xlabel)
+    _throughput_and_latency_axes(ax, ax2, "p50 E2E (s)", "Throughput and response time per request name")
+    return svg(fig, "by-name")
+
+
+def _throughput_and_latency_axes(ax: Axes, ax2: Axes, latency_label: str, title: str) -> None:
+    """Throughput on the left axis, a latency on the right one, one legend for both, and the title."""
+    ax.set_ylabel("requests / s")
+    ax2.set_ylabel(latency_label)
+    lines, labels = ax.get_legend_handles_labels()
+    lines2, labels2 = ax2.get_legend_handles_labels()
+    ax.legend(lines + lines2, labels + labels2, loc="upper left", fontsize=7)
+    ax.set_title(title)
 
 
 def mark_knee_and_limit(ax: Axes, knee: KneeResult, style: str = "-") -> None:
@@ -122,10 +158,5 @@ def compare_chart(base: dict[str, Any], new: dict[str, Any], base_label: str, ne
         if knee:
             ax.axvline(knee["users"], color=color, lw=1, ls="-.", label=f"{label}: optimal = {knee['users']}")
         ax.set_xlabel(xlabel)
-    ax.set_ylabel("requests / s")
-    ax2.set_ylabel("p95 E2E (s)")
-    lines, labels = ax.get_legend_handles_labels()
-    lines2, labels2 = ax2.get_legend_handles_labels()
-    ax.legend(lines + lines2, labels + labels2, loc="upper left", fontsize=7)
-    ax.set_title("Baseline and new run")
+    _throughput_and_latency_axes(ax, ax2, "p95 E2E (s)", "Baseline and new run")
     return svg(fig, "compare")

@@ -43,6 +43,7 @@ JMETER_CHART_KEYS = (
 )
 CHART_KEYS = (
     "knee",
+    "by-name",
     "time-split-ttft",
     "time-split-e2e",
     "tps-over-time",
@@ -107,6 +108,7 @@ def all_charts(analysis: RunAnalysis) -> dict[str, str | None]:
     run = analysis.run
     out: dict[str, str | None] = {
         "knee": curve_charts.knee_chart(analysis),
+        "by-name": curve_charts.by_name_chart(analysis),
         "time-split-ttft": time_split_charts.time_split_chart(analysis, "ttft"),
         "time-split-e2e": time_split_charts.time_split_chart(analysis, "e2e"),
         "tps-over-time": time_charts.tps_over_time_chart(run),

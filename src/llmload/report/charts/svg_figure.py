@@ -39,6 +39,11 @@ def svg(fig: Figure, salt: str) -> str:
     return text[text.find("<svg") :]
 
 
+def plain_text(text: str) -> str:
+    """Text from the run (a request name) as matplotlib draws it literally: a '$' would start math mode."""
+    return text.replace("$", r"\$")
+
+
 def gaps_as_nan(values: Sequence[float | None]) -> list[float]:
     """A figure per point, NaN where it was not measured (matplotlib leaves a gap)."""
     return [math.nan if value is None else value for value in values]
