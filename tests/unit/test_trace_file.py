@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from llmload.cli import main
+from llmload.load.run_options import parse_run_values
+from llmload.load.settings import settings_from
 from llmload.scenarios.datasets.trace_file import load_trace, trace_facts
 from trace_synth import TRACE, trace_lines
 
@@ -82,12 +84,26 @@ def test_bad_traces_exit_2_naming_file_and_line(case: str, tmp_path: Path, capsy
         (["--trace-speed", "2"], "--trace-speed: speeds of a trace: give --trace PATH"),
         (["--trace", str(TRACE), "--trace-speed", "0"], "--trace-speed: rates in '0' must be greater than zero"),
         (["--trace", "no-such.jsonl"], "--trace: no-such.jsonl: no such file"),
+        (["--trace", str(TRACE), "--step-duration", "auto"],
+         "--step-duration auto: open-loop steps (--trace) need a fixed duration"),
+        (["--trace", str(TRACE), "--locustfile", "locustfiles/chat_and_long_context.py"],
+         "--trace: not used with --locustfile"),
+        (["--sessions", "--locustfile", "locustfiles/chat_and_long_context.py"],
+         "--sessions: not used with --locustfile"),
     ],
 )
 def test_trace_options_that_do_not_go_together(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--host", HOST, *args]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and needle in err, err
+
+
+def test_a_trace_run_with_users_auto_still_steps_by_the_default_duration() -> None:
+    """--users auto with --trace is no adaptive plan: the trace's steps keep a fixed length (60 s by default)."""
+    parsed = parse_run_values({"host": HOST, "trace": str(TRACE), "users": "auto", "trace_speed": "1,2"})
+    settings = settings_from(parsed, Path("."))
+    assert parsed["step_duration"] == 60.0 and not settings.adaptive and settings.step_count == 2
+    assert settings.trace_until_s == 120.0
 
 
 def test_the_checked_in_trace_is_the_generators_and_reads(tmp_path: Path) -> None:
