@@ -89,3 +89,25 @@ def test_shared_prefix_prompts_have_their_lengths(sim_url: str, tmp_path: Path) 
     rows = records(tmp_path / "run")
     assert {r["scenario"]["group"] for r in rows} == {0, 1} and all(r["output_tokens"] == 8 for r in rows)
     assert all(abs(r["prompt_tokens"] - 320) <= 2 for r in rows), sorted(r["prompt_tokens"] for r in rows)
+
+
+def test_sessions_from_two_workers_each_stay_on_one(sim_url: str, tmp_path: Path) -> None:
+    data = tmp_path / "chats.jsonl"
+    data.write_text("".join(json.dumps({"messages": c, "max_tokens": 4}) + "\n" for c in CONVERSATIONS))
+    run(sim_url, tmp_path / "run", "--dataset", str(data), "--sessions", "--users", "4", "--step-duration", "4s",
+        "--workers", "2")  # fmt: skip
+    workers_of: dict[str, set[str]] = {}
+    for r in records(tmp_path / "run"):
+        workers_of.setdefault(r["scenario"]["session_id"], set()).add(r["worker"])
+    assert len(workers_of) >= 4 and all(len(w) == 1 for w in workers_of.values()), workers_of
+    assert len(set().union(*workers_of.values())) == 2
+
+
+def test_a_trace_longer_than_the_context_is_refused_before_the_run(sim_url: str, tmp_path: Path) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text("timestamp,input_tokens,output_tokens\n0,100,8\n0.5,9000,8\n")  # the profile: 8192 tokens
+    result = llmload("run", "--host", sim_url, "--trace", str(trace), "--step-duration", "2s", "--out",
+                     str(tmp_path / "run"))  # fmt: skip
+    assert result.returncode == 2, result.stderr[-1500:]
+    assert f"--trace: {trace}:3: the request needs 9008 tokens" in result.stderr
+    assert "(8192 tokens)" in result.stderr and not (tmp_path / "run" / "records.jsonl").exists()
