@@ -84,6 +84,9 @@ def _add_report_commands(sub: Commands) -> None:
     want = plan.add_mutually_exclusive_group(required=True)
     want.add_argument("--target-users", type=int, default=None, help="Concurrent users to serve")
     want.add_argument("--target-rps", type=float, default=None, help="Requests per second to serve")
+    want.add_argument(
+        "--target-speed", type=float, default=None, help="A trace run: times its traffic to serve (1.5 = +50%%)"
+    )
     plan.add_argument(
         "--slo", default="",
         help='SLO each replica must meet, e.g. "e2e_p95<=60s,error_rate<=1%%"; NAME:CLAUSE judges one request name',

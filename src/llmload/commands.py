@@ -68,8 +68,9 @@ def compare(args: argparse.Namespace) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     result = run_plan(
-        args.summary, args.hardware, args.target_users, args.target_rps, args.slo, args.out, sys.stdout
-    )
+        args.summary, args.hardware, args.target_users, args.target_rps, args.slo, args.out, sys.stdout,
+        args.target_speed,
+    )  # fmt: skip
     return ExitCode.OK if result["feasible"] else ExitCode.FAILED
 
 

@@ -11,6 +11,7 @@ All LLM metric definitions live here, once (README "Metric definitions"):
   latency_s       send -> response headers (JMeter's Latency; from the intended send in open loop, as TTFT)
   connect_time_s  send -> connection set up (JMeter's Connect); NaN where a kept-alive connection was reused
   label    the record's name (JMeter's label), llmload's own requests: records.CHAT_REQUEST_NAME
+  turn     a session turn's position; prompt_tokens_implied what its history implies (analysis.session_turns)
 With the simulator's --time-scale, every duration is multiplied back by the scale and every timestamp is
 mapped onto the profile's time base, so reported numbers are what the simulated deployment would show.
 """
@@ -27,7 +28,7 @@ import pandas as pd
 
 from llmload import rundir
 from llmload.analysis.record_arrow import ArrowColumns, PlateErrors, read_columns
-from llmload.analysis.record_columns import ItlStore, RecordColumns, count_column
+from llmload.analysis.record_columns import SCENARIO_NUMBERS, ItlStore, RecordColumns, count_column
 from llmload.analysis.server_evidence import load_gpu_samples, load_server_metrics
 from llmload.analysis.step_windows import StepWindow, place_requests
 from llmload.errors import UsageError
@@ -67,6 +68,8 @@ RECORD_COLUMNS = [
     "latency_s",
     "connect_time_s",
     "response_bytes",
+    "turn",
+    "prompt_tokens_implied",
 ]
 
 
@@ -193,7 +196,7 @@ def _requests_frame(
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(ok & (out_tokens > 1), (e2e - ttft) / (out_tokens - 1), np.nan)
     plates, texts = columns.plate_counts(), columns.texts
-    data: dict[str, Any] = _sample_columns(columns, rel, send, origin) | {
+    data: dict[str, Any] = _sample_columns(columns, rel, send, origin) | _session_columns(columns) | {
         "request_id": texts["request_id"],
         "user_id": count_column(columns.column("user_id")),
         "worker": texts["worker"],
@@ -224,6 +227,11 @@ def _requests_frame(
     }
     frame = pd.DataFrame({name: data[name] for name in RECORD_COLUMNS})
     return frame, columns.itl(scale)
+
+
+def _session_columns(columns: ArrowColumns | RecordColumns) -> dict[str, np.ndarray]:
+    """A session turn's position and the prompt tokens its history implies; NaN outside sessions."""
+    return {name: columns.scenario_column(name) for name in SCENARIO_NUMBERS}
 
 
 def _sample_columns(

@@ -268,3 +268,5 @@ class RunAnalysis:
     statistics: LabelStatistics  # per label, JMeter's Statistics table (analysis.label_stats)
     errors: Evidence  # analysis.error_tables
     quality_examples: Evidence  # analysis.quality_examples
+    sessions: Evidence | None = None  # sessions by turn (analysis.session_turns); None without session turns
+    trace: Evidence | None = None  # capacity in trace terms (analysis.trace_capacity); None without --trace

@@ -9,6 +9,7 @@
             -> capacity        the USL fit and the KV-bound prediction beside the knee (usl, kv_prediction)
             -> time split      whether the server's phase histograms split TTFT/E2E, and where it queues (time_split)
             -> run-wide tables APDEX, JMeter's statistics per label, errors by type, quality examples
+            -> workloads       sessions by turn (session_turns), a trace's speed-ups against the SLO (trace_capacity)
             -> RunAnalysis     the typed model (analysis.model); analysis.summary_json makes summary.json of it
 """
 
@@ -30,6 +31,7 @@ from llmload.analysis.model import RequestCounts, RunAnalysis
 from llmload.analysis.name_saturation import saturation_by_name
 from llmload.analysis.name_stats import with_name_stats
 from llmload.analysis.quality_examples import run_quality_examples
+from llmload.analysis.session_turns import session_summary
 from llmload.analysis.step_stats import (
     accuracy,
     expected_match,
@@ -39,6 +41,7 @@ from llmload.analysis.step_stats import (
 )
 from llmload.analysis.throughput_bootstrap import throughput_draws
 from llmload.analysis.time_split import time_split_summary
+from llmload.analysis.trace_capacity import trace_summary
 from llmload.analysis.usl import fit_usl
 from llmload.rundir import META
 
@@ -88,6 +91,8 @@ def analyze_run(run_dir: Path, options: AnalysisOptions | None = None) -> RunAna
         statistics=label_statistics(req, apdex_limits),
         errors=error_summary(req, run.windows),
         quality_examples=run_quality_examples(run),
+        sessions=session_summary(run),
+        trace=trace_summary(run, steps, slo),
     )
 
 

@@ -4,7 +4,8 @@ At a million records (1.5 GB) the streaming orjson pass (record_columns.RecordCo
 building a dict per record and appending its fields one by one; pyarrow parses the file in blocks on
 all cores straight into typed columns, skipping the fields the analysis never reads (batch_ids: 100
 strings a record), in ~7 s and ~0.6 GB. Same columns, same values: this module only gives
-RecordColumns' interface (n, column, ok_mask, texts, plate_counts, matched_column, itl) over an Arrow table.
+RecordColumns' interface (n, column, ok_mask, texts, plate_counts, matched_column, scenario_column, itl) over
+an Arrow table.
 
 read_columns returns None whenever the file is not plain records this reader can take exactly
 (a corrupt or non-object line, a field of an unexpected type, invalid UTF-8, a final line that is complete
@@ -28,6 +29,7 @@ from llmload.analysis.record_columns import (
     FLOAT_FIELDS,
     INTERNED_FIELDS,
     NUMBER_FIELDS,
+    SCENARIO_NUMBERS,
     TEXT_DEFAULTS,
     TEXT_FIELDS,
     ItlStore,
@@ -44,7 +46,7 @@ SCHEMA = pa.schema(
     + [(name, pa.string()) for name in TEXT_FIELDS]
     + [("ok", pa.bool_()), ("chunk_s", pa.list_(pa.float64()))]
     + _PLATE_TYPES  # records written before the scenario part held them (llmload.records.LEGACY_PLATE_FIELDS)
-    + [("scenario", pa.struct([*_PLATE_TYPES, ("matched", pa.bool_())]))]
+    + [("scenario", pa.struct([*_PLATE_TYPES, ("matched", pa.bool_()), *((n, pa.float64()) for n in SCENARIO_NUMBERS)]))]
 )
 PlateErrors = dict[str, list[tuple[str, int, int]]]  # "fp"/"fn" -> (plate, count, first row), most first
 
@@ -60,6 +62,8 @@ class ArrowColumns:
         self._plates = _PlateKeys(table)
         matched = pc.struct_field(table.column("scenario"), "matched")
         self._matched: np.ndarray = _floats(pc.cast(matched, pa.float64()))
+        scenario = table.column("scenario")
+        self._scenario = {name: _floats(pc.struct_field(scenario, name)) for name in SCENARIO_NUMBERS}
         chunks = table.column("chunk_s")
         lengths = pc.fill_null(pc.list_value_length(chunks), 0).to_numpy().astype(np.int64)
         with_itl = self._ok & (lengths > 1)
@@ -79,6 +83,9 @@ class ArrowColumns:
 
     def matched_column(self) -> np.ndarray:
         return self._matched
+
+    def scenario_column(self, name: str) -> np.ndarray:
+        return self._scenario[name]
 
     def plate_errors(self, most: int) -> PlateErrors:
         return self._plates.errors(self._ok, most)

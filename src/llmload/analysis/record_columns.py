@@ -23,6 +23,9 @@ FLOAT_FIELDS = (
 NUMBER_FIELDS = ("user_id", "http_status", "prompt_tokens", "output_tokens", "reasoning_tokens", "response_bytes")
 TEXT_FIELDS = ("request_id", "worker", "error_kind", "error", "token_source", "finish_reason", "name")
 TEXT_DEFAULTS = {"worker": "", "token_source": "usage", "name": ""}
+# numbers of the scenario part the analysis reads: a session turn's position and the prompt tokens its history
+# implies (llmload.scenarios.datasets.conversations); NaN in any other record
+SCENARIO_NUMBERS = ("turn", "prompt_tokens_implied")
 INTERNED_FIELDS = ("worker", "error_kind", "token_source", "finish_reason", "name")
 NAN = float("nan")
 
@@ -76,6 +79,7 @@ class RecordColumns:
         self.ok = bytearray()
         self.plates = array("q")  # tp, fp, fn per record, interleaved
         self.matched = array("d")  # an expected answer: 1.0 matched, 0.0 missed, NaN not scored
+        self.scenario_numbers = {name: array("d") for name in SCENARIO_NUMBERS}
         self.chunk_times = array("d")  # chunk_s of requests with ITLs, back to back
         self.chunk_counts = array("q")
         self.chunk_rows = array("q")
@@ -104,6 +108,9 @@ class RecordColumns:
         expected, found = facts.get("plates_expected"), facts.get("plates_found")
         matched = facts.get("matched")
         self.matched.append(NAN if matched is None else float(bool(matched)))
+        for name, numbers in self.scenario_numbers.items():
+            value = facts.get(name)
+            numbers.append(float(value) if isinstance(value, int | float) and not isinstance(value, bool) else NAN)
         if expected or found:
             e, f = set(expected or ()), set(found or ())
             self.plates.extend((len(e & f), len(f - e), len(e - f)))
@@ -127,6 +134,10 @@ class RecordColumns:
 
     def matched_column(self) -> np.ndarray:
         return np.frombuffer(self.matched, dtype=np.float64) if self.n else np.array([])
+
+    def scenario_column(self, name: str) -> np.ndarray:
+        """One of SCENARIO_NUMBERS, NaN where the record has none."""
+        return np.frombuffer(self.scenario_numbers[name], dtype=np.float64) if self.n else np.array([])
 
     def itl(self, scale: float) -> ItlStore:
         """Gaps between consecutive chunks of each request (times `scale`), never across requests."""

@@ -49,11 +49,17 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "errors": to_json(analysis.errors),
         "quality_examples": to_json(analysis.quality_examples),
         **({"target_time": run.meta["target_time"]} if run.meta.get("target_time") else {}),
-    } | _when_given(expected=analysis.expected, saturation_by_name=analysis.saturation_by_name)
+    } | _when_given(
+        expected=analysis.expected,
+        saturation_by_name=analysis.saturation_by_name,
+        sessions=analysis.sessions,
+        trace=analysis.trace,
+    )
 
 
 def _when_given(**blocks: Any) -> dict[str, Any]:
-    """The blocks a run has only sometimes (answers scored against `expected`, several request names)."""
+    """The blocks a run has only sometimes (answers scored against `expected`, several request names,
+    sessions, a trace), each where it is not None."""
     return {key: to_json(value) for key, value in blocks.items() if value is not None}
 
 

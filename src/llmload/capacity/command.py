@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from llmload.capacity.hardware import load_hardware
 from llmload.capacity.plan import build_plan
+from llmload.capacity.trace_plan import build_trace_plan, format_trace_plan
 from llmload.rundir import PLAN, SUMMARY, read_summary
 
 
@@ -22,6 +23,8 @@ def _money(value: float | None, currency: str) -> str:
 
 
 def format_plan(plan: dict[str, Any]) -> str:
+    if plan.get("kind") == "trace":
+        return format_trace_plan(plan)
     hw = plan["hardware"]
     cur = hw["currency"]
     lines = [f"llmload plan — {hw['description'] or hw['name']}"]
@@ -62,10 +65,13 @@ def format_plan(plan: dict[str, Any]) -> str:
 
 def run_plan(
     summaries: list[str], hardware: str, target_users: int | None, target_rps: float | None,
-    slo: str, out: str, stream: TextIO,
+    slo: str, out: str, stream: TextIO, target_speed: float | None = None,
 ) -> dict[str, Any]:
     loaded = [_load(s) for s in summaries]
-    plan = build_plan(loaded, load_hardware(hardware), target_users, target_rps, slo)
+    if target_speed is not None:
+        plan = build_trace_plan(loaded, load_hardware(hardware), target_speed, slo)
+    else:
+        plan = build_plan(loaded, load_hardware(hardware), target_users, target_rps, slo)
     out_path = Path(out) if out else Path(loaded[0][0]).parent / PLAN
     out_path.write_text(json.dumps(plan, indent=2, ensure_ascii=False), encoding="utf-8")
     stream.write(format_plan(plan))

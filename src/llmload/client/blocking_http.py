@@ -47,6 +47,19 @@ def list_models(base_url: str, api_key: str | None = None, timeout_s: float = 10
     return [str(m.get("id")) for m in data["data"] if isinstance(m, dict) and m.get("id")]
 
 
+def model_context(base_url: str, api_key: str | None, model: str) -> int | None:
+    """The model's context length (vLLM's /v1/models `max_model_len`), None where the server does not say."""
+    try:
+        status, data = get_json(base_url.rstrip("/") + "/v1/models", 10.0, api_key)
+    except TargetUnreachable:
+        return None
+    cards = data.get("data") if status == 200 and isinstance(data, dict) else None
+    for card in cards if isinstance(cards, list) else []:
+        if isinstance(card, dict) and card.get("id") == model and isinstance(card.get("max_model_len"), int):
+            return int(card["max_model_len"])
+    return None
+
+
 def served_models(base_url: str, api_key: str | None, model: str) -> tuple[list[str], str | None]:
     """(the served models, a warning or None). A server that lists no models still runs with the model the
     user named (--model), with a warning; without one it is a usage error. TargetUnreachable propagates."""

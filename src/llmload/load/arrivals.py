@@ -37,6 +37,11 @@ class ArrivalSchedule:
         self._next_s = intended + self._gap_s()
         return intended
 
+    def claim_next(self) -> tuple[float, None] | None:
+        """claim() as the dispatcher takes arrivals: (intended send time, None: whichever request is next)."""
+        intended = self.claim()
+        return None if intended is None else (intended, None)
+
     def _gap_s(self) -> float:
         if self.rate_rps <= 0:
             return 0.0

@@ -6,6 +6,7 @@ and dropped at test_stop, so each run started from the web UI gets its own run d
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -24,11 +25,14 @@ from llmload.load.dispatcher import ArrivalDispatcher
 from llmload.load.recorder import RunRecorder
 from llmload.load.run_options import locust_values, parse_run_values
 from llmload.load.settings import LoadSettings, settings_from
+from llmload.load.trace_schedule import TraceSchedule
 from llmload.load.workload_setup import Workload, build_workload
 from llmload.rundir import META_SCHEMA, read_meta, update_meta
 from llmload.scenarios.plates.comment_dataset import dataset_sha256
 from llmload.serve.serve_meta import find_serve_meta
 from llmload.version import __version__
+
+log = logging.getLogger("llmload")
 
 
 @dataclass
@@ -40,7 +44,7 @@ class RunContext:
     run_id: str
     worker_tag: str
     _user_ids: Any = field(default_factory=count)
-    arrivals: ArrivalSchedule = field(default_factory=ArrivalSchedule)
+    arrivals: ArrivalSchedule | TraceSchedule = field(default_factory=ArrivalSchedule)
     _dispatcher: ArrivalDispatcher | None = None
     # auto steps: a user added by the step waits a random part of this (wall s) before its first request,
     # one answer of the previous level: added users join at every phase of the cycle, as in a loop that has
@@ -58,6 +62,16 @@ class RunContext:
 
     def next_user_index(self) -> int:
         return int(next(self._user_ids))
+
+    def step_rate(self, index: int) -> float:
+        """An open-loop step's offered rate (req/s): --rate's, or the trace's at the step's speed-up."""
+        settings = self.settings
+        if not settings.trace:
+            return settings.rates[index]
+        trace = self.workload.trace if self.workload is not None else None
+        assert trace is not None, "a --trace run builds its trace (create_context)"
+        speed, length_s = settings.trace_speeds[index], settings.trace_step_s
+        return TraceSchedule(trace.arrivals_s).offered_rps(speed, length_s)
 
 
 def new_run_id() -> str:
@@ -135,8 +149,11 @@ def create_context(
         recorder.step_duration_s = settings.step_duration_s
         source = {"dataset": workload.facts} if workload is not None else {"locustfile": locustfile}
         write_meta(settings, target, run_id, **source)
+        for line in workload.warnings if workload is not None else ():
+            log.warning("llmload: warning: %s", line)
     ctx = RunContext(settings, workload, recorder, target, run_id, tag)
-    ctx.arrivals = ArrivalSchedule(settings.arrival, seed=os.getpid())
+    trace = workload.trace if workload is not None else None
+    ctx.arrivals = TraceSchedule(trace.arrivals_s) if trace else ArrivalSchedule(settings.arrival, seed=os.getpid())
     return ctx
 
 

@@ -1,7 +1,8 @@
 """Distributed runs: every record a worker made reaches the master's records.jsonl exactly once.
 
 Workers stream records (and generator-health samples) to the master in batches every FORWARD_EVERY_S
-(RECORDS_MESSAGE / HEALTH_MESSAGE); the master sends each step's arrival rate to the workers (RATE_MESSAGE). The end of a run is a handshake, because Locust's headless
+(RECORDS_MESSAGE / HEALTH_MESSAGE); the master sends each step's arrival rate, or its part of a trace, to the
+workers (RATE_MESSAGE). The end of a run is a handshake, because Locust's headless
 master fires test_stop *before* it tells the workers anything (MasterRunner.quit -> stop without
 stopping clients), and after a stop from the web UI the stopped workers leave runner.clients:
 
@@ -79,6 +80,16 @@ def send_rate(environment: Any, rate_rps: float, now_s: float) -> None:
     """Master: an open-loop step's rate, split evenly across the workers."""
     workers = max(1, environment.runner.worker_count)
     environment.runner.send_message(RATE_MESSAGE, {"rate_rps": rate_rps / workers, "at_s": now_s})
+
+
+def send_trace_step(environment: Any, speed: float, now_s: float, cut_s: float) -> None:
+    """Master: a trace step's speed-up, and to each worker its part of the trace's requests (part k of n: every
+    request leaves from exactly one worker)."""
+    runner = environment.runner
+    workers = sorted(runner.clients.keys())
+    for part, node_id in enumerate(workers):
+        step = {"trace_speed": speed, "at_s": now_s, "cut_s": cut_s, "part": part, "parts": len(workers)}
+        runner.send_message(RATE_MESSAGE, step, client_id=node_id)
 
 
 def send_join_spread(environment: Any, spread_s: float) -> None:

@@ -30,6 +30,7 @@ from llmload.load.run_command import parse_run_args
 from llmload.load.run_options import parse_run_values
 from llmload.load.settings import LoadSettings, settings_from
 from llmload.load.supervise import exit_code, mark_stopped, run_locust, run_preflight
+from llmload.load.workload_choice import check_trace_context
 from llmload.processes import free_port, stop_process
 from llmload.report.gate_options import ReportOptions, options_from_args
 from llmload.rundir import RECORDS, SIM_LOG
@@ -59,10 +60,11 @@ def run_headless(args: argparse.Namespace) -> int:
     run_dir = settings.run_dir
     if (run_dir / RECORDS).exists():
         raise UsageError(f"--out: {run_dir} already holds a run; choose a new directory")
+    settings = replace(settings, model=settings.model or (models[0] if models else ""))
+    if settings.trace:
+        check_trace_context(settings)
     # a locustfile's requests are its own, made as it runs: there is no first request to try beforehand
-    if not values["locustfile"] and not run_preflight(
-        replace(settings, model=settings.model or (models[0] if models else ""))
-    ):
+    if not values["locustfile"] and not run_preflight(settings):
         return ExitCode.UNREACHABLE
     pin_generator(values["cpus"])
     env = dict(locust_env(settings.api_key), **{LAUNCHED_BY_RUN: "1"})

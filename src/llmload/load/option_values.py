@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 from llmload.analysis.slo import parse_slo
 from llmload.cpus import parse_cpu_list
 from llmload.errors import UsageError
-from llmload.scenarios.datasets.workload_source import WorkloadOptions, check_workload
+from llmload.load.settings import settings_from
+from llmload.load.workload_choice import check_workload_choice
+from llmload.scenarios.datasets.workload_source import check_workload
 from llmload.steps import parse_duration_s, parse_levels, parse_rates
 
 AUTO = "auto"
@@ -121,11 +123,8 @@ def tokenizer(text: str, what: str) -> str:
 def check_workload_values(parsed: Mapping[str, Any], on_locust: bool) -> None:
     """Every problem of the workload's source now, before any load (its warnings printed once, by the
     command that starts Locust)."""
-    options = WorkloadOptions(
-        parsed["dataset"], parsed["dataset_format"], parsed["batch_size"], parsed["prompt_form"],
-        parsed["endpoint"] == "chat", parsed["recorded_output_len"],
-    )  # fmt: skip
-    warnings = check_workload(options)
+    check_workload_choice(parsed, on_locust)
+    warnings = check_workload(settings_from(parsed, Path(".")).workload())
     if not on_locust:
         for line in warnings[:MAX_WARNINGS]:
             print(f"llmload: warning: {line}", file=sys.stderr)

@@ -59,6 +59,9 @@ class ProcessState:
     stop_reason: str | None = None  # set once the target is lost: the shape's next tick ends the run
     counts: RecordCounts = field(default_factory=RecordCounts)
     web: WebUiView | None = None  # with a web UI only
+    # worker: the master's first step (its rate, or its part of a trace) when it came before the run's options
+    # (the master's shape starts step 0 before it sends its workers the spawn message): applied at the run's start
+    early_step: Any = None
 
 
 def attach(environment: Any) -> ProcessState:

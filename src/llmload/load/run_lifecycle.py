@@ -18,11 +18,13 @@ import gevent
 
 from llmload.client.clock import wall_clock
 from llmload.load import distributed
+from llmload.load.arrivals import ArrivalSchedule
 from llmload.load.context import RunContext, create_context, locustfile_facts, write_meta
 from llmload.load.failures import TargetWatch
 from llmload.load.health import HealthSampler
 from llmload.load.live import LiveStats
 from llmload.load.process import ProcessState, Role, process_state
+from llmload.load.trace_schedule import TraceSchedule
 from llmload.records import Record, RecordWriter, parse_json_line
 from llmload.rundir import GENERATOR, read_meta
 from llmload.step_stop import INFLIGHT
@@ -60,6 +62,9 @@ def _start_run(environment: Any, state: ProcessState, ctx: RunContext) -> None:
         state.sampler = HealthSampler(sink, ctx.worker_tag)
         state.sampler.start()
         settle_heap()
+    if state.early_step is not None:
+        early, state.early_step = state.early_step, None
+        gevent.spawn(on_rate_message, environment, early)  # once this run is in place
 
 
 def settle_heap() -> None:
@@ -145,12 +150,23 @@ def on_health_message(environment: Any, msg: Any) -> None:
             state.health_log.write_line(line)
 
 
-def set_arrival_rate(environment: Any, rate_rps: float, now_s: float) -> None:
-    """Open loop: the step's rate, split evenly across the processes that send requests."""
-    if process_state(environment).role is Role.MASTER:
+def set_arrival_rate(environment: Any, rate_rps: float, now_s: float, step: int = 0) -> None:
+    """Open loop: the step's rate, split evenly across the processes that send requests; a trace's step: its
+    speed-up, each process its part of the requests (load.trace_schedule)."""
+    settings = get_context(environment).settings
+    master = process_state(environment).role is Role.MASTER
+    if settings.trace:
+        speed, cut_s = settings.trace_speeds[step], settings.trace_step_s
+        if master:
+            distributed.send_trace_step(environment, speed, now_s, cut_s)
+        else:
+            _trace_schedule(environment).start(speed, now_s, cut_s)
+    elif master:
         distributed.send_rate(environment, rate_rps, now_s)
     else:
-        get_context(environment).arrivals.set_rate(rate_rps, now_s)
+        _rate_schedule(environment).set_rate(rate_rps, now_s)
+    if not master:
+        get_context(environment).dispatcher().wake()
 
 
 def set_join_spread(environment: Any, spread_s: float) -> None:
@@ -164,13 +180,36 @@ def set_join_spread(environment: Any, spread_s: float) -> None:
 
 
 def on_rate_message(environment: Any, msg: Any) -> None:
-    """The master's word for this worker's next step: its arrival rate, or the join spread of auto steps."""
-    if "join_spread_s" in msg.data:
-        run = process_state(environment).run  # none yet before its first users: nothing to spread then
-        if run is not None:
-            run.join_spread_s = float(msg.data["join_spread_s"])
+    """The master's word for this worker's next step: its arrival rate, its part of a trace's speed-up, or the
+    join spread of auto steps."""
+    state = process_state(environment)
+    data = msg.data
+    if "join_spread_s" in data:
+        if state.run is not None:  # none yet before its first users: nothing to spread then
+            state.run.join_spread_s = float(data["join_spread_s"])
+        return
+    if state.run is None and not environment.host:  # before the spawn message: no options to start a run with
+        state.early_step = msg
+        return
+    if "trace_speed" in data:
+        _trace_schedule(environment).start(
+            float(data["trace_speed"]), float(data["at_s"]), float(data["cut_s"]), int(data["part"]), int(data["parts"])
+        )
     else:
-        get_context(environment).arrivals.set_rate(float(msg.data["rate_rps"]), float(msg.data["at_s"]))
+        _rate_schedule(environment).set_rate(float(data["rate_rps"]), float(data["at_s"]))
+    get_context(environment).dispatcher().wake()
+
+
+def _trace_schedule(environment: Any) -> TraceSchedule:
+    schedule = get_context(environment).arrivals
+    assert isinstance(schedule, TraceSchedule)
+    return schedule
+
+
+def _rate_schedule(environment: Any) -> ArrivalSchedule:
+    schedule = get_context(environment).arrivals
+    assert isinstance(schedule, ArrivalSchedule)
+    return schedule
 
 
 def register_messages(environment: Any) -> None:

@@ -19,6 +19,7 @@ from llmload.errors import UsageError
 from llmload.load import option_values as v
 from llmload.load.arrivals import ARRIVAL_KINDS
 from llmload.load.option_values import AUTO, check_host, check_locustfile
+from llmload.load.workload_choice import DEFAULT_SPEEDS, think_time_s, trace_speeds
 from llmload.scenarios.chat import DEFAULT_PROMPT_FORM, PROMPT_FORMS
 from llmload.scenarios.datasets.workload_source import AUTO as AUTO_FORMAT
 from llmload.scenarios.datasets.workload_source import FORMATS
@@ -82,6 +83,13 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               "prompt JSONL, CSV with a prompt column, ShareGPT JSON, or synthetic:prompt_tokens=N,output_tokens=M"),
     RunOption("dataset_format", AUTO_FORMAT, "The --dataset's format (default auto: detected)",
               choices=(AUTO_FORMAT, *FORMATS)),
+    RunOption("sessions", False, "Play the --dataset's conversations (chat JSONL, ShareGPT) turn by turn: each user "
+              "one conversation at a time, each turn sending the whole history with the answers as received"),
+    RunOption("think_time", "0", "Sessions: pause between a session's turns, e.g. 2s (default 0; a sessions: "
+              "spec sets its own think_s)", think_time_s),
+    RunOption("trace", "", "Replay a request trace open loop instead of --dataset/--rate: Mooncake JSONL or CSV "
+              "timestamp,input_tokens,output_tokens; each step one --trace-speed, cut at --step-duration"),
+    RunOption("trace_speed", DEFAULT_SPEEDS, "Trace speed-ups, one step each: 0.5,1,2,4 (default 1)", trace_speeds),
     RunOption("endpoint", "chat", "chat: /v1/chat/completions (default); completions: /v1/completions, prompts "
               "without the chat template (give --max-tokens: its default is often 16)", choices=("chat", "completions")),
     RunOption("no_stream", False, "Whole answers, not streamed: E2E only, tokens from usage, TTFT not applicable"),
@@ -174,10 +182,11 @@ def parse_run_values(values: Mapping[str, Any], on_locust: bool = False) -> dict
             continue
         parsed[option.name] = option.parse(value, what) if option.parse is not None else value
     if "step_duration" not in parsed:  # auto for --users auto, else DEFAULT_STEP_DURATION
-        adaptive = not parsed["users"] and not parsed["rate"]
+        adaptive = not parsed["users"] and not parsed["rate"] and not parsed["trace"]
         parsed["step_duration"] = None if adaptive else parse_duration_s(DEFAULT_STEP_DURATION)
-    if parsed["step_duration"] is None and parsed["rate"]:
-        raise UsageError("--step-duration auto: open-loop steps (--rate) need a fixed duration, e.g. 60s")
+    if parsed["step_duration"] is None and (parsed["rate"] or parsed["trace"]):
+        open_loop = "--rate" if parsed["rate"] else "--trace"
+        raise UsageError(f"--step-duration auto: open-loop steps ({open_loop}) need a fixed duration, e.g. 60s")
     if parsed["ignore_eos"] and not parsed["max_tokens"]:
         raise UsageError("--ignore-eos needs --max-tokens N (the fixed output length)")
     if parsed["locustfile"] and parsed["dataset"] != DEFAULT_DATASET:

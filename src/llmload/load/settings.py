@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from llmload.client.timeouts import Timeouts
+from llmload.scenarios.datasets.generated_workloads import TRACE
 from llmload.scenarios.datasets.workload_source import WorkloadOptions
 from llmload.step_stop import StopRule
 
@@ -42,16 +43,20 @@ class LoadSettings:
     score: bool
     metrics_interval_s: float  # 0: the target's /metrics and local GPUs are not sampled
     extra_body: dict[str, Any]  # merged into every request body last (--extra-body)
+    trace: str = ""  # --trace: a request trace replayed open loop, one speed-up a step ("": none)
+    trace_speeds: tuple[float, ...] = (1.0,)
+    sessions: bool = False  # --sessions: the dataset's conversations played turn by turn
+    think_s: float = 0.0  # --think-time: between a session's turns
     target_gpus: int = 0  # 0: unknown here (the simulator's profile or `llmload serve` may know)
 
     @property
     def open_loop(self) -> bool:
-        return bool(self.rates)
+        return bool(self.rates) or bool(self.trace)
 
     @property
     def adaptive(self) -> bool:
         """`--users auto`: the plan is chosen while the test runs (load.adaptive)."""
-        return not self.rates and not self.levels
+        return not self.rates and not self.levels and not self.trace
 
     @property
     def auto_steps(self) -> bool:
@@ -60,16 +65,32 @@ class LoadSettings:
 
     @property
     def step_count(self) -> int:
+        if self.trace:
+            return len(self.trace_speeds)
         return len(self.rates) if self.rates else len(self.levels)
+
+    @property
+    def trace_step_s(self) -> float:
+        """A trace step's length, where its replay is cut: fixed (parse_run_values refuses auto with --trace)."""
+        assert self.step_duration_s is not None, "a trace's steps have a fixed duration"
+        return self.step_duration_s
+
+    @property
+    def trace_until_s(self) -> float:
+        """The trace time a run replays at most: the step duration at the largest speed-up."""
+        return self.trace_step_s * max(self.trace_speeds)
 
     @property
     def chat(self) -> bool:
         return self.endpoint == "chat"
 
     def workload(self) -> WorkloadOptions:
+        """What the run sends: --trace, else --dataset."""
+        if self.trace:
+            return WorkloadOptions(self.trace, TRACE, chat=self.chat, trace_until_s=self.trace_until_s)
         return WorkloadOptions(
             self.dataset, self.dataset_format, self.batch_size, self.prompt_form, self.chat,
-            self.recorded_output_len,
+            self.recorded_output_len, self.sessions, self.think_s,
         )  # fmt: skip
 
     def public_dict(self) -> dict[str, Any]:
@@ -103,6 +124,9 @@ class LoadSettings:
             "slo": self.slo,
             "extra_body": self.extra_body,
             "api_key_set": self.api_key is not None,
+            **({"trace": self.trace, "trace_speeds": list(self.trace_speeds)} if self.trace else {}),
+            **({"sessions": True} if self.sessions else {}),
+            **({"think_s": self.think_s} if self.think_s else {}),
             **({"target_gpus": self.target_gpus} if self.target_gpus else {}),
         }
 
@@ -137,5 +161,9 @@ def settings_from(v: Mapping[str, Any], default_run_dir: Path) -> LoadSettings:
         score=not v["no_score"],
         metrics_interval_s=v["metrics_interval"],
         extra_body=v["extra_body"],
+        trace=v["trace"],
+        trace_speeds=v["trace_speed"],
+        sessions=bool(v["sessions"]),
+        think_s=v["think_time"],
         target_gpus=v["target_gpus"],
     )

@@ -67,13 +67,13 @@ class StepLoadShape(LoadTestShape):
         if index != self._index and ctx.recorder is not None:
             now = wall_clock()
             if index < settings.step_count:
-                rate = settings.rates[index] if settings.open_loop else None
+                rate = ctx.step_rate(index) if settings.open_loop else None
                 users = settings.max_users if settings.open_loop else settings.levels[index]
                 if settings.auto_steps and ctx.recorder.previous_answer_s:
                     set_join_spread(environment, ctx.recorder.previous_answer_s)
                 ctx.recorder.start_step(index, users, now, rate)
                 if rate is not None:
-                    set_arrival_rate(environment, rate, now)
+                    set_arrival_rate(environment, rate, wall_clock(), index)  # after the step's bookkeeping
             elif not settings.auto_steps:
                 ctx.recorder.end_step(now)
         self._index = index

@@ -1,6 +1,8 @@
 """The Locust users. LlmUser is the API of your own locustfile (`from llmload import LlmUser`): its tasks call
 `self.chat`, `self.complete` or `self.openai`, and each request is sent, timed and recorded exactly as the
-built-in scenarios' are. WorkloadUser sends the run's --dataset instead (llmload's own locustfile).
+built-in scenarios' are. WorkloadUser sends the run's workload instead (llmload's own locustfile): the
+--dataset's requests back to back (closed loop), at their arrival times (open loop: --rate, --trace), or its
+sessions, one conversation at a time with the think time between turns (load.session_play).
 
 Importing this module wires llmload into Locust's events (load.locust_hooks): run options, run directory,
 step plan, web UI tabs, distributed records and the report."""
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import gevent
 from locust import User, constant, task
+from locust.exception import RescheduleTask
 
 from llmload.client.stream import ChatStreamClient, StreamOutcome
 from llmload.load import locust_hooks  # noqa: F401 - registers llmload's listeners on Locust's events
@@ -20,7 +23,10 @@ from llmload.load.failures import failure_backoff_s
 from llmload.load.locustfile_requests import EXPECTED_SCORER, Reply, own_spec, reply_of
 from llmload.load.request_encoder import PreparedRequest, prepare_own
 from llmload.load.run_lifecycle import get_context, submit_record
+from llmload.load.session_play import SessionPlay
+from llmload.load.trace_schedule import Arrival
 from llmload.records import Record
+from llmload.scenarios.datasets.conversations import SessionScenario
 from llmload.scenarios.workload_request import Scenario
 
 if TYPE_CHECKING:
@@ -100,13 +106,18 @@ class LlmUser(User):
         scenario: Scenario | None = None,
         keep_text: bool = False,
         keep_events: bool = False,
+        intended: float | None = None,
+        scored: bool = False,
     ) -> tuple[Record, StreamOutcome]:
-        """Sends one prepared request (open loop: at its arrival time), records it (records.jsonl, Locust's
-        statistics under the request's name) with `scenario`'s scoring of the answer, and returns both.
-        `keep_text`: the outcome holds the answer even unscored; `keep_events`: the response's payloads."""
+        """Sends one prepared request (open loop: at its arrival time, or when the dispatcher released it at
+        `intended`), records it (records.jsonl, Locust's statistics under the request's name) with `scenario`'s
+        scoring of the answer (`scored`: whatever --no-score says), and returns both. `keep_text`: the outcome
+        holds the answer even unscored; `keep_events`: the response's payloads."""
         settings = self.ctx.settings
-        intended = self._wait_for_arrival() if settings.open_loop else None
-        scorer = scenario if scenario is not None and settings.score and scenario.reads_answers else None
+        if settings.open_loop and intended is None:
+            intended = self._wait_for_arrival()
+        scoring = scenario is not None and scenario.reads_answers and (settings.score or scored)
+        scorer = scenario if scoring else None
         keep = keep_text or scorer is not None
         outcome = self.llm.send(
             prepared.path, prepared.body, keep, prepared.stream, prepared.completions, keep_events
@@ -124,7 +135,7 @@ class LlmUser(User):
 
     def _wait_for_arrival(self) -> float:
         """Open loop: sleep until this request's intended send time (at once if already late)."""
-        return self.ctx.dispatcher().next_arrival()
+        return self.ctx.dispatcher().next_arrival()[0]
 
     def _record(self, prepared: PreparedRequest, outcome: StreamOutcome, scorer: Scenario | None) -> Record:
         facts, spec = outcome.facts, prepared.spec
@@ -174,16 +185,55 @@ class LlmUser(User):
 
 
 class WorkloadUser(LlmUser):
-    """Sends the run's workload (--dataset): llmload's own locustfile (load.plate_detection)."""
+    """Sends the run's workload (--dataset, --trace): llmload's own locustfile (load.plate_detection). Open
+    loop, a user waits for its next arrival, and a session's user its think time between turns, in Locust's
+    wait, where a stop ends the user at once (a trace's last arrival leaves users that will never get one)."""
 
     abstract = True
     sends_workload = True
 
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.session: SessionPlay | None = None
+        self.sessions_started = 0
+        self.think_s = 0.0  # before the next task: a session's think time between its turns
+        self.arrival: Arrival | None = None  # open loop: the next request's arrival, taken in wait_time
+
+    def wait_time(self) -> float:
+        """Locust's wait before the next task: open loop, until the next arrival is due (load.dispatcher)."""
+        if self.ctx.settings.open_loop:
+            self.arrival = self.ctx.dispatcher().next_arrival()
+            return 0.0
+        return self.think_s
+
     @task
     def workload_request(self) -> None:
-        """The request the run's scenario picks for this user's next iteration."""
+        """The run's workload: the request its scenario picks for this user's next iteration, or the one its
+        arrival names (a trace), or the next turn of its session."""
         workload = self.ctx.workload
         assert workload is not None, "a run with a WorkloadUser builds its workload (load.context)"
-        prepared = workload.request(self.user_index, self.iteration)
+        if workload.sessions is not None:
+            self.session_turn(workload.sessions)
+            return
+        intended, index = None, None
+        if self.ctx.settings.open_loop:
+            if self.arrival is None:
+                raise RescheduleTask()  # the first arrival is waited for in wait_time too
+            (intended, index), self.arrival = self.arrival, None
+        prepared = workload.requests[index] if index is not None else workload.request(self.user_index, self.iteration)
         self.iteration += 1
-        self.send(prepared, workload.scenario)
+        self.send(prepared, workload.scenario, intended=intended)
+
+    def session_turn(self, sessions: SessionScenario) -> None:
+        """The next turn of this user's session; a new session when none is in progress. The think time
+        follows a turn that has another after it."""
+        if self.session is None:
+            conversation = sessions.conversations[sessions.pick(self.user_index, self.sessions_started)]
+            session_id = f"{self.ctx.worker_tag}-{self.user_index}-{self.sessions_started}"
+            self.session, self.sessions_started = SessionPlay(conversation, session_id), self.sessions_started + 1
+        prepared = self.session.request(self.ctx.settings)
+        self.iteration += 1
+        outcome = self.send(prepared, sessions, scored=True)[1]
+        goes_on = self.session.answered(outcome)
+        self.think_s = sessions.think_s if goes_on else 0.0
+        self.session = self.session if goes_on else None

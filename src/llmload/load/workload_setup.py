@@ -1,6 +1,7 @@
-"""A run's workload, ready before its first step: the scenario of --dataset (llmload.scenarios.datasets), the
-tokenizer that counted its lengths where it needs one (the server's /tokenize, else --tokenizer, else the
-stated estimate), and every distinct request encoded once (load.request_encoder)."""
+"""A run's workload, ready before its first step: the scenario of --dataset or --trace
+(llmload.scenarios.datasets), the tokenizer that counted its lengths where it needs one (the server's
+/tokenize, else --tokenizer, else the stated estimate), and every distinct request encoded once
+(load.request_encoder; a session's turns are encoded as it plays them: load.session_play)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 from llmload.client.tokenize_endpoint import ServerTokenizer
 from llmload.load.request_encoder import PreparedRequest, prepare_all
 from llmload.load.settings import LoadSettings
+from llmload.scenarios.datasets.conversations import SessionScenario
 from llmload.scenarios.datasets.local_tokenizer import LocalTokenizer
 from llmload.scenarios.datasets.token_counting import EstimateCounter, TokenCounter
+from llmload.scenarios.datasets.trace_scenario import TraceScenario
 from llmload.scenarios.datasets.workload_source import detect_format, load_workload, needs_tokenizer
 from llmload.scenarios.plates.comment_dataset import dataset_sha256
 from llmload.scenarios.workload_request import RequestSpec, Scenario
@@ -27,6 +30,16 @@ class Workload:
 
     def request(self, user_index: int, iteration: int) -> PreparedRequest:
         return self.requests[self.scenario.pick(user_index, iteration)]
+
+    @property
+    def sessions(self) -> SessionScenario | None:
+        """Conversations played turn by turn (--sessions, a sessions: spec), or None."""
+        return self.scenario if isinstance(self.scenario, SessionScenario) else None
+
+    @property
+    def trace(self) -> TraceScenario | None:
+        """A trace replayed at its arrival times (--trace), or None."""
+        return self.scenario if isinstance(self.scenario, TraceScenario) else None
 
 
 def choose_counter(settings: LoadSettings) -> TokenCounter:
@@ -43,6 +56,8 @@ def build_workload(settings: LoadSettings, start: int = 0) -> Workload:
     """The run's workload (settings name the model); `start`: where this process's requests begin."""
     scenario, warnings, tokenizer = _scenario(settings, start, first_only=False)
     facts = dataset_facts(settings, tokenizer)
+    if isinstance(scenario, TraceScenario):
+        facts["trace"] = scenario.facts
     return Workload(scenario, prepare_all(settings, scenario.specs), facts, warnings)
 
 
@@ -69,8 +84,9 @@ def _scenario(settings: LoadSettings, start: int, first_only: bool) -> tuple[Sce
 
 
 def dataset_facts(settings: LoadSettings, tokenizer: str | None = None) -> dict[str, Any]:
-    source = settings.dataset
-    facts: dict[str, Any] = {"path": source, "format": detect_format(source, settings.dataset_format)}
+    options = settings.workload()
+    source = options.source
+    facts: dict[str, Any] = {"path": source, "format": detect_format(source, options.format)}
     if Path(source).is_file():
         facts["sha256"] = dataset_sha256(source)
     elif facts["format"] == "plates":

@@ -32,11 +32,38 @@ def print_verdict(summary: dict[str, Any], out: TextIO) -> None:
             f"{label:22}{p['users']:>7}{_f(p['e2e_p50_s']):>12}{_f(p['e2e_p95_s']):>12}"
             f"{_f(p['rps'], 3):>10}{_f(p['output_tokens_per_s'], 1):>11}\n"
         )
-    for line in _caveats(summary):
+    for line in _caveats(summary) + _workload_lines(summary):
         out.write(line + "\n")
     if summary.get("target_time"):
         out.write(f"server time used: {target_time_text(summary['target_time'])}\n")
     out.write(_requests_line(summary) + "\n")
+
+
+def _workload_lines(summary: dict[str, Any]) -> list[str]:
+    """A trace's capacity in its own terms; sessions' cache reuse (analysis.trace_capacity, session_turns)."""
+    lines = []
+    trace = summary.get("trace")
+    if trace:
+        speeds = ", ".join(f"{s:g}x" for s in trace["speeds"])
+        line = f"trace {trace['path']} at {speeds}: "
+        if not summary.get("slo"):
+            line += "no --slo given, so no largest speed-up (the report's trace table has each one)"
+        elif trace["max_speed_passing"] is None:
+            line += "the SLO fails at the slowest speed-up"
+        else:
+            line += f"the SLO holds up to {trace['max_speed_passing']:g}x the trace's traffic"
+            if trace["max_speed_estimate"] is not None:
+                line += f" (about {trace['max_speed_estimate']:.2f}x, where {trace['binding_clause']} reaches its bound)"
+        lines.append(line)
+    sessions = summary.get("sessions")
+    if sessions:
+        hit, checked = sessions["prefix_cache_hit_rate"], sessions["retokenized"]
+        line = f"sessions {sessions['sessions_started']}: prefix-cache hit rate {'–' if hit is None else f'{hit:.1%}'}"
+        if checked["checked"]:
+            line += (f"; the server counted {checked['equal']}/{checked['checked']} histories as implied"
+                     f" (prompt - implied tokens mean {checked['diff_mean']:.1f})")  # fmt: skip
+        lines.append(line)
+    return lines
 
 
 def _requests_line(summary: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ def load_sharegpt(
     token counts become max_tokens."""
     text = read_text(path)
     specs, skipped = [], 0
-    for index, (line, entry) in enumerate(_entries(path, text)):
+    for index, (line, entry) in enumerate(sharegpt_entries(path, text)):
         try:
             spec = _spec(entry, index, line, count_text)
         except ValueError as exc:
@@ -64,7 +64,7 @@ def _spec(entry: Any, index: int, line: int, count_text: Callable[[str], int] | 
     )
 
 
-def _entries(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+def sharegpt_entries(path: Path, text: str) -> Iterator[tuple[int, Any]]:
     """(line, value) of each element of the top-level JSON array, decoded one at a time so that a bad entry
     is named by its line."""
     decoder = json.JSONDecoder()

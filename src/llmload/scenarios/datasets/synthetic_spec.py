@@ -11,8 +11,10 @@ import random
 from dataclasses import dataclass
 
 from llmload.errors import UsageError
+from llmload.scenarios.datasets.spec_keys import require, spec_flag, spec_number, spec_values
 
-PREFIX = "synthetic:"
+KIND = "synthetic"
+PREFIX = KIND + ":"
 LENGTHS = ("prompt_tokens", "output_tokens")
 DEFAULT_PROMPTS = 1000
 _SPREAD = ("stdev", "min", "max")
@@ -47,41 +49,21 @@ def is_synthetic(source: str) -> bool:
 
 def parse_synthetic(source: str, what: str = "--dataset") -> SyntheticSpec:
     """The spec of `synthetic:key=value,...`; a UsageError naming the key that is wrong."""
-    values: dict[str, str] = {}
-    for item in source.removeprefix(PREFIX).split(","):
-        key, sep, value = item.strip().partition("=")
-        if not sep or not key:
-            raise UsageError(f"{what}: synthetic: {item.strip()!r} is not key=value (e.g. prompt_tokens=512)")
-        if key not in KEYS:
-            raise UsageError(f"{what}: synthetic: unknown key {key!r} (keys: {', '.join(KEYS)})")
-        values[key] = value.strip()
-    missing = [key for key in LENGTHS if key not in values]
-    if missing:
-        raise UsageError(
-            f"{what}: synthetic: {missing[0]} is required (e.g. {PREFIX}prompt_tokens=512,output_tokens=128)"
-        )
-    numbers = {key: _number(key, value, what) for key, value in values.items()}
+    values = spec_values(source, KIND, KEYS, "prompt_tokens=512", what)
+    require(values, LENGTHS, KIND, "prompt_tokens=512,output_tokens=128", what)
+    numbers = {key: _number(key, value, what) for key, value in values.items() if key != "ignore_eos"}
     return SyntheticSpec(
         prompt=_length("prompt_tokens", numbers, what),
         output=_length("output_tokens", numbers, what),
         prompts=int(numbers.get("prompts", DEFAULT_PROMPTS)),
         seed=int(numbers.get("seed", 0)),
-        ignore_eos=bool(numbers.get("ignore_eos", 1)),
+        ignore_eos=spec_flag(KIND, "ignore_eos", values.get("ignore_eos", "1"), what),
     )
 
 
 def _number(key: str, value: str, what: str) -> float:
-    try:
-        number = float(value) if key.endswith("_stdev") else int(value)
-    except ValueError:
-        kind = "a number" if key.endswith("_stdev") else "an integer"
-        raise UsageError(f"{what}: synthetic: {key}={value!r} is not {kind}") from None
-    low = 0 if key.endswith("_stdev") or key in ("seed", "ignore_eos") else 1
-    if number < low or (key == "ignore_eos" and number > 1):
-        raise UsageError(
-            f"{what}: synthetic: {key}={value} must be {'0 or 1' if key == 'ignore_eos' else f'>= {low}'}"
-        )
-    return number
+    real = key.endswith("_stdev")
+    return spec_number(KIND, key, value, what, low=0 if real or key == "seed" else 1, real=real)
 
 
 def _length(name: str, numbers: dict[str, float], what: str) -> LengthSpec:

@@ -1,27 +1,36 @@
-"""`--dataset SOURCE` and `--dataset-format`: which format a source is (detected unless given), and its loading
-as a scenario. The plate comments keep their own scenario (scenarios.plates); every other format becomes a
-DatasetScenario of prepared requests."""
+"""`--dataset SOURCE` and `--dataset-format` (and `--trace PATH`): which format a source is (detected unless
+given), and its loading as a scenario. The plate comments keep their own scenario (scenarios.plates); the
+workloads built with the server's tokenizer (specs, sessions, traces) are generated_workloads'; every other
+format becomes a DatasetScenario of prepared requests."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from llmload.errors import UsageError
 from llmload.scenarios.datasets.csv_requests import load_csv
 from llmload.scenarios.datasets.dataset_scenario import DatasetScenario
+from llmload.scenarios.datasets.generated_workloads import (
+    SESSION_FILE_FORMATS,
+    TRACE,
+    Generation,
+    check_generated,
+    load_generated,
+)
 from llmload.scenarios.datasets.jsonl_requests import chat_spec, json_lines, load_jsonl, prompt_spec
+from llmload.scenarios.datasets.session_spec import is_session_spec
+from llmload.scenarios.datasets.shared_prefix import is_shared_prefix
 from llmload.scenarios.datasets.sharegpt_requests import load_sharegpt
-from llmload.scenarios.datasets.synthetic_prompts import build_synthetic
-from llmload.scenarios.datasets.synthetic_spec import is_synthetic, parse_synthetic
+from llmload.scenarios.datasets.synthetic_spec import is_synthetic
 from llmload.scenarios.datasets.token_counting import EstimateCounter, TokenCounter
 from llmload.scenarios.plates.comment_dataset import read_dataset
 from llmload.scenarios.plates.plate_scenario import DEFAULT_DATASET, PlateScenario
 from llmload.scenarios.workload_request import RequestSpec, Scenario
 
 AUTO = "auto"
-FORMATS = ("plates", "chat", "prompt", "csv", "sharegpt", "synthetic")
+FORMATS = ("plates", "chat", "prompt", "csv", "sharegpt", "synthetic", "shared-prefix", "sessions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +41,24 @@ class WorkloadOptions:
     prompt_form: str = "system-user"  # plates
     chat: bool = True  # the requests go to /v1/chat/completions (False: /v1/completions)
     recorded_output_len: bool = False  # sharegpt
+    sessions: bool = False  # --sessions: a chat JSONL or ShareGPT file's conversations, played turn by turn
+    think_s: float = 0.0  # --think-time: between a session's turns
+    trace_until_s: float | None = None  # a trace (format TRACE): replayed no further than this much trace time
+
+    def generation(self, start: int = 0, first_only: bool = False) -> Generation:
+        return Generation(self.chat, self.recorded_output_len, self.think_s, self.trace_until_s, start, first_only)
 
 
 def detect_format(source: str, given: str = AUTO) -> str:
     """The format of `source`: `given` unless auto; else from the spec prefix, the suffix, or the first line."""
     if given != AUTO:
-        if given not in FORMATS:
+        if given not in (*FORMATS, TRACE):
             raise UsageError(f"--dataset-format: {given!r} is not one of {AUTO}, {', '.join(FORMATS)}")
         return given
-    if is_synthetic(source):
-        return "synthetic"
+    for kind, is_kind in (("synthetic", is_synthetic), ("shared-prefix", is_shared_prefix),
+                          ("sessions", is_session_spec)):  # fmt: skip
+        if is_kind(source):
+            return kind
     path = Path(source)
     if source == DEFAULT_DATASET and not path.exists():
         return "plates"  # the built-in generated set
@@ -71,7 +88,7 @@ def load_workload(
 ) -> tuple[Scenario, list[str]]:
     """The scenario of a source, and its warnings (one line each). `counter` gives the tokenizer the
     synthetic and recorded-length formats need (built only for them); `start`: the first request's index;
-    `first_only`: only the first synthetic prompt is built (the preflight's request)."""
+    `first_only`: only the first request is built (the preflight's)."""
     fmt = detect_format(options.source, options.format)
     path = Path(options.source)
     if fmt == "plates":
@@ -79,12 +96,17 @@ def load_workload(
             return PlateScenario.from_path(path, options.batch_size, options.prompt_form), []
         rows, warnings = read_dataset(path)
         return PlateScenario(rows, options.batch_size, options.prompt_form), warnings
-    if fmt == "synthetic":
-        spec = parse_synthetic(options.source)
-        spec = replace(spec, prompts=1) if first_only else spec
-        return DatasetScenario(build_synthetic(spec, _counter(counter), options.chat), start), []
+    if is_generated(fmt, options):
+        return load_generated(options.source, fmt, options.generation(start, first_only), _counter(counter))
     specs, warnings = _file_specs(fmt, path, options, counter)
     return DatasetScenario(specs, start), warnings
+
+
+def is_generated(fmt: str, options: WorkloadOptions) -> bool:
+    """Built with the tokenizer before the run (generated_workloads): specs, traces, file sessions."""
+    return fmt in ("synthetic", "shared-prefix", "sessions", TRACE) or (
+        options.sessions and fmt in SESSION_FILE_FORMATS
+    )
 
 
 def _file_specs(
@@ -96,25 +118,29 @@ def _file_specs(
         return load_jsonl(path, prompt_spec), []
     if fmt == "csv":
         return load_csv(path), []
-    count_text = _counter(counter).count_text if options.recorded_output_len else None
+    count_text = _counter(counter)().count_text if options.recorded_output_len else None
     specs, skipped = load_sharegpt(path, count_text)
     return specs, [f"{path}: {skipped} entries without a human turn skipped"] if skipped else []
 
 
-def _counter(counter: Callable[[], TokenCounter] | None) -> TokenCounter:
-    return EstimateCounter() if counter is None else counter()
+def _counter(counter: Callable[[], TokenCounter] | None) -> Callable[[], TokenCounter]:
+    return EstimateCounter if counter is None else counter
 
 
 def needs_tokenizer(options: WorkloadOptions) -> bool:
-    """Whether loading counts tokens: synthetic prompts, ShareGPT's recorded output lengths."""
+    """Whether loading counts tokens: generated workloads, ShareGPT's recorded output lengths."""
     fmt = detect_format(options.source, options.format)
-    return fmt == "synthetic" or (fmt == "sharegpt" and options.recorded_output_len)
+    return is_generated(fmt, options) or (fmt == "sharegpt" and options.recorded_output_len)
 
 
 def check_workload(options: WorkloadOptions) -> list[str]:
-    """Every problem of the source now, before any load (a UsageError); its warnings. A synthetic spec is
+    """Every problem of the source now, before any load (a UsageError); its warnings. A generated workload is
     parsed only (its prompts need the server's tokenizer: built in the load generator)."""
-    if detect_format(options.source, options.format) == "synthetic":
-        parse_synthetic(options.source)
+    fmt = detect_format(options.source, options.format)
+    if options.sessions and fmt not in (*SESSION_FILE_FORMATS, "sessions"):
+        raise UsageError(f"--sessions: plays the conversations of chat JSONL or ShareGPT files, not {fmt} "
+                         "(a sessions: spec needs no --sessions)")  # fmt: skip
+    if is_generated(fmt, options):
+        check_generated(options.source, fmt, options.generation(), options.sessions)
         return []
     return load_workload(options)[1]
