@@ -11,6 +11,6 @@ LOOP_LAG_SYMPTOM_S = 0.05  # an event loop this late is worth a caution, whateve
 SATURATED, CONTENDED = "generator saturated", "machine contended"
 ADVICE = {
     SATURATED: "add load-generator processes (--workers N) or cores",
-    CONTENDED: "keep the generator off the server's cores (--cpus; README 'Sharing a machine with the server') "
+    CONTENDED: "keep the generator off the server's cores (--cpus; docs/serving.md, 'Sharing a machine with the server') "
     "or run it on another machine",
 }
