@@ -26,8 +26,12 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PYTEST) -q tests/unit
 
+## integration: the tests marked `alone` one at a time (timing bounds against a known server's truth), then
+## the rest $(INTEGRATION_WORKERS) at a time (pytest-xdist): they wait on sockets more than they compute
+INTEGRATION_WORKERS ?= 3
 integration: $(STAMP) browser-deps
-	$(PYTEST) -q tests/integration
+	$(PYTEST) -q -m alone tests/integration
+	$(PYTEST) -q -m "not alone" -n $(INTEGRATION_WORKERS) tests/integration
 
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from simulator import llmload, simulator, summary
 
+pytestmark = pytest.mark.alone  # run with no other test beside it: it measures 2 ms agreement with the known timings
+
 TRUE_TTFT_S, TRUE_ITL_S, TOKENS = 0.100, 0.020, 64
 TOLERANCE_S = 0.002
 

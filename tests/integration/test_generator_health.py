@@ -35,7 +35,10 @@ from llmload.processes import free_port
 from llmload.validity_rule import LATENCY_ERROR_LIMIT, LOOP_LAG_SYMPTOM_S
 
 SPLIT = colocated_split()
-pytestmark = pytest.mark.skipif(SPLIT is None, reason="needs two cores: one for the server, one for the generator")
+pytestmark = [
+    pytest.mark.skipif(SPLIT is None, reason="needs two cores: one for the server, one for the generator"),
+    pytest.mark.alone,  # run with no other test beside it: it pins the server and the generator to a core each
+]
 TTFT_S = 0.100
 # 120 ms pauses wake the health probe's 50 ms sleeps at least 70 ms late (over the 50 ms symptom mark); a user
 # waits only when its last bytes land in a pause: about 4 x 0.12/1.4 users x 60 ms per 4 s of 4 users = 0.1%

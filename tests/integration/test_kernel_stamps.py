@@ -17,6 +17,8 @@ from llmload.client.clock import wall_clock
 from llmload.client.kernel_stamp import SO_TIMESTAMPNS, received_wall_s
 from llmload.client.stream import ChatStreamClient, StreamOutcome
 
+pytestmark = pytest.mark.alone  # run with no other test beside it: it compares stamps against one clock base
+
 TOKEN_AFTER_S = 0.05
 BUSY_S = 0.25
 

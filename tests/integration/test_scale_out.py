@@ -21,6 +21,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import master_load  # noqa: E402
 import scale_out  # noqa: E402
 
+pytestmark = pytest.mark.alone  # run with no other test beside it: it drives a few hundred streams: its neighbour would be the one disturbed
+
 
 def test_two_workers_record_a_few_hundred_streams_exactly_once(tmp_path: Path) -> None:
     (row,) = scale_out.main(["--workers", "2", "--streams-per-worker", "120", "--window-s", "3",

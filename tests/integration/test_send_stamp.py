@@ -28,6 +28,8 @@ from loopback import SSE_HEADERS, http_chunk, one_connection_server
 from llmload.client.clock import wall_clock
 from llmload.client.stream import ChatStreamClient
 
+pytestmark = pytest.mark.alone  # run with no other test beside it: it holds the server back while a hog greenlet runs
+
 HOG_S = 0.2  # how long the hog blocks the event loop (a blocking sleep: no greenlet runs meanwhile)
 SERVER_WAIT_S = 10.0  # the server gives up waiting for the hog after this (a broken test, never a pass)
 ANSWER = (

@@ -35,6 +35,7 @@ def run(url: str, run_dir: Path, *args: str) -> dict[str, Any]:
     return summary(run_dir)
 
 
+@pytest.mark.alone  # run with no other test beside it: every trace request must leave within 10 ms of its time
 def test_a_trace_leaves_at_its_times_over_each_speed_up(sim_url: str, tmp_path: Path) -> None:
     s = run(sim_url, tmp_path / "run", "--trace", str(TRACE), "--trace-speed", "2,4", "--step-duration", "5s",
             "--max-users", "64")  # fmt: skip
