@@ -1,6 +1,6 @@
 """`llmload import jmx`: the three example plans (tests/fixtures/jmeter: plain, Stepping and Concurrency
-thread groups) become run.toml files that today's config reader accepts (dataset_format aside: it lands
-with the chat datasets), with the bodies as a chat dataset; what cannot be mapped is listed; keys never
+thread groups) become run.toml files that the config reader accepts, with the bodies as a chat dataset
+(tests/integration/test_jmeter_plan_runs.py runs them against the simulator); what cannot be mapped is listed; keys never
 leave the plan."""
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ def convert(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tu
 
 
 def accepted_by_run(config: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    """The run options as `llmload run --config` reads them, without dataset_format (not an option yet)."""
+    """The run options as `llmload run --config` reads them."""
     path = tmp_path / "check.toml"
-    lines = [f"{k} = {json.dumps(v)}" for k, v in config.items() if k != "dataset_format"]
+    lines = [f"{k} = {json.dumps(v)}" for k, v in config.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     run = subparser(build_parser(), "run")
     assert run is not None
@@ -45,7 +45,8 @@ def test_plain_thread_group(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "users": [29], "step_duration": "600s", "dataset": str(tmp_path / "cfg" / "thread-group.chat.jsonl"),
         "dataset_format": "chat",
     }  # fmt: skip
-    assert accepted_by_run(config, tmp_path)["users"] == "29"
+    accepted = accepted_by_run(config, tmp_path)
+    assert accepted["users"] == "29" and accepted["dataset_format"] == "chat"
     assert [r["messages"][1]["content"][7:14] for r in rows] == ["今天天气真不错", "这家店的服务态", "加班到现在，感"]
     assert len(rows) == 3 and all(r["messages"][0] == {"role": "system", "content": SYSTEM} for r in rows)
     assert rows[1]["messages"][1]["content"] == "评论信息如下：这家店的服务态度太差了，避雷！沪C12345 的车主，你的车灯没关。他说\"快去\""
