@@ -15,6 +15,8 @@ from simulator import llmload, simulator, summary
 
 from llmload.records import read_steps
 
+pytestmark = pytest.mark.alone  # run with no other test beside it: it compares the split with the simulator's scheduler to the millisecond
+
 SCALE = 2.0  # the simulator runs at twice the profile's speed: the report scales its seconds back
 
 
