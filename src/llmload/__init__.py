@@ -1,6 +1,6 @@
 """llmload: load testing and capacity planning for OpenAI-compatible LLM servers.
 
-`from llmload import LlmUser` is the API of your own locustfile (llmload.load.user; README "Your own
+`from llmload import LlmUser` is the API of your own locustfile (llmload.load.user; docs/locustfile.md "Your own
 locustfile"). It is imported on first use: importing Locust patches the standard library for gevent, which
 nothing else of llmload may do.
 """

@@ -1,4 +1,4 @@
-"""The exit status of every llmload command (README "Exit codes")."""
+"""The exit status of every llmload command (README "Nightly runs and CI gates")."""
 
 from __future__ import annotations
 

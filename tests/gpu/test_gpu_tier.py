@@ -11,7 +11,7 @@ the knee); output tokens exact (the server's usage; EOS from random weights ends
 
 Seen on this server (not llmload): it rejects unknown request fields (HTTP 422 for vLLM's `ignore_eos`),
 answers `/v1/models` with HTTP 500 and needs the model's path as its name, and ends streams without
-`data: [DONE]`; llmload runs against it all the same (README "On your GPU server").
+`data: [DONE]`; llmload runs against it all the same (docs/gpu.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A successful request is *satisfied* when its E2E is at most T, *tolerating* when at most F, otherwise
 *frustrated*; a failed request is always frustrated (JMeter counts errors as frustrated too).
-Thresholds (README "summary.json" / APDEX):
+Thresholds (docs/report.md, APDEX):
   T  --apdex-t when given; else the bound of an `e2e_*<=` (or `<`) clause of --slo over all requests (a
      named clause bounds one name's only); else DEFAULT_T_S.
   F  --apdex-f when given; else TOLERATED_FACTOR x T (the Apdex standard's 4T).

@@ -1,6 +1,6 @@
 """Raw run files -> tidy frames, in the target's own time base.
 
-All LLM metric definitions live here, once (README "Metric definitions"):
+All LLM metric definitions live here, once (docs/measurement.md "Metric definitions"):
   ttft_s   send -> first content-bearing chunk (reasoning or answer)
   ttfa_s   send -> first chunk of the answer proper (after the reasoning ends)
   e2e_s    send -> last content-bearing chunk (usage trailer and [DONE] excluded); failed requests: send -> failure

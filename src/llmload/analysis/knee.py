@@ -1,6 +1,6 @@
 """The optimal concurrency (the knee) and the limit concurrency, with the evidence for each.
 
-Rule (README "Knee and limit"):
+Rule (docs/knee.md):
   1. Valid steps: at least MIN_SAMPLES successful requests in the steady window, a throughput, a median
      E2E, and not excluded (load generator saturated). Sorted by users.
   2. Single-step spikes and holes in throughput are removed (despike): a step more than SPIKE_TOLERANCE

@@ -1,7 +1,7 @@
 """The knee rule's typed input and result (rule: analysis.knee). Pure: no pandas, so that the web UI's live
 view (load.live) can run the same rule on its own numbers.
 
-Field names are summary.json's keys (README "summary.json": knee, limit, knee_provisional); a number that
+Field names are summary.json's keys (docs/run-directory.md: knee, limit, knee_provisional); a number that
 was not measured is None, never NaN (analysis.figures).
 """
 

@@ -1,6 +1,6 @@
 """The typed model of a run's analysis: what analysis/ computes and report/ writes and draws.
 
-Frozen dataclasses whose field names are summary.json's keys (README "summary.json"); analysis.summary_json
+Frozen dataclasses whose field names are summary.json's keys (docs/run-directory.md); analysis.summary_json
 turns them into that JSON, in one place. A figure that was not measured is None, never NaN (analysis.figures).
 The evidence blocks whose shape is the JSON itself (server, GPU and time split per step, SLO, USL, KV
 prediction, time split, APDEX, error tables, quality examples) are kept as mappings.

@@ -1,5 +1,5 @@
 """Each step's steady window, and the two columns that place every request in the steps (llmload.steady's
-rule, README "Steady window"). load_run attaches them once to the requests frame; every per-step selection of
+rule, docs/measurement.md, Steady window). load_run attaches them once to the requests frame; every per-step selection of
 requests (statistics, APDEX, SLO goodput, errors per step, charts, requests.csv) reads them:
 
   step_index  the step the request was SENT in (<NA> when sent outside every step)

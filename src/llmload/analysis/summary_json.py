@@ -1,5 +1,5 @@
-"""summary.json, the stable, versioned, machine-readable result of a run (schema llmload.summary/1; README
-"summary.json"): the one place where the analysis model (analysis.model) becomes JSON."""
+"""summary.json, the stable, versioned, machine-readable result of a run (schema llmload.summary/1;
+docs/run-directory.md): the one place where the analysis model (analysis.model) becomes JSON."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Where the time goes: each step's TTFT and E2E split into the server's queue, prefill and decode time (its
-own per-request histograms, README "Where the time goes") and the rest.
+own per-request histograms, docs/time-split.md) and the rest.
 
 Per step, over the steady window (analysis.histogram_window: the requests vLLM observed between the two
 scrapes that bound it, `span_s`):

@@ -78,7 +78,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               "(default 256)", v.at_least_one),
     RunOption("out", "", "Run directory (default reports/<run-id>)", locust="--run-dir"),
     RunOption("locustfile", "", "Your own locustfile: its LlmUser classes' tasks send the requests instead of "
-              "--dataset (see README, Your own locustfile)", check_locustfile, locust=None),
+              "--dataset (see docs/locustfile.md)", check_locustfile, locust=None),
     RunOption("dataset", DEFAULT_DATASET, "Workload: plate comments JSONL (default: the checked-in set), chat JSONL, "
               "prompt JSONL, CSV with a prompt column, ShareGPT JSON, or synthetic:prompt_tokens=N,output_tokens=M"),
     RunOption("dataset_format", AUTO_FORMAT, "The --dataset's format (default auto: detected)",

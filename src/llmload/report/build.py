@@ -1,6 +1,6 @@
 """`llmload report RUN_DIR`: everything derived is rebuilt from the raw records.
 
-Writes summary.json (schema llmload.summary/1, README "summary.json"), steps.csv, requests.csv,
+Writes summary.json (schema llmload.summary/1, docs/run-directory.md), steps.csv, requests.csv,
 junit.xml and report.html; returns them with the gate verdict.
 """
 

@@ -4,7 +4,7 @@ SLO gate: each clause of --slo is judged at the run's operating point, the optim
 when no knee was determined, at the highest user level measured. (Per-step pass/fail and the largest
 passing level are in summary["slo"]; this picks the one verdict CI needs.)
 Baseline gate: llmload.analysis.compare against the baseline summary.json with --max-regression.
-Exit code of `run`/`report`: 1 when either gate fails, else 0 (README "Exit codes").
+Exit code of `run`/`report`: 1 when either gate fails, else 0 (README "Nightly runs and CI gates").
 """
 
 from __future__ import annotations

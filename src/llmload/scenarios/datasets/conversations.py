@@ -80,7 +80,7 @@ def first_request(conversation: Conversation) -> RequestSpec:
 
 
 def turn_facts(conversation: Conversation, turn: int, session_id: str, implied: int | None) -> dict[str, Any]:
-    """The record's scenario part of a session turn (README "The record")."""
+    """The record's scenario part of a session turn (docs/workloads.md, "The record")."""
     facts: dict[str, Any] = {"kind": KIND, "session_id": session_id, "turn": turn,
                              "turns": len(conversation.turns), **conversation.facts}  # fmt: skip
     if implied is not None:
