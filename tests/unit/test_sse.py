@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from llmload.client.answer_text import PAUSE_EVERY
 from llmload.client.sse import MalformedStream, SseSplitter, StreamAccumulator
 from llmload.client.stream import consume_stream
 
@@ -149,3 +150,34 @@ def test_fast_mode_skips_text_but_keeps_timing() -> None:
     assert facts.chunk_s == [0.1, 0.2]
     assert facts.answer_text == ""
     assert facts.output_tokens == 2
+
+
+
+def compact_chunk(content: str) -> bytes:
+    """A chunk as vLLM writes it (no spaces): the form the answer decoder reads without a JSON parse."""
+    body = {"id": "x", "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
+    return b"data: " + json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "first", "pauses"),
+    [
+        ("answer only", compact_chunk, "", 2),  # 2 pauses between 3 slices of PAUSE_EVERY chunks
+        ("a think section", compact_chunk, "<think>hm</think>", 2 + 2),  # then the per-chunk loop's 2
+        ("chunks decoded one by one", chunk, "", 2),  # not the compact form: the per-chunk loop's 2 only
+    ],
+)
+def test_a_long_answer_pauses_while_its_text_is_decoded(
+    name: str, make: Callable[[str], bytes], first: str, pauses: int
+) -> None:
+    n = 3 * PAUSE_EVERY - 10
+    pieces = [(1.0, make(first))] + [(1.0 + i / 10_000, make(f"w{i} ")) for i in range(1, n)] + [(9.0, DONE)]
+    called: list[int] = []
+    acc = StreamAccumulator(keep_text=True, pause=lambda: called.append(1))
+    recv, clock = scripted(pieces)
+    consume_stream(recv, clock, acc)
+    facts = acc.finish()
+    assert len(called) == pauses, name
+    assert facts.answer_text == "".join(f"w{i} " for i in range(1, n))
+    assert facts.answer_text == run(pieces).finish().answer_text  # the same text as without pauses
+    assert facts.first_answer_s == 1.0001

@@ -17,6 +17,9 @@ try:  # orjson decodes the answer chunks several times faster; the stdlib is the
 except ImportError:  # pragma: no cover - exercised where orjson is not installed
     _loads = json.loads
 
+Pause = Callable[[], None]
+PAUSE_EVERY = 256  # chunks decoded between two pauses: ~0.25 ms of work (benchmarks/README.md, target 3)
+
 # the usual chunk: one choice whose delta holds one text key (and maybe the role): read without decoding
 _SIMPLE_DELTA = re.compile(
     rb'"delta":\{(?:"role":"assistant",)?"(content|reasoning_content|reasoning)":"((?:[^"\\]|\\.)*)"\}'
@@ -35,20 +38,22 @@ def decode_object(payload: bytes) -> dict[str, Any]:
 
 
 def split_reasoning(
-    facts: StreamFacts, content: list[tuple[float, bytes]], completions: bool = False
+    facts: StreamFacts, content: list[tuple[float, bytes]], completions: bool = False, pause: Pause | None = None
 ) -> None:
     """Decodes the content chunks, separates reasoning (reasoning_content or <think>...</think>) from the
-    answer, and finds the first answer chunk. `completions`: chunks of /v1/completions (choices[0].text)."""
+    answer, and finds the first answer chunk. `completions`: chunks of /v1/completions (choices[0].text).
+    `pause`: called between slices of PAUSE_EVERY chunks, so a long answer's decoding (~1 us a chunk) lets
+    the other streams' reads run (under gevent: a yield to the loop)."""
     payloads = [payload for _, payload in content]
-    deltas = [("content", completion_text(decode_object(p))) for p in payloads] if completions else None
-    if deltas is None:
-        deltas = _simple_deltas(payloads)
-        if deltas is not None and _answer_only(facts, content, deltas):
-            return
+    deltas = _in_slices(payloads, _completion_deltas if completions else _simple_deltas, pause)
+    if deltas is not None and not completions and _answer_only(facts, content, deltas):
+        return
     answer: list[str] = []
     reasoning: list[str] = []
     in_think = False
     for i, (arrival_s, payload) in enumerate(content):
+        if pause is not None and i % PAUSE_EVERY == PAUSE_EVERY - 1:
+            pause()
         delta = {deltas[i][0]: deltas[i][1]} if deltas is not None else _chunk_delta(payload)
         reasoning_piece = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning_piece, str):
@@ -83,6 +88,27 @@ def _chunk_delta(payload: bytes) -> dict[str, Any]:
         if m:
             return {m.group(1).decode(): _json_string(m.group(2))}
     return _delta(decode_object(payload))
+
+
+def _in_slices(
+    payloads: list[bytes], deltas_of: Callable[[list[bytes]], list[tuple[str, str]] | None], pause: Pause | None
+) -> list[tuple[str, str]] | None:
+    """deltas_of over slices of PAUSE_EVERY payloads with a pause between them; None if any slice is None."""
+    if pause is None or len(payloads) <= PAUSE_EVERY:
+        return deltas_of(payloads)
+    out: list[tuple[str, str]] = []
+    for start in range(0, len(payloads), PAUSE_EVERY):
+        if start:
+            pause()
+        part = deltas_of(payloads[start : start + PAUSE_EVERY])
+        if part is None:
+            return None
+        out += part
+    return out
+
+
+def _completion_deltas(payloads: list[bytes]) -> list[tuple[str, str]]:
+    return [("content", completion_text(decode_object(p))) for p in payloads]
 
 
 def _simple_deltas(payloads: list[bytes]) -> list[tuple[str, str]] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from llmload.client.answer_text import decode_object, split_reasoning
+from llmload.client.answer_text import Pause, decode_object, split_reasoning
 from llmload.client.stream_facts import MalformedStream, StreamFacts, take_usage
 
 # a chat delta whose content / reasoning string is non-empty
@@ -77,9 +77,10 @@ class StreamAccumulator:
     """Feeds on (arrival time, payload) pairs; `finish()` returns the StreamFacts. `completions`: the chunks
     of /v1/completions (`choices[0].text`) instead of chat deltas."""
 
-    def __init__(self, keep_text: bool, completions: bool = False) -> None:
+    def __init__(self, keep_text: bool, completions: bool = False, pause: Pause | None = None) -> None:
         self.keep_text = keep_text
         self.completions = completions
+        self.pause = pause  # lets other work run while a long answer's text is decoded (answer_text)
         self.facts = StreamFacts()
         self.events: list[bytes] | None = None  # a list: every payload is kept in it as it came
         self._content: list[tuple[float, bytes]] = []
@@ -121,7 +122,7 @@ class StreamAccumulator:
     def finish(self) -> StreamFacts:
         facts = self.facts
         if self.keep_text:
-            split_reasoning(facts, self._content, self.completions)
+            split_reasoning(facts, self._content, self.completions, self.pause)
         if facts.output_tokens is None:
             facts.output_tokens = len(facts.chunk_s)
             facts.token_source = "chunks"
