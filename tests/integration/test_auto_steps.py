@@ -64,7 +64,9 @@ def test_fixed_timing_steps_stop_once_30_answers_pin_both_intervals(tmp_path: Pa
     assert lines[3].startswith("plan estimate: 1 more steps, about ")  # after the first step, in seconds
     two, six = run["summary"]["steps"]
     assert two["warmup_s"] == 0.0 and 0.0 < six["warmup_s"] <= 1.4  # until the 2 users' answers in flight ended
-    assert abs(six["rps"] / two["rps"] - 3.0) < 0.1  # no batching: throughput grows with users
+    # no batching: throughput grows with users; each step's rps is known to ±TOLERANCE (its stopping rule), so
+    # their ratio to about ±2 x TOLERANCE (a fresh clone once read 2.895: 6 users' answers 3.5% slower)
+    assert abs(six["rps"] / two["rps"] - 3.0) <= 3.0 * 2 * TOLERANCE
     joined = _first_sends_after(run["dir"], run["marks"][1]["start_s"])
     assert len(joined) == 4 and joined[-1] > 0.2  # spread over one 1.36 s answer, not sent at once
     assert joined[-1] < 1.36 + 0.2
