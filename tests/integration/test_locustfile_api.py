@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from collections import Counter
@@ -131,8 +132,10 @@ def test_two_classes_run_in_their_weight_ratio_and_replies_hold_what_was_recorde
     for field, of_record in (("ttft_s", lambda r: r["first_token_s"] - r["send_s"]),
                              ("e2e_s", lambda r: r["last_token_s"] - r["send_s"])):  # fmt: skip
         assert sorted(reply[field] for reply in replies) == pytest.approx(sorted(map(of_record, records)), abs=1e-9)
-    assert all(abs(reply["ttft_s"] - TTFT_S) < 0.03 and abs(reply["e2e_s"] - TTFT_S - 15 * ITL_S) < 0.05
-               for reply in replies)  # fmt: skip
+    # the replies carry the simulator's timings (medians, as test_workloads_sim: on a shared machine single
+    # answers run late, once by more than 30 ms beside two other tests; accuracy is test_accuracy_fixed's job)
+    assert abs(statistics.median(reply["ttft_s"] for reply in replies) - TTFT_S) < 0.02
+    assert abs(statistics.median(reply["e2e_s"] for reply in replies) - TTFT_S - 15 * ITL_S) < 0.03
     assert {(reply["name"], reply["matched"]) for reply in replies} == {("chat", None), ("rag", True)}
     meta = json.loads((tmp_path / "run" / "meta.json").read_text())
     assert meta["locustfile"]["users"] == {"Chat": {"weight": 3}, "Rag": {"weight": 1}} and "dataset" not in meta
