@@ -181,3 +181,23 @@ def test_a_long_answer_pauses_while_its_text_is_decoded(
     assert facts.answer_text == "".join(f"w{i} " for i in range(1, n))
     assert facts.answer_text == run(pieces).finish().answer_text  # the same text as without pauses
     assert facts.first_answer_s == 1.0001
+
+
+def test_after_done_the_body_is_read_to_its_end_and_a_stall_there_is_not_a_failure() -> None:
+    from llmload.client.stream_error import StreamError
+
+    for tail, reads in (([b""], 3), ([StreamError("first_token_timeout", "no data")], 3)):
+        pieces: list[bytes | StreamError] = [chunk("沪C12345"), DONE, *tail]
+        calls: list[int] = []
+
+        def recv(pieces: list[bytes | StreamError] = pieces, calls: list[int] = calls) -> bytes:
+            calls.append(1)
+            piece = pieces.pop(0) if pieces else b""
+            if isinstance(piece, StreamError):
+                raise piece
+            return piece
+
+        acc = StreamAccumulator(keep_text=True)
+        consume_stream(recv, lambda: 1.0, acc)  # the terminator read (or the stall swallowed), nothing raised
+        facts = acc.finish()
+        assert len(calls) == reads and facts.done and facts.answer_text == "沪C12345"
