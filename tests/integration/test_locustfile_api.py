@@ -200,9 +200,9 @@ def test_users_auto_searches_with_a_locustfile(sim_url: str, tmp_path: Path) -> 
     run_locustfile(sim_url, locustfile, tmp_path / "run", "--users", "auto", "--max-users", "4", "--step-duration",
                    "2s", REPLIES_OUT=str(tmp_path / "replies.jsonl"))  # fmt: skip
     users = [step["users"] for step in summary(tmp_path / "run")["steps"]]
-    # the search starts 1, 2, 4 and stays within --max-users; whether it then probes 3 depends on what it
-    # measured at 4 (beside a busy core it once did)
-    assert users[:3] == [1, 2, 4] and set(users) <= {1, 2, 3, 4}
+    # the search measures 1, 2 and 4 and stays within --max-users; whether it also probes 3 depends on what
+    # it measured at 4 (beside a busy core it once did); the summary lists steps by users
+    assert {1, 2, 4} <= set(users) <= {1, 2, 3, 4}
 
 
 def test_plain_locusts_web_ui_runs_the_step_plan_and_builds_the_report(sim_url: str, tmp_path: Path) -> None:
