@@ -24,9 +24,12 @@ def steps(run_dir: Path) -> list[dict[str, Any]]:
     return [marks[i] for i in sorted(marks)]
 
 
-def assert_trace_on_schedule(run_dir: Path, trace: Path, speeds: Sequence[float], step_s: float) -> list[float]:
+def assert_trace_on_schedule(
+    run_dir: Path, trace: Path, speeds: Sequence[float], step_s: float, worst_s: float = SEND_TOLERANCE_S
+) -> list[float]:
     """Every step replayed each trace request it reaches exactly once, at the step's trace start + its trace
-    time / the speed (1 ms), each sent within SEND_TOLERANCE_S of that; returns every send's lateness (s)."""
+    time / the speed (1 ms), 95% sent within SEND_TOLERANCE_S of that and every one within `worst_s`
+    (by default the same); returns every send's lateness (s)."""
     arrivals = {r.line: r.at_s for r in load_trace(trace)}
     rows, late = records(run_dir), []
     for mark, speed in zip(steps(run_dir), speeds, strict=True):
@@ -37,7 +40,8 @@ def assert_trace_on_schedule(run_dir: Path, trace: Path, speeds: Sequence[float]
         for r in sent:
             assert abs((r["intended_send_s"] - start) * speed - arrivals[r["scenario"]["line"]]) < 0.001 * speed
             late.append(r["send_s"] - r["intended_send_s"])
-    assert late and max(late) < SEND_TOLERANCE_S, sorted(late)[-5:]
+    assert late and sorted(late)[int(0.95 * (len(late) - 1))] < SEND_TOLERANCE_S, sorted(late)[-5:]
+    assert max(late) < worst_s, sorted(late)[-5:]
     return late
 
 
