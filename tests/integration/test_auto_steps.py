@@ -88,6 +88,7 @@ def test_kv_bound_steps_stop_within_their_bounds(tmp_path: Path) -> None:
     assert below["stop"]["reason"] == "converged"  # 6 users: no preemption, answers alike
 
 
+@pytest.mark.alone  # the step's window is its planned length to 50 ms: the shape's tick must be on time
 def test_a_fixed_step_too_short_for_one_answer_is_warned_about_and_flagged(tmp_path: Path) -> None:
     # 1.36 s answers, 2 s steps: warm-up 1 s (half the step), a window of 1 s holds none
     run_dir = tmp_path / "run"
