@@ -30,8 +30,8 @@ unit: $(STAMP)
 ## the rest $(INTEGRATION_WORKERS) at a time (pytest-xdist): they wait on sockets more than they compute
 INTEGRATION_WORKERS ?= 3
 integration: $(STAMP) browser-deps
-	$(PYTEST) -q -m alone tests/integration
-	$(PYTEST) -q -m "not alone" -n $(INTEGRATION_WORKERS) tests/integration
+	$(PYTEST) -q --durations=8 -m alone tests/integration
+	$(PYTEST) -q --durations=8 -m "not alone" -n $(INTEGRATION_WORKERS) tests/integration
 
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

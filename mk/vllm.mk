@@ -17,7 +17,7 @@ vllm-tiny-model: vllm-install
 	$(LLMLOAD_VLLM_VENV)/bin/python serve/tiny_model/build.py --out $(LLMLOAD_MODEL_CACHE)/tiny-qwen3
 
 test-vllm: vllm-env
-	.venv/bin/python -m pytest -q tests/vllm
+	.venv/bin/python -m pytest -q --durations=12 tests/vllm
 
 .PHONY: demo-vllm
 ## demo-vllm: real vLLM (CPU build, tiny model, --max-num-seqs 4), step-load 1..8 users, verdict + server queue
