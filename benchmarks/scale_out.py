@@ -193,12 +193,16 @@ def run_row(args: argparse.Namespace, row: Row, work: Path) -> Row:
         finally:
             sampler.stop()
         time.sleep(0.3)
-        sampler.samples.append(Sample(time.time(), 0.0, 0.0, 0, ServerProbe(server)()))  # completions at the end
-        row.server_late_p99_s = server.stats(lateness=True)["lateness_p99_s"]
+        try:
+            sampler.samples.append(Sample(time.time(), 0.0, 0.0, 0, ServerProbe(server)()))  # completions at the end
+            row.server_late_p99_s = server.stats(lateness=True)["lateness_p99_s"]
+        except OSError as exc:  # a server process is gone: say so in the row, keep the other rows
+            log_tail = (out / "server.log").read_text(errors="replace").strip().splitlines()[-1:]
+            row.note = f"server stats unreadable after the run ({exc}); server log: {' '.join(log_tail)}"
     finally:
         server.stop()
     if rc != 0 or not (out / "run" / "meta.json").exists():
-        row.note = f"llmload exit {rc} (see {out / 'llmload.log'})"
+        row.note += f" llmload exit {rc} (see {out / 'llmload.log'})"
     measure(row, case, [s for s in sampler.samples if "tokens" in s.extra], out / "run", args.window_s)
     return row
 
