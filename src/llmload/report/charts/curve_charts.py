@@ -26,6 +26,12 @@ def x_levels(users: list[int], offered_rps: list[float | None]) -> tuple[list[fl
     return [float(u) for u in users], "concurrent users"
 
 
+def in_level_order(steps: Sequence[StepStats]) -> list[StepStats]:
+    """The steps sorted by their load (offered rate, else users): an adaptive plan (`--users auto`) runs
+    levels out of order, and a curve drawn in run order would zigzag."""
+    return sorted(steps, key=lambda s: (s.offered_rps if s.offered_rps is not None else -1.0, s.users))
+
+
 def usl_curve(usl: Mapping[str, Any], x_max: float) -> tuple[np.ndarray, np.ndarray] | None:
     """Throughput predicted by a USL fit (analysis.usl); None when the fit has no parameters."""
     lam, sigma, kappa = usl.get("lambda_rps"), usl.get("sigma"), usl.get("kappa")
@@ -36,7 +42,7 @@ def usl_curve(usl: Mapping[str, Any], x_max: float) -> tuple[np.ndarray, np.ndar
 
 
 def knee_chart(analysis: RunAnalysis) -> str:
-    steps = [s for s in analysis.steps if s.rps is not None]
+    steps = in_level_order([s for s in analysis.steps if s.rps is not None])
     xs, xlabel = x_levels([s.users for s in steps], [s.offered_rps for s in steps])
     fig, ax = plt.subplots(figsize=(8, 3.8))
     ax.plot(xs, gaps_as_nan([s.rps for s in steps]), "o-", color=COLORS["ok"], ms=4, label="throughput (req/s)")
@@ -66,7 +72,7 @@ def by_name_chart(analysis: RunAnalysis) -> str | None:
     """Per request name (the MOST_LABELS with the most requests, as the JMeter charts draw): its throughput,
     its p50 E2E per step and, from the knee on, the bound its p50 passes where it saturates (analysis.
     name_saturation); None for a run of one name."""
-    steps = [s for s in analysis.steps if s.by_name and s.rps is not None]
+    steps = in_level_order([s for s in analysis.steps if s.by_name and s.rps is not None])
     if not steps:
         return None
     xs, xlabel = x_levels([s.users for s in steps], [s.offered_rps for s in steps])
@@ -120,7 +126,7 @@ def latency_vs_users_chart(run: RunData, steps: Sequence[StepStats]) -> str:
         label="E2E (sampled requests)",
         rasterized=True,
     )  # an embedded PNG: 3000 SVG markers would weigh ~450 kB
-    measured = [s for s in steps if s.e2e_s.p50 is not None]
+    measured = in_level_order([s for s in steps if s.e2e_s.p50 is not None])
     for q, style in (("p50", "-"), ("p95", "--")):
         ax.plot(
             [s.users for s in measured],
@@ -142,7 +148,10 @@ def compare_chart(base: dict[str, Any], new: dict[str, Any], base_label: str, ne
     fig, ax = plt.subplots(figsize=(8, 3.8))
     ax2 = ax.twinx()
     for summary, label, color in ((base, base_label, "#7f7f7f"), (new, new_label, "#1f77b4")):
-        steps = [s for s in summary.get("steps") or [] if s["rps"] is not None]
+        steps = sorted(
+            (s for s in summary.get("steps") or [] if s["rps"] is not None),
+            key=lambda s: (s.get("offered_rps") if s.get("offered_rps") is not None else -1.0, s["users"]),
+        )  # level order (in_level_order, for summary.json's dicts)
         xs, xlabel = x_levels([s["users"] for s in steps], [s.get("offered_rps") for s in steps])
         ax.plot(xs, [s["rps"] for s in steps], "o-", ms=3, color=color, label=f"{label}: req/s")
         ax2.plot(

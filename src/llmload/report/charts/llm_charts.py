@@ -128,7 +128,7 @@ def tokens_over_time_chart(run: RunData) -> str | None:
 
 
 def tradeoff_chart(analysis: RunAnalysis) -> str | None:
-    steps = [s for s in analysis.steps if s.output_tokens_per_s and s.users]
+    steps = sorted((s for s in analysis.steps if s.output_tokens_per_s and s.users), key=lambda s: s.users)
     if not steps:
         return None
     total = [s.output_tokens_per_s or 0.0 for s in steps]  # all measured (filtered above)
@@ -189,7 +189,7 @@ def reasoning_chart(run: RunData) -> str | None:
 
 
 def accuracy_chart(steps: Sequence[StepStats]) -> str | None:
-    measured = [s for s in steps if s.accuracy.precision is not None]
+    measured = sorted((s for s in steps if s.accuracy.precision is not None), key=lambda s: s.users)
     if not measured:
         return None
     fig, ax = plt.subplots(figsize=(8, 2.6))
