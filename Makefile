@@ -28,7 +28,7 @@ unit: $(STAMP)
 
 ## integration: the tests marked `alone` one at a time (timing bounds against a known server's truth), then
 ## the rest $(INTEGRATION_WORKERS) at a time (pytest-xdist): they wait on sockets more than they compute
-INTEGRATION_WORKERS ?= 4
+INTEGRATION_WORKERS ?= 3
 integration: $(STAMP) browser-deps
 	$(PYTEST) -q --durations=8 -m alone tests/integration
 	$(PYTEST) -q --durations=8 -m "not alone" -n $(INTEGRATION_WORKERS) tests/integration
