@@ -40,7 +40,10 @@ include mk/vllm.mk
 include mk/gpu.mk
 
 ## test: every test — lint, unit, integration (simulator, Locust, Chromium), real vLLM (CPU build)
-test: lint unit integration test-vllm
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j2 lint unit  # side by side: neither has a timing bound
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory test-vllm
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
