@@ -60,7 +60,7 @@ def test_kv_budget_binding_at_about_12_gives_a_knee_near_12(tmp_path: Path) -> N
             "--host",
             url,
             "--users",
-            "8,10,11,12,13,14",
+            "4,8,10,11,12,13,14,16",
             "--step-duration",
             "10s",  # 5 s steps (a 3.75 s window, ~10 closed-loop cycles per user) read 10 users 1% off the peak
             "--batch-size",
