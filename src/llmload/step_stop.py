@@ -2,8 +2,9 @@
 for the run (load.recorder asks it every shape tick) and the report (analysis.step_windows takes the same
 warm-up, analysis.stats the same interval).
 
-Warm-up: a step is steady once every request in flight at its start has ended: from then on every request
-in flight was sent at this level (inflight_warmup_end_s). Its steady samples are then the successes sent
+Warm-up: a step is steady once every request in flight at its start has ended and every user it added has
+joined (each at a random moment of its first `join_spread_s`): from then on every request in flight was sent
+at this level, by all its users (inflight_warmup_end_s). Its steady samples are then the successes sent
 after the warm-up that have ended, the report's steady window (llmload.steady).
 
 Stop: at least `min_samples` steady samples, and both 95% intervals within +-`tolerance` of their estimate:
@@ -43,11 +44,15 @@ DEFAULT_MAX_STEP_S = 900.0
 WARMUP_FALLBACK_FACTOR = 2.0  # a straddling request never seen: warm-up over after 2x the longest request
 
 
-def inflight_warmup_end_s(start_s: float, send_s: npt.ArrayLike, end_s: npt.ArrayLike) -> float:
-    """When the last request sent before `start_s` and still running at it ended (`start_s` if none)."""
+def inflight_warmup_end_s(
+    start_s: float, send_s: npt.ArrayLike, end_s: npt.ArrayLike, join_spread_s: float | None = None
+) -> float:
+    """When the last request sent before `start_s` and still running at it ended (`start_s` if none), and
+    the users the step added had all joined (`join_spread_s` after the start)."""
     send, end = np.asarray(send_s, dtype=float), np.asarray(end_s, dtype=float)
     straddling = end[(send < start_s) & (end >= start_s)]
-    return float(max(start_s, straddling.max())) if straddling.size else start_s
+    joined_s = start_s + (join_spread_s or 0.0)
+    return float(max(joined_s, straddling.max())) if straddling.size else joined_s
 
 
 @dataclass(frozen=True)

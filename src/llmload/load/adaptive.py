@@ -56,7 +56,7 @@ GOLDEN = (1 + 5**0.5) / 2
 # seed simulator 1 of 32 users waited for admission (prefill budget) while throughput still had 15% to go
 CAPACITY_QUEUE_SHARE = 0.1
 # auto steps (step_stop): the throughput of a level near the knee to half the plateau tolerance
-NEAR_KNEE_TOLERANCE = PLATEAU_TOLERANCE / 2
+NEAR_KNEE_TOLERANCE = 0.75 * PLATEAU_TOLERANCE
 
 
 Plan = Generator[int, Measurement, None]

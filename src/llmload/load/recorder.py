@@ -70,9 +70,12 @@ class RunRecorder:
         else:
             tally.failed += 1
 
-    def start_step(self, index: int, users: int, now_s: float, rate_rps: float | None = None) -> None:
+    def start_step(
+        self, index: int, users: int, now_s: float, rate_rps: float | None = None, join_spread_s: float | None = None
+    ) -> None:
+        """join_spread_s: auto steps: the users the step adds join at random moments of its first seconds."""
         self.end_step(now_s)
-        mark = StepMark(index=index, users=users, start_s=now_s, rate_rps=rate_rps)
+        mark = StepMark(index=index, users=users, start_s=now_s, rate_rps=rate_rps, join_spread_s=join_spread_s)
         self.steps.write_line(mark.to_json())
         self._tally = _StepTally(mark, self._previous_users)
 
@@ -86,18 +89,19 @@ class RunRecorder:
         return measure_step(tally.mark.users, tally.mark.start_s, now_s, tally.ok_spans, self.time_scale, warm)
 
     def warmup_end_s(self, now_s: float) -> float | None:
-        """Auto steps: when the requests in flight at the step's start had all ended (llmload.step_stop), or
-        None while one still runs; a request never recorded (its user stopped) is given up after twice the
-        longest request seen."""
+        """Auto steps: when the requests in flight at the step's start had all ended and its new users had all
+        joined (llmload.step_stop), or None while one still runs or a user may still join; a request never
+        recorded (its user stopped) is given up after twice the longest request seen."""
         tally = self._tally
         if tally is None:
             return None
         ends = tally.straddling_end_s
         start = tally.mark.start_s
-        if len(ends) >= tally.inflight_at_start:
-            return max([start, *ends])
-        if now_s - start >= WARMUP_FALLBACK_FACTOR * self.longest_hold_s:
-            return max([start, *ends])
+        joined = start + (tally.mark.join_spread_s or 0.0)
+        if now_s < joined:
+            return None
+        if len(ends) >= tally.inflight_at_start or now_s - start >= WARMUP_FALLBACK_FACTOR * self.longest_hold_s:
+            return max([joined, *ends])
         return None
 
     def stop_check(self, now_s: float, rule: StopRule) -> StopDecision | None:
