@@ -108,12 +108,16 @@ class AdaptivePlan:
         return self.measured[users]
 
     def stop_rule(self, rule: StopRule, so_far: Measurement | None) -> StopRule:
-        """The auto-step rule for the level running now: its throughput to NEAR_KNEE_TOLERANCE near the knee;
-        past the knee (a level above one that preempted, or this one preempting so far: `so_far`) its median
-        E2E may stand in for its p95 (step_stop.PAST_KNEE)."""
+        """The auto-step rule for the level running now: its throughput to NEAR_KNEE_TOLERANCE near the knee,
+        unless it reads far under a level measured already (more than twice the plateau tolerance: no closer
+        reading would put it on the plateau); past the knee (a level above one that preempted, or this one
+        preempting so far: `so_far`) its median E2E may stand in for its p95 (step_stop.PAST_KNEE)."""
         role = self.roles.get(self.running or 0, "")
         if role == PAST_KNEE or (so_far is not None and so_far.preempting):
             return replace(rule, past_knee=True)
+        best = max((m.rps for m in self.measured.values()), default=0.0)
+        if so_far is not None and so_far.rps < (1 - 2 * PLATEAU_TOLERANCE) * best:
+            return rule
         if role == NEAR_KNEE:
             return replace(rule, rps_tolerance=NEAR_KNEE_TOLERANCE)
         return rule

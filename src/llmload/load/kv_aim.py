@@ -1,29 +1,30 @@
 """`--users auto` on a KV-bound server (pure): aim at the KV cache's capacity instead of climbing to it.
 
 Below capacity vLLM's KV-cache usage (`vllm:kv_cache_usage_perc`) grows in proportion to the users, each
-holding its prompt and its answer so far, so a level of N users that fills a share u of the cache estimates
-the KV-bound concurrency N / u. Past it vLLM preempts, and the throughput stops growing or falls (the seed at
-4 users: 4 / 0.134 = 29.9; preemptions from 30 users on; knee 28 by a full sweep). After its first level the
-plan (load.adaptive) takes this path when that level filled at least KV_EVIDENCE_MIN of the cache and the
-estimate lies past KV_HEADROOM times it:
+holding its prompt and its answer so far, so a level of N users filling a share u of the cache estimates the
+KV-bound concurrency B = N / u. Near it the cache overfills now and then (answers of random phases), vLLM
+preempts, and throughput falls: the peak is the last level whose mean usage leaves that headroom, KV_PEAK
+of the cache (the seed simulator: 29 users fill 92.5% and run clean, 30 preempt; knee 28 by a full sweep).
+After its first level the plan (load.adaptive) takes this path when that level filled at least
+KV_EVIDENCE_MIN of the cache and B lies past KV_HEADROOM times it:
 
-1. Up: KV_AIM x the estimate, then STRIDE users a step (or KV_AIM x the estimate re-read at the top level,
-   when further) until a level is past the edge: it preempts (level_measurement.PREEMPTING_SHARE of its
-   answers), or its throughput fell more than the plateau tolerance below a lower level's.
-2. Below, before every step up: while the lowest level within the plateau tolerance of the best throughput
-   lies more than STRIDE users above the next measured level under it, a level in between (STRIDE, then 2,
-   4, ... x STRIDE users under it, then bisecting). Looking below before going up keeps the search's steps
-   off a server that preempted: a level run after a preempting one inherits its clumped answers for cycles.
-3. An aim already past the edge: the levels between the highest clean one and the edge, the same way down
-   from the edge.
-The knee is then the rule's (analysis.knee: the smallest level within the plateau tolerance of the peak)
-over levels at most STRIDE users apart around it, so within one user of a 1-by-1 sweep's; these levels are
-measured for it (NEAR_KNEE: throughput to half the plateau tolerance). The limit: past the edge the median
-E2E grows at least as N / X (Little's law; faster while throughput still falls), so the next level is where
-that line meets the latency bound (+1), and the limit is interpolated between the last level within the
-bound and the first past it (knee_rule.interpolate_limit); levels past the edge are PAST_KNEE (they end on
-their median E2E: step_stop). Without that evidence (no vLLM /metrics, an unbounded cache, a capacity near the
-first level) the plan climbs as before.
+1. Aim: KV_PEAK x B of the first level (which runs low there: short answers hold more cache per user,
+   4 / 0.146 = 27 users for the seed's 31), then up to KV_PEAK x B re-read at the highest level measured
+   (at least one user more) until that level is the predicted peak, or one past it preempts
+   (level_measurement.PREEMPTING_SHARE of its answers) or reads more than the plateau tolerance below a
+   lower level.
+2. Below: the knee is the lowest level within the plateau tolerance of the best throughput (the rule of
+   analysis.knee); while the measured level under it lies more than STRIDE users away, a level in between
+   (STRIDE, then 2, 4, ... x STRIDE users under it, then bisecting). Done before any step past the peak
+   where it can be, as a level run after a preempting one inherits its clumped answers for cycles.
+3. An aim already past the peak: the levels between the highest clean one and it, the same way down.
+So the knee lies within one user of the levels measured around it, which are measured to NEAR_KNEE
+precision (AdaptivePlan.stop_rule). The limit: a level STRIDE users past B, where the cache overfills and
+answers wait or are recomputed, then (while its median E2E is still within the latency bound) where the
+median E2E line meets the bound (Little's law, or faster while throughput still falls); the limit is
+interpolated between the last level within the bound and the first past it (knee_rule.interpolate_limit).
+Levels past the peak are PAST_KNEE: they end on their median E2E (step_stop). Without KV evidence (no vLLM
+/metrics, an unbounded cache, a capacity near the first level) the plan climbs (load.adaptive).
 """
 
 from __future__ import annotations
