@@ -29,6 +29,11 @@ interpolated between the last level within the bound and the first past it inste
 A server queue whose last clean level is not within SERVER_PLATEAU_TOLERANCE of the peak throughput, while
 the server still admitted more requests at once above it (knee_rule.admission_saturated), falls back to the
 throughput search, as rule 3b does.
+
+With vLLM's KV-cache usage sampled, the first level's usage per user places the cache's capacity, and the
+plan aims at the throughput peak just under it instead of climbing (load.kv_aim: the seed in 5 steps, not
+12). With auto steps each level's stop rule follows what it is measured for (stop_rule): throughput to
+NEAR_KNEE_TOLERANCE near the knee; past it, the median E2E in place of the p95 (step_stop.PAST_KNEE).
 """
 
 from __future__ import annotations
@@ -55,7 +60,8 @@ GOLDEN = (1 + 5**0.5) / 2
 # the saturated level's queue says "the server is full" only when a real share of its users wait: on the
 # seed simulator 1 of 32 users waited for admission (prefill budget) while throughput still had 15% to go
 CAPACITY_QUEUE_SHARE = 0.1
-# auto steps (step_stop): the throughput of a level near the knee to half the plateau tolerance
+# auto steps (step_stop): the throughput of a level near the knee to 1.5%, as the knee rule ranks levels 2%
+# apart (on the seed, half the plateau tolerance took 4 more minutes of target time and no better knee)
 NEAR_KNEE_TOLERANCE = 0.75 * PLATEAU_TOLERANCE
 
 

@@ -8,8 +8,8 @@ of the cache (the seed simulator: 29 users fill 92.5% and run clean, 30 preempt;
 After its first level the plan (load.adaptive) takes this path when that level filled at least
 KV_EVIDENCE_MIN of the cache and B lies past KV_HEADROOM times it:
 
-1. Aim: KV_PEAK x B of the first level (which runs low there: short answers hold more cache per user,
-   4 / 0.146 = 27 users for the seed's 31), then up to KV_PEAK x B re-read at the highest level measured
+1. Aim: KV_PEAK x B of the first level (low there: each user holds more of the cache at low load, the seed
+   4 / 0.146 = 27 users where 25 users read 31), then up to KV_PEAK x B re-read at the highest level measured
    (at least one user more) until that level is the predicted peak, or one past it preempts
    (level_measurement.PREEMPTING_SHARE of its answers) or reads more than the plateau tolerance below a
    lower level.

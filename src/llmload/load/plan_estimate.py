@@ -8,7 +8,9 @@ Fitted to the steps measured so far: R1 the median E2E of the lowest level, K th
 throughput still grows in proportion to the users, K is not known: the estimate is a range, from saturation
 at the next doubling to saturation at TYPICAL_CAPACITIES' top (or further). For `--users auto` the plan itself
 (load.adaptive) is replayed on the model: measured levels keep their measurements, the rest get the model's,
-and the steps it would still take are counted and timed. Times in the target's time base.
+and the steps it would still take are counted and timed. Times in the target's time base. Where a level's
+KV usage shows vLLM's cache capacity (load.kv_aim), the model is that KV-bound server (KvServerModel), so
+that the plan's KV path replays on it.
 """
 
 from __future__ import annotations
