@@ -34,7 +34,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Protocol
 
-from llmload.knee_rule import LIMIT_LATENCY_FACTOR, PLATEAU_TOLERANCE, interpolate_limit
+from llmload.knee_rule import LIMIT_LATENCY_FACTOR, PLATEAU_TOLERANCE, SPIKE_TOLERANCE, interpolate_limit
 from llmload.load.level_measurement import Measurement
 
 KV_EVIDENCE_MIN = 0.02  # the first level filled at least 2% of the KV cache
@@ -107,11 +107,20 @@ def next_level(measured: Levels, below: Gallop, down: Gallop, max_users: int) ->
     peak = predicted_peak(measured[highest_clean])
     at_peak = top is not None or peak is not None and peak <= highest_clean
     low, knee = plateau_start(measured)
-    if knee - low > STRIDE and knee > 1 and (knee < highest_clean or at_peak):
+    if _open_below(measured, low, knee) and (knee < highest_clean or at_peak):
         return below.probe(low, knee)
     if at_peak or highest_clean >= max_users:
         return None
     return min(max_users, max(highest_clean + 1, peak or highest_clean + STRIDE))
+
+
+def _open_below(measured: Levels, low: int, knee: int) -> bool:
+    """The knee not yet bracketed from below: the level under it more than STRIDE users away, or (2 users
+    away) more than SPIKE_TOLERANCE under it, where the report would take a sharp KV-bound peak between a
+    level that far under it and one past it for a single-step spike (analysis.knee_plateau.despike)."""
+    if knee - low > STRIDE and knee > 1:
+        return True
+    return knee - low > 1 and low > 0 and measured[low].rps < (1 - SPIKE_TOLERANCE) * measured[knee].rps
 
 
 def predicted_peak(m: Measurement) -> int | None:
