@@ -167,3 +167,17 @@ def test_the_answer_expected_at_a_level_spreads_its_new_users() -> None:
     levels[26] = Measurement(26, 0.66, 39.0)
     assert expected_answer_s(levels, 20) == pytest.approx(18.7 + 20.3 * 16 / 22)  # between two: the line
     assert expected_answer_s(levels, 28) == pytest.approx(39.0 + 20.3 * 2 / 22)  # above: the line on
+
+
+def test_an_aim_that_queues_hands_the_search_to_the_climb() -> None:
+    # --max-num-seqs 4 with a cache for 20 users (5% each): the aim, 18 users, waits in vLLM's queue (14 of
+    # them): admission binds before the cache, and the climb's server path reads the queue
+    def four_slots(n: int) -> Measurement:
+        running = min(n, 4)
+        return Measurement(n, running / 10.0 * (1.0 if n > 4 else 0.95), 10.0 * max(1.0, n / 4),
+                           waiting_mean=float(n - running), running_mean=float(running),
+                           kv_usage_mean=0.05 * running, preemptions=0.0)  # fmt: skip
+
+    plan = AdaptivePlan(start=AUTO_STEPS_START, max_users=256)
+    assert run(plan, four_slots)[:3] == [4, 18, 8]
+    assert plan.knee == 4

@@ -57,9 +57,6 @@ AUTO_STEPS_START = 4  # with --step-duration auto the climb starts here (module 
 GROWTH = 2.0
 MARGINAL = 0.5
 GOLDEN = (1 + 5**0.5) / 2
-# the saturated level's queue says "the server is full" only when a real share of its users wait: on the
-# seed simulator 1 of 32 users waited for admission (prefill budget) while throughput still had 15% to go
-CAPACITY_QUEUE_SHARE = 0.1
 # auto steps (step_stop): the throughput of a level near the knee to 1.5%, as the knee rule ranks levels 2%
 # apart (on the seed, half the plateau tolerance took 4 more minutes of target time and no better knee)
 NEAR_KNEE_TOLERANCE = 0.75 * PLATEAU_TOLERANCE
@@ -142,10 +139,8 @@ class AdaptivePlan:
     def _server_knee(self, high: int) -> Generator[int, Measurement, int | None]:
         """The last level before the server's queue (module doc), or None without that evidence."""
         saturated = self.measured[high]
-        if not saturated.queued or saturated.running_mean is None or saturated.waiting_mean is None:
-            return None
-        if saturated.waiting_mean < CAPACITY_QUEUE_SHARE * high:
-            return None  # a request or so waiting for admission at many users: not a full server
+        if not saturated.admission_full or saturated.running_mean is None:
+            return None  # no queue, or a request or so waiting for admission at many users: not a full server
         clean_levels = [u for u, m in self.measured.items() if u < high and m.waiting_mean is not None and not m.queued]
         if not clean_levels:
             return None

@@ -24,7 +24,8 @@ answers wait or are recomputed, then (while its median E2E is still within the l
 median E2E line meets the bound (Little's law, or faster while throughput still falls); the limit is
 interpolated between the last level within the bound and the first past it (knee_rule.interpolate_limit).
 Levels past the peak are PAST_KNEE: they end on their median E2E (step_stop). Without KV evidence (no vLLM
-/metrics, an unbounded cache, a capacity near the first level) the plan climbs (load.adaptive).
+/metrics, an unbounded cache, a capacity near the first level), or when the aim's users queue in vLLM instead
+(Measurement.admission_full: --max-num-seqs binds first), the plan climbs (load.adaptive, which reads the queue).
 """
 
 from __future__ import annotations
@@ -116,11 +117,15 @@ def next_level(measured: Levels, below: Gallop, down: Gallop, max_users: int) ->
 
 def _open_below(measured: Levels, low: int, knee: int) -> bool:
     """The knee not yet bracketed from below: the level under it more than STRIDE users away, or (2 users
-    away) more than SPIKE_TOLERANCE under it, where the report would take a sharp KV-bound peak between a
-    level that far under it and one past it for a single-step spike (analysis.knee_plateau.despike)."""
+    away) the knee more than SPIKE_TOLERANCE above it and the next level up, as a sharp KV-bound peak between
+    a level under it and one past it: the report would take it for a single-step spike
+    (analysis.knee_plateau.despike)."""
     if knee - low > STRIDE and knee > 1:
         return True
-    return knee - low > 1 and low > 0 and measured[low].rps < (1 - SPIKE_TOLERANCE) * measured[knee].rps
+    if knee - low < 2 or low == 0:
+        return False
+    above = [measured[u].rps for u in sorted(measured) if u > knee][:1]
+    return measured[knee].rps > (1 + SPIKE_TOLERANCE) * max([measured[low].rps, *above])
 
 
 def predicted_peak(m: Measurement) -> int | None:
@@ -138,7 +143,8 @@ def kv_aimed(plan: Plan) -> Generator[int, Measurement, tuple[int, int] | None]:
     users: int | None = min(plan.max_users, max(plan.start + 1, math.floor(KV_PEAK * bound)))
     below, down = Gallop(), Gallop()
     while users is not None:
-        yield from plan.measure(users, NEAR_KNEE)
+        if (yield from plan.measure(users, NEAR_KNEE)).admission_full and len(plan.measured) == 2:
+            return None  # the aim queued: admission (--max-num-seqs) binds before the cache: the climb
         users = next_level(plan.measured, below, down, plan.max_users)
     knee = plateau_start(plan.measured)[1]
     limit = yield from _limit(plan, knee)

@@ -13,6 +13,9 @@ from llmload.knee_rule import SERVER_WAITING_THRESHOLD
 # the seed simulator preempts ~1 in 2,500 answers at 29 users, 21% at 30
 PREEMPTING_SHARE = 0.05
 PREEMPTING_MIN = 3
+# a level's queue says "the server is full" only when a real share of its users wait: on the seed simulator
+# 1 of 32 users waited for admission (prefill budget) while throughput still had 15% to go
+CAPACITY_QUEUE_SHARE = 0.1
 # from one measured level, answers are expected to grow about as users ** 0.35 (the seed: 18.7 s at 4 users,
 # 39 s at 26; a GPU whose decode step barely grows with the batch: less, so its new users join a little late)
 ANSWER_GROWTH = 0.35
@@ -33,6 +36,11 @@ class Measurement:
     @property
     def queued(self) -> bool:
         return self.waiting_mean is not None and self.waiting_mean > SERVER_WAITING_THRESHOLD
+
+    @property
+    def admission_full(self) -> bool:
+        """At least CAPACITY_QUEUE_SHARE of the users wait in vLLM's queue: it admits no more at once."""
+        return self.queued and (self.waiting_mean or 0.0) >= CAPACITY_QUEUE_SHARE * self.users
 
     @property
     def preempting(self) -> bool:
