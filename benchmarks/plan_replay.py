@@ -7,7 +7,8 @@ Locust): a fraction of a second per plan instead of minutes, so the plan's choic
     .venv/bin/python benchmarks/plan_replay.py --profile kv-12 --tick 1 --scrape 1 --runs 50 --show 2
 
 Kept from a real run: closed-loop users (the next request the moment an answer ends), users joining at random
-moments of the answer expected at their level (load.shape) and leaving after their answer, the shape's tick
+moments of the answer expected at their level, stratified (load.shape, RunContext.join_delay_s), and leaving
+after their answer, the shape's tick
 (10 s of target time: 1 s wall at time scale 10), /metrics scraped as often (KV usage, preemptions, queue),
 the in-flight warm-up and each level's stop rule (llmload.step_stop, AdaptivePlan.stop_rule), and the
 report's knee rule over work-in-window throughput. Left out: the client's turnaround, HTTP, timing jitter, and
@@ -30,6 +31,7 @@ from llmload.analysis.knee import find_knee
 from llmload.analysis.knee_model import KneeLevel
 from llmload.load import adaptive, kv_aim
 from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan
+from llmload.load.context import join_delay_s
 from llmload.load.level_measurement import Measurement, expected_answer_s
 from llmload.load.recorder import measure_step
 from llmload.sim.engine import VllmEngine
@@ -68,8 +70,8 @@ class Loop:
     def set_users(self, users: int, spread_s: float) -> None:
         staying = [u for u, leaving in self.users.items() if not leaving]
         now = len(staying) + len(self.joins)
-        for _ in range(users - now):
-            heapq.heappush(self.joins, (self.t + self.rng.uniform(0.0, spread_s), self.joined))
+        for k in range(users - now):
+            heapq.heappush(self.joins, (self.t + join_delay_s(k, users - now, self.rng.random(), spread_s), self.joined))
             self.joined += 1
         for user in sorted(staying, reverse=True)[: max(0, now - users)]:
             self.users[user] = True

@@ -14,6 +14,7 @@ import pytest
 from helpers import T0, rec, write_run
 from llmload.analysis.pipeline import analyze_run
 from llmload.analysis.stats import bootstrap_percentile_ci
+from llmload.load.context import join_delay_s
 from llmload.load.recorder import RunRecorder
 from llmload.records import StepMark, read_steps
 from llmload.step_stop import (
@@ -135,6 +136,14 @@ def test_the_warm_up_waits_until_the_new_users_have_joined(tmp_path: Path) -> No
     analysis = analyze_run(write_run(tmp_path / "report", read_steps(tmp_path / "steps.jsonl"), records,
                                      {"options": {"model": "m", "step_stop": {"min_samples": 2}}}))  # fmt: skip
     assert analysis.steps[1].warmup_s == pytest.approx(15.0)
+
+
+def test_users_that_join_together_take_one_part_of_the_spread_each() -> None:
+    # 4 users over 40 s: one in each 10 s part, wherever the draws fall in it; without slots, anywhere
+    delays = [join_delay_s(k, 4, draw, 40.0) for k, draw in enumerate((0.9, 0.0, 0.5, 0.99))]
+    assert delays == pytest.approx([9.0, 10.0, 25.0, 39.6])
+    assert join_delay_s(5, 4, 0.5, 40.0) == pytest.approx(15.0)  # a fifth of four slots (a worker's share, rounded)
+    assert join_delay_s(7, 0, 0.25, 40.0) == pytest.approx(10.0)
 
 
 def test_a_fixed_step_whose_window_held_no_answer_says_so_at_once(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ class StepLoadShape(LoadTestShape):
                 rate = ctx.step_rate(index) if settings.open_loop else None
                 users = settings.max_users if settings.open_loop else settings.levels[index]
                 before = settings.levels[index - 1] if index and not settings.open_loop else users
-                spread = self._join(environment, ctx, ctx.recorder, users > before)
+                spread = self._join(environment, ctx, ctx.recorder, users - before)
                 ctx.recorder.start_step(index, users, now, rate, spread)
                 if rate is not None:
                     set_arrival_rate(environment, rate, wall_clock(), index)  # after the step's bookkeeping
@@ -136,23 +136,24 @@ class StepLoadShape(LoadTestShape):
             self._index += 1
             self._step_started_s = run_time
             expected_s = expected_answer_s(self._planner.measured, self._level) if self._planner else None
-            spread = self._join(environment, ctx, recorder, self._level > ended, expected_s)
+            spread = self._join(environment, ctx, recorder, self._level - ended, expected_s)
             recorder.start_step(self._index, self._level, now, join_spread_s=spread)
         return (self._level, self._spawn_rate()) if self._level is not None else None
 
     @staticmethod
     def _join(
-        environment: Any, ctx: RunContext, recorder: RunRecorder, adds: bool, expected_s: float | None = None
+        environment: Any, ctx: RunContext, recorder: RunRecorder, adds: int, expected_s: float | None = None
     ) -> float | None:
-        """Auto steps: the users a step adds join at random moments of one answer, the previous level's or the
-        plan's expected one at the new level (target time) when longer, so that their answers' phases spread
-        over the new cycle (clumped, they fill a KV cache at once); the spread, None when it adds none."""
+        """Auto steps: the `adds` users a step adds join at random moments of one answer, the previous level's
+        or the plan's expected one at the new level (target time) when longer, stratified, so that their
+        answers' phases spread over the new cycle (clumped, they fill a KV cache at once); the spread, None
+        when it adds none."""
         previous = recorder.previous_answer_s
         if not ctx.settings.auto_steps or not previous:
             return None
         spread = max(previous, (expected_s or 0.0) / recorder.time_scale)
-        set_join_spread(environment, spread)
-        return spread if adds else None
+        set_join_spread(environment, spread, max(0, adds))
+        return spread if adds > 0 else None
 
     def _spawn_rate(self) -> float:
         """SPAWN_RATE for each process that sends requests: a master splits the rate over its workers (4,096
