@@ -141,7 +141,7 @@ def test_the_warm_up_waits_until_the_new_users_have_joined(tmp_path: Path) -> No
 def test_users_that_join_together_take_one_part_of_the_spread_each() -> None:
     # 4 users over 40 s: one in each 10 s part, wherever the draws fall in it; without slots, anywhere
     delays = [join_delay_s(k, 4, draw, 40.0) for k, draw in enumerate((0.9, 0.0, 0.5, 0.99))]
-    assert delays == pytest.approx([9.0, 10.0, 25.0, 39.6])
+    assert delays == pytest.approx([9.0, 10.0, 25.0, 39.9])
     assert join_delay_s(5, 4, 0.5, 40.0) == pytest.approx(15.0)  # a fifth of four slots (a worker's share, rounded)
     assert join_delay_s(7, 0, 0.25, 40.0) == pytest.approx(10.0)
 
