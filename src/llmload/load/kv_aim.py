@@ -4,7 +4,7 @@ Below capacity vLLM's KV-cache usage (`vllm:kv_cache_usage_perc`) grows in propo
 holding its prompt and its answer so far, so a level of N users filling a share u of the cache estimates the
 KV-bound concurrency B = N / u. Near it the cache overfills now and then (answers of random phases), vLLM
 preempts, and throughput falls: the peak is the last level whose mean usage leaves that headroom, KV_PEAK
-of the cache (the seed simulator: 29 users fill 92.5% and run clean, 30 preempt; knee 28 by a full sweep).
+of the cache (the seed simulator: 29 users fill 90-93% and run clean, 30 preempt; knee 28 by a full sweep).
 After its first level the plan (load.adaptive) takes this path when that level filled at least
 KV_EVIDENCE_MIN of the cache and B lies past KV_HEADROOM times it:
 
@@ -14,12 +14,13 @@ KV_EVIDENCE_MIN of the cache and B lies past KV_HEADROOM times it:
    (level_measurement.PREEMPTING_SHARE of its answers) or reads more than the plateau tolerance below a
    lower level.
 2. Below: the knee is the lowest level within the plateau tolerance of the best throughput (the rule of
-   analysis.knee); while the measured level under it lies more than STRIDE users away, a level in between
-   (STRIDE, then 2, 4, ... x STRIDE users under it, then bisecting). Done before any step past the peak
-   where it can be, as a level run after a preempting one inherits its clumped answers for cycles.
+   analysis.knee); while the measured level under it lies more than STRIDE users away (or 2 users with the
+   knee more than SPIKE_TOLERANCE above it and the next level up: the report would despike so sharp a peak),
+   a level in between (STRIDE, then 2, 4, ... x STRIDE users under it, then bisecting). Done before any step
+   past the peak where it can be, as a level run after a preempting one inherits its clumped answers.
 3. An aim already past the peak: the levels between the highest clean one and it, the same way down.
-So the knee lies within one user of the levels measured around it, which are measured to NEAR_KNEE
-precision (AdaptivePlan.stop_rule). The limit: a level STRIDE users past B, where the cache overfills and
+So the knee lies within one user of the levels measured around it, which are NEAR_KNEE: their throughput
+to adaptive.NEAR_KNEE_TOLERANCE (AdaptivePlan.stop_rule). The limit: a level STRIDE users past B, where the cache overfills and
 answers wait or are recomputed, then (while its median E2E is still within the latency bound) where the
 median E2E line meets the bound (Little's law, or faster while throughput still falls); the limit is
 interpolated between the last level within the bound and the first past it (knee_rule.interpolate_limit).
@@ -39,7 +40,7 @@ from llmload.knee_rule import LIMIT_LATENCY_FACTOR, PLATEAU_TOLERANCE, SPIKE_TOL
 from llmload.load.level_measurement import Measurement
 
 KV_EVIDENCE_MIN = 0.02  # the first level filled at least 2% of the KV cache
-KV_PEAK = 0.93  # the seed: 29 users fill 92.5% of the cache, 30 preempt
+KV_PEAK = 0.93  # the seed: 29 users fill 90-93% of the cache and run clean, 30 preempt
 KV_HEADROOM = 2.0  # an estimate within 2 x the first level: the climb (load.adaptive) gets there as fast
 STRIDE = 2  # users between the levels around the knee: the knee within one user
 NEAR_KNEE, PAST_KNEE = "near knee", "past knee"  # what a level is measured for (AdaptivePlan.stop_rule)
