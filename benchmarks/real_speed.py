@@ -30,9 +30,9 @@ LEVELS = "4,16,29,32"
 COMPARED = (29, 32)
 BOUND = 0.05
 SWEEP_STEP_S = 120.0
-# expected wall seconds (the seed profile, 30 samples, +-5%; at 100x: the plan 50 min of target time with 100 s
-# per step of shape ticks, ~30 without; the levels 3 + 2 + 3.5 + 6 min)
-ESTIMATE_S = {"plan x10": 32 * 60 / 10, "levels x10": 15 * 60 / 10, "levels x1": 15 * 60}
+# expected wall seconds (the seed profile, 30 samples, +-5%; the plan aimed by the KV cache: 14-15 min of target
+# time; the levels 3 + 2 + 3.5 + 6 min)
+ESTIMATE_S = {"plan x10": 15 * 60 / 10, "levels x10": 15 * 60 / 10, "levels x1": 15 * 60}
 
 
 def llmload_run(url: str, out: Path, *args: str, timeout_s: float) -> tuple[dict[str, Any], float, str]:
