@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/real_speed.py               # ~20 min wall, printed before it starts
     .venv/bin/python benchmarks/real_speed.py --estimate    # the plan of runs and its wall time; runs nothing
+    .venv/bin/python benchmarks/real_speed.py --only plan   # part 1 alone (~2-3 min wall)
 
 1. plan    `--users auto --step-duration auto` at time scale 10: levels, each step's length and why it
            ended, knee and limit (seed bars: optimum 27-31, limit 30-34), the target time it used (the wall
@@ -29,9 +30,9 @@ LEVELS = "4,16,29,32"
 COMPARED = (29, 32)
 BOUND = 0.05
 SWEEP_STEP_S = 120.0
-# expected wall seconds (the seed profile, 30 samples, +-5%; at 100x: the plan 50 min of target time with 100 s
-# per step of shape ticks, ~30 without; the levels 3 + 2 + 3.5 + 6 min)
-ESTIMATE_S = {"plan x10": 32 * 60 / 10, "levels x10": 15 * 60 / 10, "levels x1": 15 * 60}
+# expected wall seconds (the seed profile, 30 samples, +-5%; the plan aimed by the KV cache: 14-15 min of target
+# time; the levels 3 + 2 + 3.5 + 6 min)
+ESTIMATE_S = {"plan x10": 15 * 60 / 10, "levels x10": 15 * 60 / 10, "levels x1": 15 * 60}
 
 
 def llmload_run(url: str, out: Path, *args: str, timeout_s: float) -> tuple[dict[str, Any], float, str]:
@@ -51,14 +52,22 @@ def one_run(time_scale: float, out: Path, *args: str) -> tuple[dict[str, Any], f
         return llmload_run(url, out, *args, timeout_s=3 * 3600)
 
 
+STEP_HEADER = (f"{'users':>5} {'step s':>8} {'warm s':>7} {'ok':>6} {'rps':>7} {'p50 s':>7} {'p95 s':>7} {'stop':>13} "
+               f"{'rps±':>6} {'p95±':>6} {'kv':>6} {'preempt':>7}")  # fmt: skip
+
+
 def step_rows(summary: dict[str, Any]) -> list[str]:
+    """One line per step in run order (summary.json lists them by users): the server's KV-cache usage and
+    preemptions over its window beside the client's figures."""
     rows = []
-    for s in summary["steps"]:
-        stop = s.get("stop") or {}
+    for s in sorted(summary["steps"], key=lambda step: step["start_s"]):
+        stop, server = s.get("stop") or {}, s.get("server") or {}
+        kv, preempted = server.get("kv_usage_mean"), server.get("preemptions")
         rows.append(
             f"{s['users']:>5} {s['end_s'] - s['start_s']:>8.0f} {s['warmup_s']:>7.0f} {s['requests_ok']:>6} "
             f"{s['rps']:>7.3f} {s['e2e_s']['p50']:>7.1f} {s['e2e_s']['p95']:>7.1f} "
-            f"{stop.get('reason', '-'):>13} {_pct(stop.get('rps_ci_rel'))} {_pct(stop.get('e2e_p95_ci_rel'))}"
+            f"{stop.get('reason', '-'):>13} {_pct(stop.get('rps_ci_rel'))} {_pct(stop.get('e2e_p95_ci_rel'))} "
+            f"{'-' if kv is None else f'{kv:.3f}':>6} {'-' if preempted is None else f'{preempted:.0f}':>7}"
         )
     return rows
 
@@ -95,14 +104,18 @@ def sweep_windows(levels_summary: dict[str, Any], step_s: float = SWEEP_STEP_S) 
     return out
 
 
-def report(plan: tuple[dict[str, Any], float, str], scaled: dict[str, Any], real: tuple[dict[str, Any], float, str]) -> None:
+def plan_report(plan: tuple[dict[str, Any], float, str]) -> None:
     summary, wall_s, _ = plan
     target_s = summary["target_time"]["target_s"]
     print(f"\n1. --users auto --step-duration auto, time scale 10: {len(summary['steps'])} steps, wall {wall_s:.0f} s, "
           f"target time {target_s / 60:.1f} min (= the plan's wall time at time scale 1)")  # fmt: skip
     print(f"   knee {(summary['knee'] or {}).get('users')} (bar 27-31), limit {(summary['limit'] or {}).get('users')} (30-34)")
-    print(f"{'users':>5} {'step s':>8} {'warm s':>7} {'ok':>6} {'rps':>7} {'p50 s':>7} {'p95 s':>7} {'stop':>13} {'rps±':>6} {'p95±':>6}")
+    print(STEP_HEADER)
     print("\n".join(step_rows(summary)))
+
+
+def report(plan: tuple[dict[str, Any], float, str], scaled: dict[str, Any], real: tuple[dict[str, Any], float, str]) -> None:
+    plan_report(plan)
     print(f"\n2. levels {LEVELS}, auto steps, time scale 10 vs time scale 1 (target time base; bound {BOUND:.0%}):")
     print("\n".join(step_rows(scaled)))
     print(f"   --- time scale 1 (wall {real[1]:.0f} s)")
@@ -120,7 +133,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--estimate", action="store_true", help="print the runs and their expected wall time only")
     parser.add_argument("--keep", default="", help="keep the run directories here (default: a temporary one)")
+    parser.add_argument("--only", choices=["plan"], help="run part 1 alone (the --users auto plan at time scale 10)")
     args = parser.parse_args()
+    if args.only:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(args.keep or tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            plan_report(one_run(10.0, work / "plan-x10", "--users", "auto"))
+        return
     total = sum(ESTIMATE_S.values())
     print("runs: " + ", ".join(f"{k} ~{v / 60:.0f} min" for k, v in ESTIMATE_S.items()) + f"; total ~{total / 60:.0f} min wall")
     if args.estimate:

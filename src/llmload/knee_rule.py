@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 PLATEAU_TOLERANCE = 0.02  # the knee: smallest level whose throughput is within 2% of the peak
+SPIKE_TOLERANCE = 0.10  # a level more than 10% above (below) both neighbours is a spike (hole): despiked
 LIMIT_LATENCY_FACTOR = 1.5  # the limit: largest level whose median E2E is at most 1.5x the knee's
 SERVER_WAITING_THRESHOLD = 0.5  # a step queues when on average more than this many requests wait in vLLM
 SERVER_PLATEAU_TOLERANCE = 0.10  # the last level before a server queue is the knee if within 10% of the peak...

@@ -190,11 +190,13 @@ class StepMark:
     end_s: float | None = None
     rate_rps: float | None = None  # open-loop steps: the arrival rate instead of a user count
     stop: dict[str, Any] | None = None  # `--step-duration auto`: why the step ended (llmload.step_stop)
+    join_spread_s: float | None = None  # auto steps: the users it added joined over its first seconds (wall)
 
     def to_json(self) -> str:
         data = asdict(self)
-        if self.stop is None:
-            del data["stop"]
+        for optional in ("stop", "join_spread_s"):
+            if data[optional] is None:
+                del data[optional]
         return json.dumps(data, separators=(",", ":"))
 
 

@@ -88,6 +88,20 @@ def test_kv_bound_steps_stop_within_their_bounds(tmp_path: Path) -> None:
     assert below["stop"]["reason"] == "converged"  # 6 users: no preemption, answers alike
 
 
+@pytest.mark.alone
+def test_users_auto_aims_at_the_kv_caches_capacity(tmp_path: Path) -> None:
+    # kv-12: 4 users fill about a third of the cache (12 fit): the plan aims near 11 instead of climbing 4, 8,
+    # 16, brackets the knee from below and ends on a level past the cache's capacity, which preempts
+    run = _auto_run("kv-12", tmp_path, "auto", "40s", "--metrics-interval", "0.25s")
+    levels = [mark["users"] for mark in run["marks"]]
+    steps = {step["users"]: step for step in run["summary"]["steps"]}
+    assert levels[0] == 4 and 9 <= levels[1] <= 12 and len(levels) <= 6, levels
+    assert abs(run["summary"]["knee"]["users"] - 12) <= 1, levels
+    assert steps[levels[-1]]["server"]["preemptions"] > 0  # past the capacity
+    assert steps[levels[1]]["stop"]["rps_tolerance"] == 0.015  # near the knee: 1.5%, not the 5% of the others
+    assert run["summary"]["limit"]["users"] > run["summary"]["knee"]["users"]
+
+
 @pytest.mark.alone  # the step's window is its planned length to 50 ms: the shape's tick must be on time
 def test_a_fixed_step_too_short_for_one_answer_is_warned_about_and_flagged(tmp_path: Path) -> None:
     # 1.36 s answers, 2 s steps: warm-up 1 s (half the step), a window of 1 s holds none

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from llmload.knee_rule import interpolate_limit
-from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan, Measurement
+from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan
+from llmload.load.level_measurement import Measurement
 from llmload.load.recorder import measure_step
 
 Curve = Callable[[int], tuple[float, float]]  # users -> (rps, p50 E2E s)
@@ -204,3 +205,15 @@ def test_with_auto_steps_the_climb_starts_at_4_and_still_finds_a_knee_below_it()
     plan = AdaptivePlan(start=AUTO_STEPS_START, max_users=64)
     levels = run(plan, curve)
     assert levels[:2] == [4, 8] and plan.knee == 2
+
+
+def test_with_auto_steps_a_step_reads_its_throughput_from_the_steady_holds() -> None:
+    # 2 users from a warm-up at 4 s: holds of 3 and 5 s one after the other; steady (sent from 4, ended by 30):
+    # user 0 at 4, 7, 12, 15, 20, 23 (ends 28), user 1 at 4, 9, 12, 17, 20, 25 (ends 28): mean hold 4 s, so
+    # X = 2 / 4 s = 0.5/s (closed loop), and at time scale 10, 0.05/s of target time
+    spans = [(4.0 + 8 * k + off, 4.0 + 8 * k + off + hold) for k in range(3) for off, hold in ((0, 3), (3, 5))]
+    spans += [(4.0 + 8 * k + off, 4.0 + 8 * k + off + hold) for k in range(3) for off, hold in ((0, 5), (5, 3))]
+    m = measure_step(2, 0.0, 30.0, spans, 1.0, warm_start_s=4.0)
+    assert m is not None and m.rps == pytest.approx(0.5) and m.completed == 12
+    scaled = measure_step(2, 0.0, 30.0, spans, 10.0, warm_start_s=4.0)
+    assert scaled is not None and scaled.rps == pytest.approx(0.05)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan
+from llmload.load.level_measurement import Measurement
 from llmload.load.plan_estimate import (
+    KvServerModel,
     ServerModel,
     adaptive_left,
     adaptive_levels,
@@ -77,3 +79,17 @@ def test_before_any_answer_the_estimate_is_in_answer_lengths() -> None:
     assert before_any_answer([1, 2], 256, 30, 60.0).startswith(
         "2 steps, about 46 times one user's answer time"
     )
+
+
+def test_with_kv_usage_the_plan_is_replayed_on_a_kv_bound_server() -> None:
+    # a run at time scale 10 on the seed: 4 users filled 14.6% of the cache, 25 users 78.9%
+    measured = {4: Measurement(4, 0.21, 18.5, kv_usage_mean=0.146, preemptions=0.0),
+                25: Measurement(25, 0.659, 37.3, kv_usage_mean=0.789, preemptions=0.0)}  # fmt: skip
+    (model,) = fit(measured, max_users=256)
+    assert isinstance(model, KvServerModel) and model.kv_bound_users == pytest.approx(25 / 0.789)
+    assert model.measurement(33).preempting and not model.measurement(29).preempting
+    assert model.answer_at(29) == pytest.approx(37.3 + 4 * (37.3 - 18.5) / 21)  # the line through both levels
+    # the run took 4, 25, 29, 27, 34; the model (no thrashing past the bound) adds a level for the limit
+    assert adaptive_levels(measured, model, 256)[:5] == [4, 25, 29, 27, 34]
+    estimate = adaptive_left(measured, 25, 256, 30)
+    assert estimate is not None and estimate[0][0] == len(adaptive_levels(measured, model, 256)) - 2

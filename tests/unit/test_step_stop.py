@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,19 @@ import pytest
 from helpers import T0, rec, write_run
 from llmload.analysis.pipeline import analyze_run
 from llmload.analysis.stats import bootstrap_percentile_ci
+from llmload.load.context import join_delay_s
 from llmload.load.recorder import RunRecorder
-from llmload.records import StepMark
-from llmload.step_stop import CONVERGED, MAX_DURATION, StopRule, decide, inflight_warmup_end_s, precision
+from llmload.records import StepMark, read_steps
+from llmload.step_stop import (
+    CONVERGED,
+    MAX_DURATION,
+    PAST_KNEE,
+    Precision,
+    StopRule,
+    decide,
+    inflight_warmup_end_s,
+    precision,
+)
 
 
 def test_the_warm_up_ends_when_the_last_request_running_at_the_start_ended() -> None:
@@ -46,6 +57,10 @@ def test_the_p95_interval_is_the_reports_bootstrap_of_the_same_samples() -> None
     p95 = float(np.percentile(e2e, 95))
     assert m.e2e_p95_ci_rel == pytest.approx(max(p95 - low, high - p95) / p95)
     assert 0.02 < (m.e2e_p95_ci_rel or 0) < 0.2  # 10% spread, 60 samples: not within 5% yet
+    low, high = bootstrap_percentile_ci(e2e, seed=3)["p50"] or [0.0, 0.0]
+    p50 = float(np.percentile(e2e, 50))
+    assert m.e2e_p50_ci_rel == pytest.approx(max(p50 - low, high - p50) / p50)  # the median's, the same draws
+    assert (m.e2e_p50_ci_rel or 1) < (m.e2e_p95_ci_rel or 0)  # pinned long before the tail
 
 
 def test_a_step_runs_on_until_it_converges_or_reaches_its_bound() -> None:
@@ -58,6 +73,21 @@ def test_a_step_runs_on_until_it_converges_or_reaches_its_bound() -> None:
     done = decide(rule, 60.0, precision([10.0] * 30, [10.0] * 30, seed=0), T0)
     assert done is not None and done.reason == CONVERGED
     assert decide(rule, 100.0, None, None) is not None  # the bound holds even while warming up
+
+
+def test_near_the_knee_throughput_has_its_own_tolerance_and_past_it_the_median_will_do() -> None:
+    rule = StopRule(min_samples=30, tolerance=0.05, max_step_s=900.0)
+    # 40 samples: throughput to 2%, median E2E to 3%, but a p95 still 8% wide (preempted answers in its tail)
+    m = Precision(samples=40, rps_ci_rel=0.02, e2e_p95_s=50.0, e2e_p95_ci_rel=0.08, e2e_p50_ci_rel=0.03)
+    assert decide(rule, 100.0, m, T0) is None
+    past = decide(replace(rule, past_knee=True), 100.0, m, T0)
+    assert past is not None and (past.reason, past.e2e_p50_ci_rel, past.rps_tolerance) == (PAST_KNEE, 0.03, 0.05)
+    pinned = replace(m, e2e_p95_ci_rel=0.04)
+    near = replace(rule, rps_tolerance=0.015)
+    assert decide(near, 100.0, pinned, T0) is None  # 2% is not yet the 1.5% a level near the knee needs
+    done = decide(near, 100.0, replace(pinned, rps_ci_rel=0.014), T0)
+    assert done is not None and (done.reason, done.rps_tolerance) == (CONVERGED, 0.015)
+    assert replace(rule, rps_tolerance=0.08).throughput_tolerance == 0.05  # never looser than --tolerance
 
 
 def _recorder(tmp_path: Path) -> tuple[RunRecorder, io.StringIO]:
@@ -85,6 +115,35 @@ def test_the_recorder_waits_for_the_previous_levels_requests_before_counting(tmp
     assert recorder.warmup_end_s(T0 + 35.5) == pytest.approx(T0 + 30.001)
     steps = [json.loads(line) for line in (tmp_path / "steps.jsonl").read_text().splitlines()]
     assert steps[1]["stop"]["reason"] == CONVERGED and "stop" not in steps[0]
+
+
+def test_the_warm_up_waits_until_the_new_users_have_joined(tmp_path: Path) -> None:
+    recorder, _ = _recorder(tmp_path)
+    recorder.start_step(0, 2, T0)
+    recorder.record(rec(0, 0.0, 10.0, user=0))
+    recorder.record(rec(1, 0.0, 10.0, user=1))
+    recorder.end_step(T0 + 8.0)  # 2 requests of this level still run until T0 + 10
+    recorder.start_step(1, 6, T0 + 8.0, join_spread_s=15.0)  # 4 users join over 15 s (T0 + 23)
+    recorder.record(rec(2, 0.0, 10.0, user=0))
+    recorder.record(rec(3, 0.0, 10.0, user=1))
+    assert recorder.warmup_end_s(T0 + 20.0) is None  # the old level's requests ended, a user may still join
+    assert recorder.warmup_end_s(T0 + 23.5) == pytest.approx(T0 + 23.0)
+    mark = json.loads((tmp_path / "steps.jsonl").read_text().splitlines()[-1])
+    assert mark["join_spread_s"] == 15.0
+    # the report takes the same window: warm-up 15 s, not the 2 s until the old level's requests ended
+    recorder.end_step(T0 + 60.0)
+    records = [rec(i, 25.0 + 5 * i, 5.0, user=2 + i % 4) for i in range(6)]
+    analysis = analyze_run(write_run(tmp_path / "report", read_steps(tmp_path / "steps.jsonl"), records,
+                                     {"options": {"model": "m", "step_stop": {"min_samples": 2}}}))  # fmt: skip
+    assert analysis.steps[1].warmup_s == pytest.approx(15.0)
+
+
+def test_users_that_join_together_take_one_part_of_the_spread_each() -> None:
+    # 4 users over 40 s: one in each 10 s part, wherever the draws fall in it; without slots, anywhere
+    delays = [join_delay_s(k, 4, draw, 40.0) for k, draw in enumerate((0.9, 0.0, 0.5, 0.99))]
+    assert delays == pytest.approx([9.0, 10.0, 25.0, 39.9])
+    assert join_delay_s(5, 4, 0.5, 40.0) == pytest.approx(15.0)  # a fifth of four slots (a worker's share, rounded)
+    assert join_delay_s(7, 0, 0.25, 40.0) == pytest.approx(10.0)
 
 
 def test_a_fixed_step_whose_window_held_no_answer_says_so_at_once(tmp_path: Path) -> None:

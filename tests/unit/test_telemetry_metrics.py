@@ -10,6 +10,7 @@ import pytest
 from llmload.client.blocking_http import TargetUnreachable
 from llmload.telemetry.metrics_sampler import (
     MetricsSampler,
+    SchedulerWindow,
     count_vllm_series,
     filter_exposition,
     parse_vllm_metrics,
@@ -192,12 +193,20 @@ def test_cadence_ends_when_the_sampler_finds_no_metrics() -> None:
     assert sampler.scrapes == 1 and len(sleeps) == 1 and "HTTP 404" in (sampler.disabled_reason or "")
 
 
-def test_sampler_keeps_the_queue_per_scrape_for_the_adaptive_plan() -> None:
+def test_sampler_keeps_the_scheduler_per_scrape_for_the_adaptive_plan() -> None:
     clock = iter([10.0, 11.0, 12.0])
-    later = EXPOSITION.replace("} 4.0\n", "} 2.0\n", 1).replace("waiting{engine=\"0\",model_name=\"tiny-qwen3\"} 3.0", "waiting{engine=\"0\",model_name=\"tiny-qwen3\"} 0.0")
+    later = (
+        EXPOSITION.replace("} 4.0\n", "} 2.0\n", 1)
+        .replace('waiting{engine="0",model_name="tiny-qwen3"} 3.0', 'waiting{engine="0",model_name="tiny-qwen3"} 0.0')
+        .replace('perc{engine="0",model_name="tiny-qwen3"} 0.25', 'perc{engine="0",model_name="tiny-qwen3"} 0.75')
+        .replace('total{engine="0",model_name="tiny-qwen3"} 2.0', 'total{engine="0",model_name="tiny-qwen3"} 9.0')
+    )
     fake = FakeTarget([(200, EXPOSITION), (200, EXPOSITION), (200, later)])
     sampler = MetricsSampler("http://h:1", lambda _: None, fetch=fake, clock=lambda: next(clock))
     assert all(sampler.sample_once() for _ in range(3))
-    assert sampler.queue == [(10.0, 3.0, 4.0), (11.0, 3.0, 4.0), (12.0, 0.0, 2.0)]
-    assert sampler.queue_means(10.5, 13.0) == (1.5, 3.0)  # the scrapes at 11 and 12 only
-    assert sampler.queue_means(20.0, 30.0) is None
+    assert [(s.t_s, s.waiting, s.running, s.kv_usage, s.preemptions_total) for s in sampler.scheduler] == [
+        (10.0, 3.0, 4.0, 0.25, 2.0), (11.0, 3.0, 4.0, 0.25, 2.0), (12.0, 0.0, 2.0, 0.75, 9.0)]
+    # the scrapes at 11 and 12 only; preemptions from the last scrape before the window (10: 2) to 9
+    assert sampler.scheduler_window(10.5, 13.0) == SchedulerWindow(1.5, 3.0, 0.5, 7.0)
+    assert sampler.scheduler_window(9.0, 11.5) == SchedulerWindow(3.0, 4.0, 0.25, 0.0)  # none before: the first
+    assert sampler.scheduler_window(20.0, 30.0) is None

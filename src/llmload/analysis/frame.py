@@ -170,7 +170,10 @@ def _scale_step(step: StepMark, t0: float, scale: float, requests: pd.DataFrame)
     end = step.end_s
     if end is None:  # the run was killed during this step: it ends at the last thing we saw
         end = float(requests["end_s"].max()) / scale + t0 if len(requests) else step.start_s
-    return StepMark(step.index, step.users, (step.start_s - t0) * scale, (end - t0) * scale, step.rate_rps, step.stop)
+    spread = None if step.join_spread_s is None else step.join_spread_s * scale
+    return StepMark(
+        step.index, step.users, (step.start_s - t0) * scale, (end - t0) * scale, step.rate_rps, step.stop, spread
+    )
 
 
 def _rel(value: Any, t0: float, scale: float) -> float:

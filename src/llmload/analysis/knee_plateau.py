@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from llmload.knee_rule import PLATEAU_TOLERANCE
-
-SPIKE_TOLERANCE = 0.10
+from llmload.knee_rule import PLATEAU_TOLERANCE, SPIKE_TOLERANCE
 
 
 def despike(values: Sequence[float], users: Sequence[float] | None = None,

@@ -139,7 +139,7 @@ class StepValidity:
 class StepStop:
     """`--step-duration auto`: why the step ended (llmload.step_stop), as the load generator decided it."""
 
-    reason: str  # "converged", or "max duration": the bound, its numbers less certain
+    reason: str  # "converged"; "max duration": the bound, its numbers less certain; "past knee": its p95
     less_certain: bool
     samples: int
     rps_ci_rel: float | None
@@ -147,6 +147,8 @@ class StepStop:
     min_samples: int
     tolerance: float
     max_step_s: float
+    rps_tolerance: float  # the throughput's: tighter near the knee (`--users auto`)
+    e2e_p50_ci_rel: float | None  # what ended a step past the knee
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from llmload.analysis.validity import (
     step_damage,
 )
 from llmload.steady import empty_window_warning
-from llmload.step_stop import MAX_DURATION
+from llmload.step_stop import MAX_DURATION, PAST_KNEE
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -134,13 +134,15 @@ def step_stop(stop: Mapping[str, Any] | None) -> StepStop | None:
         return None
     return StepStop(
         reason=str(stop["reason"]),
-        less_certain=stop["reason"] == MAX_DURATION,
+        less_certain=stop["reason"] in (MAX_DURATION, PAST_KNEE),
         samples=int(stop["samples"]),
         rps_ci_rel=stop.get("rps_ci_rel"),
         e2e_p95_ci_rel=stop.get("e2e_p95_ci_rel"),
         min_samples=int(stop["min_samples"]),
         tolerance=float(stop["tolerance"]),
         max_step_s=float(stop["max_step_s"]),
+        rps_tolerance=float(stop.get("rps_tolerance", stop["tolerance"])),
+        e2e_p50_ci_rel=stop.get("e2e_p50_ci_rel"),
     )
 
 

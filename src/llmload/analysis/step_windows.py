@@ -61,7 +61,7 @@ def place_requests(
         end_s = float(step.end_s if step.end_s is not None else step.start_s)
         sent = (send >= step.start_s) & (send < end_s)
         if warmup == INFLIGHT:
-            warmup_s = min(inflight_warmup_end_s(step.start_s, send, end), end_s) - step.start_s
+            warmup_s = min(inflight_warmup_end_s(step.start_s, send, end, step.join_spread_s), end_s) - step.start_s
         else:
             warmup_s = _warmup_s(requests, sent, end_s - step.start_s, warmup)
         window = StepWindow(step.index, step.users, step.start_s, end_s, warmup_s, step.rate_rps, step.stop)

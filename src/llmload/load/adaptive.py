@@ -29,44 +29,37 @@ interpolated between the last level within the bound and the first past it inste
 A server queue whose last clean level is not within SERVER_PLATEAU_TOLERANCE of the peak throughput, while
 the server still admitted more requests at once above it (knee_rule.admission_saturated), falls back to the
 throughput search, as rule 3b does.
+
+With vLLM's KV-cache usage sampled, the first level's usage per user places the cache's capacity, and the
+plan aims at the throughput peak just under it instead of climbing (load.kv_aim: the seed in 5 steps, not
+12). With auto steps each level's stop rule follows what it is measured for (stop_rule): throughput to
+NEAR_KNEE_TOLERANCE near the knee; past it, the median E2E in place of the p95 (step_stop.PAST_KNEE).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import replace
 
 from llmload.knee_rule import (
     LIMIT_LATENCY_FACTOR,
     PLATEAU_TOLERANCE,
     SERVER_PLATEAU_TOLERANCE,
-    SERVER_WAITING_THRESHOLD,
     admission_saturated,
     interpolate_limit,
 )
+from llmload.load.kv_aim import NEAR_KNEE, PAST_KNEE, kv_aimed
+from llmload.load.level_measurement import Measurement
+from llmload.step_stop import StopRule
 
 AUTO_STEPS_START = 4  # with --step-duration auto the climb starts here (module doc)
 GROWTH = 2.0
 MARGINAL = 0.5
 GOLDEN = (1 + 5**0.5) / 2
-# the saturated level's queue says "the server is full" only when a real share of its users wait: on the
-# seed simulator 1 of 32 users waited for admission (prefill budget) while throughput still had 15% to go
-CAPACITY_QUEUE_SHARE = 0.1
-
-
-@dataclass(frozen=True)
-class Measurement:
-    users: int
-    rps: float
-    e2e_p50_s: float
-    window_start_s: float = 0.0  # wall clock: where the steady window began (its end: when measured)
-    waiting_mean: float | None = None  # vLLM's queue over the window (/metrics), None when not sampled
-    running_mean: float | None = None
-
-    @property
-    def queued(self) -> bool:
-        return self.waiting_mean is not None and self.waiting_mean > SERVER_WAITING_THRESHOLD
+# auto steps (step_stop): the throughput of a level near the knee to 1.5%, as the knee rule ranks levels 2%
+# apart (on the seed, half the plateau tolerance took 4 more minutes of target time and no better knee)
+NEAR_KNEE_TOLERANCE = 0.75 * PLATEAU_TOLERANCE
 
 
 Plan = Generator[int, Measurement, None]
@@ -84,10 +77,16 @@ class AdaptivePlan:
         self.measured: dict[int, Measurement] = {}
         self.knee: int | None = None
         self.limit: int | None = None
+        self.roles: dict[int, str] = {}  # NEAR_KNEE or PAST_KNEE: what a level was measured for
+        self.running: int | None = None  # the level measured now
 
     def steps(self) -> Plan:
         """Yields levels to run; send() each step's Measurement back."""
         try:
+            aimed = yield from kv_aimed(self)
+            if aimed is not None:
+                self.knee, self.limit = aimed
+                return
             bracket = yield from self._climb()
             if bracket is None:
                 return
@@ -101,19 +100,37 @@ class AdaptivePlan:
         except _OutOfSteps:
             return
 
-    def _measure(self, users: int) -> Generator[int, Measurement, Measurement]:
+    def measure(self, users: int, role: str = "") -> Generator[int, Measurement, Measurement]:
+        """The level's measurement, running it first unless measured already; `role` (NEAR_KNEE, PAST_KNEE)
+        sets its auto-step rule (stop_rule)."""
         if users not in self.measured:
             if len(self.measured) >= self.max_steps:
                 raise _OutOfSteps
+            self.roles[users], self.running = role, users
             self.measured[users] = yield users
         return self.measured[users]
 
+    def stop_rule(self, rule: StopRule, so_far: Measurement | None) -> StopRule:
+        """The auto-step rule for the level running now: its throughput to NEAR_KNEE_TOLERANCE near the knee,
+        unless it reads far under a level measured already (more than twice the plateau tolerance: no closer
+        reading would put it on the plateau); past the knee (a level above one that preempted, or this one
+        preempting so far: `so_far`) its median E2E may stand in for its p95 (step_stop.PAST_KNEE)."""
+        role = self.roles.get(self.running or 0, "")
+        if role == PAST_KNEE or (so_far is not None and so_far.preempting):
+            return replace(rule, past_knee=True)
+        best = max((m.rps for m in self.measured.values()), default=0.0)
+        if so_far is not None and so_far.rps < (1 - 2 * PLATEAU_TOLERANCE) * best:
+            return rule
+        if role == NEAR_KNEE:
+            return replace(rule, rps_tolerance=NEAR_KNEE_TOLERANCE)
+        return rule
+
     def _climb(self) -> Generator[int, Measurement, tuple[int, int] | None]:
         users = self.start
-        previous = yield from self._measure(users)
+        previous = yield from self.measure(users)
         while users < self.max_users:
             users = min(self.max_users, max(users + 1, math.ceil(users * GROWTH)))
-            current = yield from self._measure(users)
+            current = yield from self.measure(users)
             if _saturated(previous, current):
                 return previous.users, current.users
             previous = current
@@ -122,10 +139,8 @@ class AdaptivePlan:
     def _server_knee(self, high: int) -> Generator[int, Measurement, int | None]:
         """The last level before the server's queue (module doc), or None without that evidence."""
         saturated = self.measured[high]
-        if not saturated.queued or saturated.running_mean is None or saturated.waiting_mean is None:
-            return None
-        if saturated.waiting_mean < CAPACITY_QUEUE_SHARE * high:
-            return None  # a request or so waiting for admission at many users: not a full server
+        if not saturated.admission_full or saturated.running_mean is None:
+            return None  # no queue, or a request or so waiting for admission at many users: not a full server
         clean_levels = [u for u, m in self.measured.items() if u < high and m.waiting_mean is not None and not m.queued]
         if not clean_levels:
             return None
@@ -134,7 +149,7 @@ class AdaptivePlan:
         guess: int | None = max(1, round(saturated.running_mean))  # the server's admitted concurrency
         while queued - clean > 1 and not (guess is not None and clean >= guess):
             probe = min(max(guess, clean + 1), queued - 1) if guess is not None else (clean + queued) // 2
-            if (yield from self._measure(probe)).queued:
+            if (yield from self.measure(probe)).queued:
                 queued, guess = probe, None  # it admitted fewer at this level: bisect what is left
             else:
                 clean = probe
@@ -153,7 +168,7 @@ class AdaptivePlan:
         return interpolate_limit([(u, self.measured[u].e2e_p50_s) for u in levels], bound)
 
     def _rps(self, users: int) -> Generator[int, Measurement, float]:
-        return (yield from self._measure(users)).rps
+        return (yield from self.measure(users)).rps
 
     def _peak(self, low: int, high: int) -> Generator[int, Measurement, int]:
         a, b = low, high
@@ -171,7 +186,7 @@ class AdaptivePlan:
                 b = d
         if b - a <= 2:
             for users in range(a, b + 1):
-                yield from self._measure(users)
+                yield from self.measure(users)
         return max((m for m in self.measured.values()), key=lambda m: m.rps).users
 
     def _knee(self, peak: int) -> Generator[int, Measurement, int]:
@@ -200,14 +215,14 @@ class AdaptivePlan:
             if top >= self.max_users:
                 return max(u for u, m in self.measured.items() if m.e2e_p50_s <= bound)
             nxt = min(self.max_users, max(top + 1, math.ceil(top * 1.25)))
-            if (yield from self._measure(nxt)).e2e_p50_s > bound:
+            if (yield from self.measure(nxt)).e2e_p50_s > bound:
                 above = [nxt]
         high = min(above)
         within = [u for u, m in self.measured.items() if knee <= u < high and m.e2e_p50_s <= bound]
         low = max(within)
         while high - low > 1:
             mid = (low + high) // 2
-            if (yield from self._measure(mid)).e2e_p50_s <= bound:
+            if (yield from self.measure(mid)).e2e_p50_s <= bound:
                 low = mid
             else:
                 high = mid

@@ -35,6 +35,14 @@ from llmload.version import __version__
 log = logging.getLogger("llmload")
 
 
+def join_delay_s(joined: int, slots: int, uniform: float, spread_s: float) -> float:
+    """The wait of the user that joins after `joined` others, from a uniform draw in [0, 1): in the k-th of
+    `slots` equal parts of `spread_s` (stratified; anywhere in it without slots)."""
+    if slots <= 0:
+        return uniform * spread_s
+    return (joined % slots + uniform) / slots * spread_s
+
+
 @dataclass
 class RunContext:
     settings: LoadSettings
@@ -47,9 +55,20 @@ class RunContext:
     arrivals: ArrivalSchedule | TraceSchedule = field(default_factory=ArrivalSchedule)
     _dispatcher: ArrivalDispatcher | None = None
     # auto steps: a user added by the step waits a random part of this (wall s) before its first request,
-    # one answer of the previous level: added users join at every phase of the cycle, as in a loop that has
-    # run for long, not in lock-step (load.shape)
+    # one answer at its level: added users join at every phase of the cycle, as in a loop that has run for
+    # long, not in lock-step (load.shape); with `join_slots` (the users this process adds) stratified, the k-th
+    # in the k-th of as many equal parts, so that their phases spread evenly, not in random clumps
     join_spread_s: float = 0.0
+    join_slots: int = 0
+    _joined: int = 0
+
+    def set_join(self, spread_s: float, slots: int) -> None:
+        self.join_spread_s, self.join_slots, self._joined = spread_s, slots, 0
+
+    def join_delay_s(self, uniform: float) -> float:
+        """The wait of the next user to join, from a uniform draw in [0, 1)."""
+        self._joined += 1
+        return join_delay_s(self._joined - 1, self.join_slots, uniform, self.join_spread_s)
 
     def dispatcher(self) -> ArrivalDispatcher:
         if self._dispatcher is None:

@@ -92,9 +92,11 @@ def send_trace_step(environment: Any, speed: float, now_s: float, cut_s: float) 
         runner.send_message(RATE_MESSAGE, step, client_id=node_id)
 
 
-def send_join_spread(environment: Any, spread_s: float) -> None:
-    """Master: how long the users the next auto step adds spread their first requests over (on RATE_MESSAGE)."""
-    environment.runner.send_message(RATE_MESSAGE, {"join_spread_s": spread_s})
+def send_join_spread(environment: Any, spread_s: float, joiners: int) -> None:
+    """Master: how long the users the next auto step adds spread their first requests over, and how many of
+    them each worker adds, about (on RATE_MESSAGE)."""
+    share = -(-joiners // max(1, len(environment.runner.clients)))
+    environment.runner.send_message(RATE_MESSAGE, {"join_spread_s": spread_s, "joiners": share})
 
 
 def count_received(state: ProcessState, node_id: str, lines: int) -> None:

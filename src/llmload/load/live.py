@@ -88,7 +88,7 @@ class LiveStats:
         sent = (send_s >= mark.start_s) & (send_s < end)
         e2e_s = (end_s - send_s) * scale
         if self.warmup == INFLIGHT:
-            warm_start = min(inflight_warmup_end_s(mark.start_s, send_s, end_s), end)
+            warm_start = min(inflight_warmup_end_s(mark.start_s, send_s, end_s, mark.join_spread_s), end)
         else:
             warm_s = self._warmup_s((end - mark.start_s) * scale, _percentile(e2e_s[sent & ok], 50) or 0.0)
             warm_start = mark.start_s + warm_s / scale

@@ -8,15 +8,20 @@ Fitted to the steps measured so far: R1 the median E2E of the lowest level, K th
 throughput still grows in proportion to the users, K is not known: the estimate is a range, from saturation
 at the next doubling to saturation at TYPICAL_CAPACITIES' top (or further). For `--users auto` the plan itself
 (load.adaptive) is replayed on the model: measured levels keep their measurements, the rest get the model's,
-and the steps it would still take are counted and timed. Times in the target's time base.
+and the steps it would still take are counted and timed. Times in the target's time base. Where a level's
+KV usage shows vLLM's cache capacity (load.kv_aim), the model is that KV-bound server (KvServerModel), so
+that the plan's KV path replays on it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan, Measurement
+from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan
+from llmload.load.kv_aim import kv_bound_users
+from llmload.load.level_measurement import PREEMPTING_MIN, Measurement, expected_answer_s
 from llmload.target_time import duration_text
 
 TYPICAL_CAPACITIES = (8, 64)  # users: the range the estimate before any answer spans
@@ -37,11 +42,38 @@ class ServerModel:
         return Measurement(users, users / self.answer_at(users), self.answer_at(users))
 
 
-def fit(measured: Mapping[int, Measurement], max_users: int) -> list[ServerModel]:
-    """One model once saturation showed; two (the range) while it has not; none before any answer."""
+@dataclass(frozen=True)
+class KvServerModel:
+    """A server whose KV cache holds `kv_bound_users` (load.kv_aim): answers as the levels measured so far
+    extend (level_measurement.expected_answer_s) up to the bound, past it in proportion to the users (the
+    bound's throughput, Little's law); KV usage in proportion to the users, preemptions past the bound."""
+
+    levels: tuple[Measurement, ...]
+    kv_bound_users: float
+
+    def answer_at(self, users: int) -> float:
+        bound = max(1, math.floor(self.kv_bound_users))
+        at_bound = expected_answer_s({m.users: m for m in self.levels}, min(users, bound)) or 0.0
+        return at_bound * max(1.0, users / bound)
+
+    def measurement(self, users: int) -> Measurement:
+        answer_s, over = self.answer_at(users), users > self.kv_bound_users
+        kv = min(1.0, users / self.kv_bound_users)
+        return Measurement(users, users / answer_s, answer_s, kv_usage_mean=kv, preemptions=PREEMPTING_MIN * over)
+
+
+Model = ServerModel | KvServerModel
+
+
+def fit(measured: Mapping[int, Measurement], max_users: int) -> list[Model]:
+    """One model once saturation showed (or the KV cache's bound: load.kv_aim); two (the range) while it
+    has not; none before any answer."""
     usable = {u: m for u, m in measured.items() if 0 < m.e2e_p50_s < float("inf")}
     if not usable:
         return []
+    bounds = [b for b in (kv_bound_users(usable[u]) for u in sorted(usable)) if b is not None]
+    if bounds:
+        return [KvServerModel(tuple(usable.values()), bounds[-1])]
     answer_s, top = usable[min(usable)].e2e_p50_s, max(usable)
     capacity = max(m.rps for m in usable.values()) * answer_s
     if capacity < STILL_PROPORTIONAL * top:
@@ -50,12 +82,12 @@ def fit(measured: Mapping[int, Measurement], max_users: int) -> list[ServerModel
     return [ServerModel(answer_s, min(c, float(max_users))) for c in (2.0 * top, high)]
 
 
-def step_s(model: ServerModel, users: int, previous_users: int, min_samples: int) -> float:
+def step_s(model: Model, users: int, previous_users: int, min_samples: int) -> float:
     warmup = model.answer_at(previous_users) if previous_users else 0.0
     return warmup + model.answer_at(users) * max(1.0, min_samples / users)
 
 
-def plan_s(model: ServerModel, levels: Sequence[int], previous_users: int, min_samples: int) -> float:
+def plan_s(model: Model, levels: Sequence[int], previous_users: int, min_samples: int) -> float:
     """The time of these levels run in order after one at `previous_users` (0: none)."""
     total = 0.0
     for users in levels:
@@ -64,7 +96,7 @@ def plan_s(model: ServerModel, levels: Sequence[int], previous_users: int, min_s
     return total
 
 
-def adaptive_levels(measured: Mapping[int, Measurement], model: ServerModel, max_users: int) -> list[int]:
+def adaptive_levels(measured: Mapping[int, Measurement], model: Model, max_users: int) -> list[int]:
     """Every level `--users auto` with auto steps runs on this target, in order."""
     steps = AdaptivePlan(start=AUTO_STEPS_START, max_users=max_users).steps()
     levels: list[int] = []

@@ -11,7 +11,7 @@ from typing import TextIO
 
 import numpy as np
 
-from llmload.load.adaptive import Measurement
+from llmload.load.level_measurement import Measurement
 from llmload.records import Record, RecordWriter, StepMark
 from llmload.rundir import RECORDS, STEPS
 from llmload.steady import auto_warmup_s, empty_window_warning, steady_mask
@@ -70,9 +70,12 @@ class RunRecorder:
         else:
             tally.failed += 1
 
-    def start_step(self, index: int, users: int, now_s: float, rate_rps: float | None = None) -> None:
+    def start_step(
+        self, index: int, users: int, now_s: float, rate_rps: float | None = None, join_spread_s: float | None = None
+    ) -> None:
+        """join_spread_s: auto steps: the users the step adds join at random moments of its first seconds."""
         self.end_step(now_s)
-        mark = StepMark(index=index, users=users, start_s=now_s, rate_rps=rate_rps)
+        mark = StepMark(index=index, users=users, start_s=now_s, rate_rps=rate_rps, join_spread_s=join_spread_s)
         self.steps.write_line(mark.to_json())
         self._tally = _StepTally(mark, self._previous_users)
 
@@ -86,18 +89,19 @@ class RunRecorder:
         return measure_step(tally.mark.users, tally.mark.start_s, now_s, tally.ok_spans, self.time_scale, warm)
 
     def warmup_end_s(self, now_s: float) -> float | None:
-        """Auto steps: when the requests in flight at the step's start had all ended (llmload.step_stop), or
-        None while one still runs; a request never recorded (its user stopped) is given up after twice the
-        longest request seen."""
+        """Auto steps: when the requests in flight at the step's start had all ended and its new users had all
+        joined (llmload.step_stop), or None while one still runs or a user may still join; a request never
+        recorded (its user stopped) is given up after twice the longest request seen."""
         tally = self._tally
         if tally is None:
             return None
         ends = tally.straddling_end_s
         start = tally.mark.start_s
-        if len(ends) >= tally.inflight_at_start:
-            return max([start, *ends])
-        if now_s - start >= WARMUP_FALLBACK_FACTOR * self.longest_hold_s:
-            return max([start, *ends])
+        joined = start + (tally.mark.join_spread_s or 0.0)
+        if now_s < joined:
+            return None
+        if len(ends) >= tally.inflight_at_start or now_s - start >= WARMUP_FALLBACK_FACTOR * self.longest_hold_s:
+            return max([joined, *ends])
         return None
 
     def stop_check(self, now_s: float, rule: StopRule) -> StopDecision | None:
@@ -186,18 +190,20 @@ def measure_step(
     warm_start_s: float | None = None,
 ) -> Measurement | None:
     """The step [start, end) so far, by the report's steady window (llmload.steady: warm-up `auto` from the
-    median E2E of the requests sent in the step, or from `warm_start_s` when given): completions per second
-    in the window and the median E2E of its steady requests, in the target's time base; None without a steady
-    request.
+    median E2E of the requests sent in the step, or from `warm_start_s` when given): its throughput and the
+    median E2E of its steady requests, in the target's time base; None without a steady request.
 
-    Throughput counts the completions that ended in the window, not the work done in it as the report does
-    (share_in_window): the plan measures a step the moment it ends, while each user's last request is still
-    in flight and its share of the window unknown. A request in flight at the window's start counts whole
-    though part of its work came before; one in flight at its end counts nothing: in a steady step the two
-    balance."""
+    Throughput: with `warm_start_s` (auto steps) the closed loop's X = users / mean hold of the steady requests
+    (the interactive response-time law, as step_stop's interval), within 0.2% of the report's work count on
+    the seed simulator. Without it, the completions that ended in the window per second: the plan measures a
+    step the moment it ends, while each user's last request is still in flight and its share of the window
+    unknown; a request in flight at the window's start counts whole though part of its work came before, one
+    in flight at its end counts nothing, and in a steady step the two balance (they scatter 1.3% about the
+    report's count there)."""
     spans = np.asarray(ok_spans, dtype=float).reshape(-1, 2)
     send_s, done_s = spans[:, 0], spans[:, 1]
     e2e_s = (done_s - send_s) * scale
+    by_holds = warm_start_s is not None
     if warm_start_s is None:
         sent = send_s >= start_s
         median_s = float(np.median(e2e_s[sent])) if sent.any() else 0.0
@@ -207,4 +213,5 @@ def measure_step(
     if not steady.any() or window_s <= 0:
         return None
     completed = int(((done_s >= warm_start_s) & (done_s < end_s)).sum())
-    return Measurement(users, completed / window_s, float(np.median(e2e_s[steady])), warm_start_s)
+    rps = users / float(e2e_s[steady].mean()) if by_holds else completed / window_s
+    return Measurement(users, rps, float(np.median(e2e_s[steady])), warm_start_s, completed=completed)

@@ -169,14 +169,14 @@ def set_arrival_rate(environment: Any, rate_rps: float, now_s: float, step: int 
         get_context(environment).dispatcher().wake()
 
 
-def set_join_spread(environment: Any, spread_s: float) -> None:
-    """Auto steps: users added by the next step send their first request at a random moment of the next
-    `spread_s` wall seconds (one answer of the previous level), in every process that sends requests
-    (RunContext.join_spread_s)."""
+def set_join_spread(environment: Any, spread_s: float, joiners: int = 0) -> None:
+    """Auto steps: the `joiners` users the next step adds send their first request at random moments of the
+    next `spread_s` wall seconds (one answer), stratified, in every process that sends requests (a worker its
+    share of them: RunContext.set_join)."""
     if process_state(environment).role is Role.MASTER:
-        distributed.send_join_spread(environment, spread_s)
+        distributed.send_join_spread(environment, spread_s, joiners)
     else:
-        get_context(environment).join_spread_s = spread_s
+        get_context(environment).set_join(spread_s, joiners)
 
 
 def on_rate_message(environment: Any, msg: Any) -> None:
@@ -186,7 +186,7 @@ def on_rate_message(environment: Any, msg: Any) -> None:
     data = msg.data
     if "join_spread_s" in data:
         if state.run is not None:  # none yet before its first users: nothing to spread then
-            state.run.join_spread_s = float(data["join_spread_s"])
+            state.run.set_join(float(data["join_spread_s"]), int(data.get("joiners", 0)))
         return
     if state.run is None and not environment.host:  # before the spawn message: no options to start a run with
         state.early_step = msg

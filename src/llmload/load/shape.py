@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from locust import LoadTestShape
 
 from llmload.client.clock import wall_clock
-from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan, Measurement, Plan
+from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan, Plan
 from llmload.load.context import RunContext
+from llmload.load.level_measurement import Measurement, expected_answer_s
 from llmload.load.plan_estimate import adaptive_left, fixed_left, left_text
 from llmload.load.process import process_state
 from llmload.load.recorder import RunRecorder
@@ -69,9 +70,9 @@ class StepLoadShape(LoadTestShape):
             if index < settings.step_count:
                 rate = ctx.step_rate(index) if settings.open_loop else None
                 users = settings.max_users if settings.open_loop else settings.levels[index]
-                if settings.auto_steps and ctx.recorder.previous_answer_s:
-                    set_join_spread(environment, ctx.recorder.previous_answer_s)
-                ctx.recorder.start_step(index, users, now, rate)
+                before = settings.levels[index - 1] if index and not settings.open_loop else users
+                spread = self._join(environment, ctx, ctx.recorder, users - before)
+                ctx.recorder.start_step(index, users, now, rate, spread)
                 if rate is not None:
                     set_arrival_rate(environment, rate, wall_clock(), index)  # after the step's bookkeeping
             elif not settings.auto_steps:
@@ -118,12 +119,10 @@ class StepLoadShape(LoadTestShape):
             self._level, self._index, self._step_started_s = next(self._plan), 0, run_time
             recorder.start_step(0, self._level, now)
         elif self._level is not None:
-            done = self._adaptive_step_done(ctx, recorder, run_time - self._step_started_s, now)
+            done = self._adaptive_step_done(ctx, recorder, telemetry, run_time - self._step_started_s, now)
             if done is None:
                 return self._level, self._spawn_rate()
-            measurement = recorder.measure(now)
-            if measurement is not None:
-                measurement = with_server_queue(measurement, telemetry, now)
+            measurement = with_server_evidence(recorder.measure(now), telemetry, now)
             ended = self._level
             try:
                 self._level = self._plan.send(measurement or Measurement(self._level, 0.0, float("inf")))
@@ -136,10 +135,25 @@ class StepLoadShape(LoadTestShape):
                 self._say_adaptive_estimate(ctx, recorder, ended)
             self._index += 1
             self._step_started_s = run_time
-            if ctx.settings.auto_steps and recorder.previous_answer_s:
-                set_join_spread(environment, recorder.previous_answer_s)
-            recorder.start_step(self._index, self._level, now)
+            expected_s = expected_answer_s(self._planner.measured, self._level) if self._planner else None
+            spread = self._join(environment, ctx, recorder, self._level - ended, expected_s)
+            recorder.start_step(self._index, self._level, now, join_spread_s=spread)
         return (self._level, self._spawn_rate()) if self._level is not None else None
+
+    @staticmethod
+    def _join(
+        environment: Any, ctx: RunContext, recorder: RunRecorder, adds: int, expected_s: float | None = None
+    ) -> float | None:
+        """Auto steps: the `adds` users a step adds join at random moments of one answer, the previous level's
+        or the plan's expected one at the new level (target time) when longer, stratified, so that their
+        answers' phases spread over the new cycle (clumped, they fill a KV cache at once); the spread, None
+        when it adds none."""
+        previous = recorder.previous_answer_s
+        if not ctx.settings.auto_steps or not previous:
+            return None
+        spread = max(previous, (expected_s or 0.0) / recorder.time_scale)
+        set_join_spread(environment, spread, max(0, adds))
+        return spread if adds > 0 else None
 
     def _spawn_rate(self) -> float:
         """SPAWN_RATE for each process that sends requests: a master splits the rate over its workers (4,096
@@ -157,12 +171,16 @@ class StepLoadShape(LoadTestShape):
             recorder.note(left_text(left, recorder.time_scale))
 
     def _adaptive_step_done(
-        self, ctx: RunContext, recorder: RunRecorder, elapsed_s: float, now_s: float
+        self, ctx: RunContext, recorder: RunRecorder, telemetry: Telemetry | None, elapsed_s: float, now_s: float
     ) -> StopDecision | bool | None:
-        """None: the step runs on; a decision (auto steps) or True (fixed steps): it ends now."""
+        """None: the step runs on; a decision (auto steps: the plan's rule for the level, given what the step
+        shows so far) or True (fixed steps): it ends now."""
         duration = ctx.settings.step_duration_s
         if duration is None:
-            return recorder.stop_check(now_s, ctx.settings.stop_rule)
+            assert self._planner is not None
+            so_far = recorder.measure(now_s) if recorder.warmup_end_s(now_s) is not None else None
+            rule = self._planner.stop_rule(ctx.settings.stop_rule, with_server_evidence(so_far, telemetry, now_s))
+            return recorder.stop_check(now_s, rule)
         if elapsed_s < duration:
             return None
         if recorder.measure(now_s) is None and elapsed_s < MAX_STEP_EXTENSION * duration:
@@ -170,11 +188,19 @@ class StepLoadShape(LoadTestShape):
         return True
 
 
-def with_server_queue(measurement: Measurement, telemetry: Telemetry | None, now_s: float) -> Measurement:
-    """The measurement with vLLM's mean waiting/running requests over its window, when /metrics is sampled
-    (the run's telemetry, whose `metrics` is None once it found no vLLM series)."""
+def with_server_evidence(
+    measurement: Measurement | None, telemetry: Telemetry | None, now_s: float
+) -> Measurement | None:
+    """The measurement with vLLM's scheduler over its window (mean requests waiting and running, KV-cache
+    usage, preemptions), when /metrics is sampled (the run's telemetry, whose `metrics` is None once it found
+    no vLLM series)."""
     sampler = telemetry.metrics if telemetry is not None else None
-    means = sampler.queue_means(measurement.window_start_s, now_s) if sampler is not None else None
-    if means is None:
+    if measurement is None or sampler is None:
         return measurement
-    return dataclasses.replace(measurement, waiting_mean=means[0], running_mean=means[1])
+    window = sampler.scheduler_window(measurement.window_start_s, now_s)
+    if window is None:
+        return measurement
+    return dataclasses.replace(
+        measurement, waiting_mean=window.waiting_mean, running_mean=window.running_mean,
+        kv_usage_mean=window.kv_usage_mean, preemptions=window.preemptions,
+    )  # fmt: skip

@@ -56,7 +56,7 @@ class LlmUser(User):
 
     def on_start(self) -> None:
         if self.ctx.join_spread_s > 0:  # auto steps: join at a random phase of the cycle (RunContext)
-            gevent.sleep(random.uniform(0.0, self.ctx.join_spread_s))  # noqa: S311 - a phase, not a secret
+            gevent.sleep(self.ctx.join_delay_s(random.random()))  # noqa: S311 - a phase, not a secret
 
     def on_stop(self) -> None:
         self.llm.close()

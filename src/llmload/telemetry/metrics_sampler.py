@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -47,6 +48,8 @@ KEPT_FAMILIES = (
 )
 STATIC_NAMES = frozenset({"vllm:cache_config_info"})
 WAITING, RUNNING = "vllm:num_requests_waiting", "vllm:num_requests_running"
+KV_USAGE = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
+PREEMPTIONS = ("vllm:num_preemptions", "vllm:num_preemptions_total")
 _SUFFIXES = ("", "_total", "_bucket", "_sum", "_count", "_info")
 _KEPT_NAMES = frozenset(f + s for f in KEPT_FAMILIES for s in _SUFFIXES)
 
@@ -90,6 +93,28 @@ def count_vllm_series(text: str) -> int:
 Fetch = Callable[[str, float], tuple[int, bytes]]
 
 
+@dataclass(frozen=True)
+class SchedulerSample:
+    """One scrape's scheduler state, summed over engines (KV usage: the fullest engine's); None: not exported."""
+
+    t_s: float
+    waiting: float
+    running: float
+    kv_usage: float | None
+    preemptions_total: float | None
+
+
+@dataclass(frozen=True)
+class SchedulerWindow:
+    """The scheduler over a window, for `--users auto` (load.adaptive): mean requests waiting and running, mean
+    KV-cache usage (0..1) and the preemptions in it (None where not exported)."""
+
+    waiting_mean: float
+    running_mean: float
+    kv_usage_mean: float | None
+    preemptions: float | None
+
+
 def _default_fetch(url: str, timeout_s: float) -> tuple[int, bytes]:
     return http_get(url, timeout_s)
 
@@ -114,7 +139,7 @@ class MetricsSampler:
         self.scrapes = 0
         self.failures = 0
         self.disabled_reason: str | None = None
-        self.queue: list[tuple[float, float, float]] = []  # (t_s, waiting, running) per scrape, for --users auto
+        self.scheduler: list[SchedulerSample] = []  # per scrape, for --users auto
 
     def sample_once(self) -> bool:
         """One scrape. False (and ``disabled_reason`` set) when the target has no usable /metrics."""
@@ -134,22 +159,37 @@ class MetricsSampler:
         if self.scrapes:  # static facts (cache config) once, on the first scrape
             rows = [r for r in rows if r["name"] not in STATIC_NAMES]
         self._emit(rows)
-        self._note_queue(rows, t_s)
+        self._note_scheduler(rows, t_s)
         self.scrapes += 1
         return True
 
-    def _note_queue(self, rows: list[dict[str, Any]], t_s: float) -> None:
-        waiting = [r["value"] for r in rows if r["name"] == WAITING]
-        running = [r["value"] for r in rows if r["name"] == RUNNING]
-        if waiting and running:
-            self.queue.append((t_s, sum(waiting), sum(running)))
+    def _note_scheduler(self, rows: list[dict[str, Any]], t_s: float) -> None:
+        def values(names: tuple[str, ...]) -> list[float]:
+            return [float(r["value"]) for r in rows if r["name"] in names]
 
-    def queue_means(self, start_s: float, end_s: float) -> tuple[float, float] | None:
-        """Mean (waiting, running) requests over the scrapes in [start_s, end_s); None without any."""
-        inside = [(w, r) for t, w, r in self.queue if start_s <= t < end_s]
+        waiting, running = values((WAITING,)), values((RUNNING,))
+        kv, preemptions = values(KV_USAGE), values(PREEMPTIONS)
+        if waiting and running:
+            self.scheduler.append(SchedulerSample(
+                t_s, sum(waiting), sum(running), max(kv) if kv else None, sum(preemptions) if preemptions else None,
+            ))  # fmt: skip
+
+    def scheduler_window(self, start_s: float, end_s: float) -> SchedulerWindow | None:
+        """The scheduler over the scrapes in [start_s, end_s); None without any. Preemptions: the counter's
+        rise from the last scrape before the window (the first in it when there is none)."""
+        inside = [s for s in self.scheduler if start_s <= s.t_s < end_s]
         if not inside:
             return None
-        return sum(w for w, _ in inside) / len(inside), sum(r for _, r in inside) / len(inside)
+        kv = [s.kv_usage for s in inside if s.kv_usage is not None]
+        before = [s.preemptions_total for s in self.scheduler if s.t_s < start_s]
+        first = before[-1] if before else inside[0].preemptions_total
+        last = inside[-1].preemptions_total
+        return SchedulerWindow(
+            sum(s.waiting for s in inside) / len(inside),
+            sum(s.running for s in inside) / len(inside),
+            sum(kv) / len(kv) if kv else None,
+            last - first if last is not None and first is not None else None,
+        )
 
     def _disable(self, reason: str) -> bool:
         self.disabled_reason = reason
