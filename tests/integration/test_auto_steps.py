@@ -102,7 +102,7 @@ def test_users_auto_aims_at_the_kv_caches_capacity(tmp_path: Path) -> None:
     assert run["summary"]["limit"]["users"] > run["summary"]["knee"]["users"]
 
 
-@pytest.mark.alone  # the step's window is its planned length to 50 ms: the shape's tick must be on time
+@pytest.mark.alone  # 2 s steps of 1.36 s answers: a late shape tick would let an answer into the window
 def test_a_fixed_step_too_short_for_one_answer_is_warned_about_and_flagged(tmp_path: Path) -> None:
     # 1.36 s answers, 2 s steps: warm-up 1 s (half the step), a window of 1 s holds none
     run_dir = tmp_path / "run"
@@ -119,5 +119,8 @@ def test_a_fixed_step_too_short_for_one_answer_is_warned_about_and_flagged(tmp_p
     for step in summary(run_dir)["steps"]:
         assert step["requests_ok"] == 0
         flag = step["validity"]["empty_window"]
-        assert flag["window_s"] == 1.0 or abs(flag["window_s"] - 1.0) < 0.05
+        # the window is the step's own (its marks less the warm-up), shorter than any answer: why it is empty.
+        # Not its planned 1 s to the millisecond: that is Locust's shape tick on time (a quiet fresh clone read
+        # 0.950 s once).
+        assert flag["window_s"] == pytest.approx(step["window_s"]) and flag["window_s"] < flag["shortest_e2e_s"]
         assert 1.3 < flag["shortest_e2e_s"] < 1.5 and "--step-duration auto" in flag["reason"]
