@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from llmload.load.adaptive import AdaptivePlan
+from llmload.load.level_measurement import Measurement
 from llmload.records import Record, StepMark
 
 T0 = 1_700_000_000.0
@@ -100,3 +102,18 @@ def _closed_loop(
                 n += 1
                 t += e2e + gap_s
     return steps, records
+
+
+def drive_plan(plan: AdaptivePlan, measure: Callable[[int], Measurement]) -> list[int]:
+    """The levels an adaptive plan runs when each level measures as `measure(users)` says (the plan's steps()
+    generator is sent each level's measurement, as load/shape.py does)."""
+    levels: list[int] = []
+    steps = plan.steps()
+    try:
+        users = next(steps)
+        while True:
+            levels.append(users)
+            users = steps.send(measure(users))
+    except StopIteration:
+        pass
+    return levels

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from helpers import drive_plan
 from llmload.knee_rule import interpolate_limit
 from llmload.load.adaptive import AUTO_STEPS_START, AdaptivePlan
 from llmload.load.level_measurement import Measurement
@@ -33,18 +34,12 @@ def thrashing(knee: int = 29) -> Curve:
 
 
 def run(plan: AdaptivePlan, curve: Curve, queue: Queue | None = None) -> list[int]:
-    levels: list[int] = []
-    gen = plan.steps()
-    try:
-        users = next(gen)
-        while True:
-            levels.append(users)
-            rps, p50 = curve(users)
-            waiting, running = queue(users) if queue else (None, None)
-            users = gen.send(Measurement(users, rps, p50, 0.0, waiting, running))
-    except StopIteration:
-        pass
-    return levels
+    def measure(users: int) -> Measurement:
+        rps, p50 = curve(users)
+        waiting, running = queue(users) if queue else (None, None)
+        return Measurement(users, rps, p50, 0.0, waiting, running)
+
+    return drive_plan(plan, measure)
 
 
 Queue = Callable[[int], tuple[float, float]]  # users -> vLLM's (mean waiting, mean running)

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from llmload.analysis.model import StepStats
-from llmload.report.charts.curve_charts import in_level_order
+from llmload.report.charts.level_order import in_level_order
 
 
 def _steps(*levels: tuple[int, float | None]) -> list[StepStats]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from helpers import drive_plan
 from llmload.load.adaptive import AUTO_STEPS_START, NEAR_KNEE_TOLERANCE, AdaptivePlan
 from llmload.load.kv_aim import NEAR_KNEE, PAST_KNEE, Gallop, edge, kv_bound_users, next_level, plateau_start
 from llmload.load.level_measurement import Measurement, expected_answer_s
@@ -41,19 +42,6 @@ def seed(users: int, kv: bool = True) -> Measurement:
                        completed=60)  # fmt: skip
 
 
-def run(plan: AdaptivePlan, server: Server) -> list[int]:
-    levels: list[int] = []
-    steps = plan.steps()
-    try:
-        users = next(steps)
-        while True:
-            levels.append(users)
-            users = steps.send(server(users))
-    except StopIteration:
-        pass
-    return levels
-
-
 def sweep(server: Server, low: int, top: int) -> tuple[int, int]:
     """A 1-by-1 sweep's knee (the rule: smallest level within 2% of the peak) and limit (largest level from the
     knee up with median E2E within 1.5 x the knee's)."""
@@ -72,17 +60,17 @@ def test_the_seed_in_five_steps_aimed_by_its_kv_cache() -> None:
     # peak 28 (0.93 x 30.9); the knee bracketed from below (26: 2.8% under 28); the limit past the KV bound
     # (33 users: 64.2 s, past 1.5 x 40.7 s), interpolated: 28 + 5 x (61.05 - 40.7) / (64.2 - 40.7) = 32.3
     plan = AdaptivePlan(start=AUTO_STEPS_START, max_users=256)
-    assert run(plan, seed) == [4, 25, 28, 26, 33]
+    assert drive_plan(plan, seed) == [4, 25, 28, 26, 33]
     assert (plan.knee, plan.limit) == (28, 32) == sweep(seed, 4, 40)
     assert plan.roles == {4: "", 25: NEAR_KNEE, 28: NEAR_KNEE, 26: NEAR_KNEE, 33: PAST_KNEE}
 
 
 def test_without_kv_metrics_the_same_server_takes_the_climb() -> None:
     plan = AdaptivePlan(start=AUTO_STEPS_START, max_users=256)
-    levels = run(plan, lambda n: seed(n, kv=False))
+    levels = drive_plan(plan, lambda n: seed(n, kv=False))
     assert levels[:4] == [4, 8, 16, 32] and len(levels) >= 10  # twice the KV path's steps
     unbounded = AdaptivePlan(start=AUTO_STEPS_START, max_users=256)  # a cache that never fills: no estimate
-    assert run(unbounded, lambda n: Measurement(n, n / 10.0, 10.0, kv_usage_mean=0.0, preemptions=0.0))[:3] == [4, 8, 16]
+    assert drive_plan(unbounded, lambda n: Measurement(n, n / 10.0, 10.0, kv_usage_mean=0.0, preemptions=0.0))[:3] == [4, 8, 16]
 
 
 def test_an_aim_past_the_peak_is_searched_down_from() -> None:
@@ -93,7 +81,7 @@ def test_an_aim_past_the_peak_is_searched_down_from() -> None:
         return Measurement(n, m.rps, m.e2e_p50_s, kv_usage_mean=0.08, preemptions=m.preemptions, completed=60) if n == 4 else m
 
     plan = AdaptivePlan(start=AUTO_STEPS_START, max_users=256)
-    assert run(plan, understated) == [4, 46, 44, 40, 32, 16, 24, 28, 30, 26]  # down 2, 4, 8, 16; then bisected
+    assert drive_plan(plan, understated) == [4, 46, 44, 40, 32, 16, 24, 28, 30, 26]  # down 2, 4, 8, 16; then bisected
     assert (plan.knee, plan.limit) == (28, 32)
 
 
@@ -104,7 +92,7 @@ def test_a_plateau_far_under_the_kv_bound_is_galloped_down_to() -> None:
         return Measurement(n, rps, n / rps, kv_usage_mean=min(1.0, n / 60), preemptions=20.0 * (n > 60), completed=60)
 
     plan = AdaptivePlan(start=AUTO_STEPS_START, max_users=256)
-    assert run(plan, compute_bound) == [4, 55, 53, 49, 41, 25, 14, 19, 16]
+    assert drive_plan(plan, compute_bound) == [4, 55, 53, 49, 41, 25, 14, 19, 16]
     assert (plan.knee, plan.limit) == sweep(compute_bound, 1, 80) == (16, 24)
 
 
@@ -179,5 +167,5 @@ def test_an_aim_that_queues_hands_the_search_to_the_climb() -> None:
                            kv_usage_mean=0.05 * running, preemptions=0.0)  # fmt: skip
 
     plan = AdaptivePlan(start=AUTO_STEPS_START, max_users=256)
-    assert run(plan, four_slots)[:3] == [4, 18, 8]
+    assert drive_plan(plan, four_slots)[:3] == [4, 18, 8]
     assert plan.knee == 4

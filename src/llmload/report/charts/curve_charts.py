@@ -16,6 +16,7 @@ from llmload.analysis.model import RunAnalysis, StepStats
 from llmload.analysis.step_windows import step_users
 from llmload.analysis.usl import usl_throughput
 from llmload.report.charts.jmeter_over_time import top_labels
+from llmload.report.charts.level_order import in_level_order, level_key
 from llmload.report.charts.svg_figure import COLORS, downsample, gaps_as_nan, plain_text, svg
 
 
@@ -24,12 +25,6 @@ def x_levels(users: list[int], offered_rps: list[float | None]) -> tuple[list[fl
     if offered_rps and all(rate is not None for rate in offered_rps):
         return [float(rate or 0.0) for rate in offered_rps], "offered load (req/s)"
     return [float(u) for u in users], "concurrent users"
-
-
-def in_level_order(steps: Sequence[StepStats]) -> list[StepStats]:
-    """The steps sorted by their load (offered rate, else users): an adaptive plan (`--users auto`) runs
-    levels out of order, and a curve drawn in run order would zigzag."""
-    return sorted(steps, key=lambda s: (s.offered_rps if s.offered_rps is not None else -1.0, s.users))
 
 
 def usl_curve(usl: Mapping[str, Any], x_max: float) -> tuple[np.ndarray, np.ndarray] | None:
@@ -150,8 +145,8 @@ def compare_chart(base: dict[str, Any], new: dict[str, Any], base_label: str, ne
     for summary, label, color in ((base, base_label, "#7f7f7f"), (new, new_label, "#1f77b4")):
         steps = sorted(
             (s for s in summary.get("steps") or [] if s["rps"] is not None),
-            key=lambda s: (s.get("offered_rps") if s.get("offered_rps") is not None else -1.0, s["users"]),
-        )  # level order (in_level_order, for summary.json's dicts)
+            key=lambda s: level_key(s["users"], s.get("offered_rps")),
+        )
         xs, xlabel = x_levels([s["users"] for s in steps], [s.get("offered_rps") for s in steps])
         ax.plot(xs, [s["rps"] for s in steps], "o-", ms=3, color=color, label=f"{label}: req/s")
         ax2.plot(

@@ -13,6 +13,7 @@ import pandas as pd
 from llmload.analysis.frame import RunData
 from llmload.analysis.model import RunAnalysis, StepStats
 from llmload.analysis.step_windows import StepWindow, steady_ok_in
+from llmload.report.charts.level_order import in_level_order
 from llmload.report.charts.svg_figure import bin_edges, gaps_as_nan, run_span_s, step_bands, svg, time_axis
 
 # box = p25..p75, line = p50, whiskers = p5..p95, dot = p99
@@ -128,7 +129,7 @@ def tokens_over_time_chart(run: RunData) -> str | None:
 
 
 def tradeoff_chart(analysis: RunAnalysis) -> str | None:
-    steps = sorted((s for s in analysis.steps if s.output_tokens_per_s and s.users), key=lambda s: s.users)
+    steps = in_level_order(s for s in analysis.steps if s.output_tokens_per_s and s.users)
     if not steps:
         return None
     total = [s.output_tokens_per_s or 0.0 for s in steps]  # all measured (filtered above)
@@ -189,7 +190,7 @@ def reasoning_chart(run: RunData) -> str | None:
 
 
 def accuracy_chart(steps: Sequence[StepStats]) -> str | None:
-    measured = sorted((s for s in steps if s.accuracy.precision is not None), key=lambda s: s.users)
+    measured = in_level_order(s for s in steps if s.accuracy.precision is not None)
     if not measured:
         return None
     fig, ax = plt.subplots(figsize=(8, 2.6))
