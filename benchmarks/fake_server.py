@@ -9,7 +9,8 @@ Raw asyncio, no framework: one Protocol per connection, pre-built event bytes. T
 selectors.SelectSelector on purpose: epoll's timeout has millisecond granularity (timers wake up to
 1 ms late), select's has microseconds. The server measures its own lateness (actual write time minus
 the due time of each token event) so a client's error can be told from the server's. "Arrived" is the
-kernel's receive stamp of the request (SO_TIMESTAMPNS, Linux), not when the loop got round to it: a burst
+kernel's receive stamp of the request's first bytes (SO_TIMESTAMPNS, Linux), not when the loop got round to it
+nor when a long body's last bytes came (the client's clock starts before its first byte too): a burst
 of requests (closed-loop streams of equal length all end, and send again, together) is read one after the
 other, and the last one read used to start its clock milliseconds late, which the harness then charged to
 the client. `/stats` reports that wait as read lag.
@@ -125,7 +126,8 @@ class Stats:
     requests_done: int = 0
     active: int = 0
     lateness_s: list[float] = field(default_factory=list)
-    read_lag_s: list[float] = field(default_factory=list)  # request's receive stamp -> the loop read it
+    read_lag_s: list[float] = field(default_factory=list)  # request's last receive stamp -> the loop read it
+    upload_s: list[float] = field(default_factory=list)  # request's first bytes -> its last bytes (receive stamps)
 
     def snapshot(self, reset: bool, late_stats: bool = True, hist: bool = False) -> dict[str, Any]:
         """Counters, and (late_stats) lateness percentiles: sorting every sample costs the loop milliseconds
@@ -148,11 +150,14 @@ class Stats:
         }
         if wanted:
             lag = sorted(self.read_lag_s)
+            up = sorted(self.upload_s)
             out |= {"read_lag_p99_s": lag[min(len(lag) - 1, int(0.99 * len(lag)))] if lag else None,
-                    "read_lag_max_s": lag[-1] if lag else None}
+                    "read_lag_max_s": lag[-1] if lag else None,
+                    "upload_p99_s": up[min(len(up) - 1, int(0.99 * len(up)))] if up else None}
         if reset:
             self.lateness_s = []
             self.read_lag_s = []
+            self.upload_s = []
         return out
 
 
@@ -225,7 +230,8 @@ class HttpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.stream: Stream | None = None
         self.sock: socket.socket | None = None  # our own reader of the connection, for its receive stamps
-        self.rx_wall_s: float | None = None
+        self.rx_wall_s: float | None = None  # receive stamp of the last bytes read
+        self.head_rx_wall_s: float | None = None  # receive stamp of the first bytes of the request in the buffer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -257,16 +263,21 @@ class HttpProtocol(asyncio.Protocol):
             self._drop_reader()
             return
         self.rx_wall_s = received_wall_s(ancillary)
+        if not self.buffer:
+            self.head_rx_wall_s = self.rx_wall_s
         self.data_received(data)
 
     def arrival_time(self) -> float:
-        """Loop time at which the request being handled reached the machine (its receive stamp)."""
+        """Loop time at which the request being handled began to reach the machine (the receive stamp of its
+        first bytes): a client stamps its send before the first byte, so a long body's upload is inside both
+        clocks' TTFT and a client's error is not confused with the time a 500 KB body takes to travel."""
         now = self.loop.time()
-        if self.rx_wall_s is None:
+        if self.rx_wall_s is None or self.head_rx_wall_s is None:
             return now
-        lag_s = max(0.0, time.time() - self.rx_wall_s)
-        self.stats.read_lag_s.append(lag_s)
-        return now - lag_s
+        wall_s = time.time()
+        self.stats.read_lag_s.append(max(0.0, wall_s - self.rx_wall_s))
+        self.stats.upload_s.append(max(0.0, self.rx_wall_s - self.head_rx_wall_s))
+        return now - max(0.0, wall_s - self.head_rx_wall_s)
 
     def _drop_reader(self) -> None:
         if self.sock is not None:
@@ -344,6 +355,15 @@ class HttpProtocol(asyncio.Protocol):
         self.stream.start()
 
 
+def stamp_from_the_start(server: asyncio.Server) -> None:
+    """Receive stamps on the listening sockets: accepted connections inherit them, so a request sent at once
+    after connecting is stamped too (set per connection, packets that came before the option had none)."""
+    if SO_TIMESTAMPNS is None:
+        return
+    for sock in server.sockets:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
+
 async def serve(cfg: Config, host: str, port: int, stats_port: int | None = None) -> None:
     loop = asyncio.get_running_loop()
     stats = Stats()
@@ -354,6 +374,7 @@ async def serve(cfg: Config, host: str, port: int, stats_port: int | None = None
 
     shared = stats_port is not None
     server = await loop.create_server(protocol, host, port, backlog=4096, reuse_port=shared or None)
+    stamp_from_the_start(server)
     if stats_port is not None:
         await loop.create_server(protocol, host, stats_port)
     print(f"fake server on http://{host}:{port} ttft {cfg.ttft_s * 1000:g} ms itl {cfg.itl_s * 1000:g} ms"

@@ -9,6 +9,7 @@
                 shape check, accumulate), read one event at a time (paced) and in 64 KiB pieces (a burst),
                 then StreamAccumulator.finish (the answer text) and Record.to_json
     master      json.loads + Record.from_dict of that record (what the master does per record received)
+    collection  a full garbage collection with 16 answers of N tokens streaming (what each chunk kept costs)
 
 A per-token (or per-KiB) cost that stays flat as N grows is linear; a quadratic copy shows as a cost per
 token that grows with N.
@@ -24,6 +25,7 @@ a 1k-token prompt with 64 tokens out, a 128k-token prompt with 64 out, a 1k prom
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -125,10 +127,33 @@ def stream_costs(answer_tokens: list[int]) -> list[str]:
     return rows
 
 
+def collection_costs(answer_tokens: list[int], streams: int = 16) -> list[str]:
+    """A full garbage collection's pause with `streams` answers of N tokens half-way through (their
+    accumulators alive, the rest of the heap frozen as the load process freezes it): what a long stream's
+    per-chunk storage costs every collection while it lasts."""
+    rows = [f"| answer tokens | {streams} streams' chunks | full collection ms |", "|---:|---:|---:|"]
+    gc.collect()
+    gc.freeze()
+    for tokens in answer_tokens:
+        events = sse_events(tokens)[1 : tokens + 1]
+        live = []
+        for _ in range(streams):
+            accumulator = StreamAccumulator(keep_text=True)
+            for i, event in enumerate(events):
+                accumulator.add(1.7964e9 + i * 1e-3, [bytes(bytearray(event[6:-2]))])  # a fresh object each, as read
+            live.append(accumulator)
+        rows.append(f"| {tokens:,} | {streams * tokens:,} | {timed(gc.collect, 0.1) * 1e3:.2f} |")
+        del live
+    gc.unfreeze()
+    return rows
+
+
 def micro(args: argparse.Namespace) -> None:
     print("\n".join(body_costs(args.prompt_tokens)))
     print()
     print("\n".join(stream_costs(args.answer_tokens)))
+    print()
+    print("\n".join(collection_costs(args.answer_tokens)))
 
 
 # --- end to end ------------------------------------------------------------------------------------------
