@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from llmload.client.answer_text import PAUSE_EVERY
+from llmload.client.answer_text import DECODE_EVERY
 from llmload.client.sse import MalformedStream, SseSplitter, StreamAccumulator
 from llmload.client.stream import consume_stream
 
@@ -159,28 +159,36 @@ def compact_chunk(content: str) -> bytes:
     return b"data: " + json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
 
 
+def think_across_batches(i: int) -> bytes:
+    """A reasoning section that opens in the first batch of chunks and closes in the second."""
+    return compact_chunk("<think>" if i == 0 else "</think>" if i == DECODE_EVERY + 5 else f"w{i} ")
+
+
 @pytest.mark.parametrize(
-    ("name", "make", "first", "pauses"),
+    ("name", "make", "answer_from", "reasoning"),
     [
-        ("answer only", compact_chunk, "", 2),  # 2 pauses between 3 slices of PAUSE_EVERY chunks
-        ("a think section", compact_chunk, "<think>hm</think>", 2 + 2),  # then the per-chunk loop's 2
-        ("chunks decoded one by one", chunk, "", 2),  # not the compact form: the per-chunk loop's 2 only
+        ("answer only", lambda i: compact_chunk(f"w{i} "), 0, ""),
+        ("chunks decoded one by one", lambda i: chunk(f"w{i} "), 0, ""),  # not the compact form
+        ("a think section across batches", think_across_batches, DECODE_EVERY + 6,
+         "".join(f"w{i} " for i in range(1, DECODE_EVERY + 5))),
+        ("reasoning_content first", lambda i: chunk(reasoning="r") if i < DECODE_EVERY + 20 else chunk(f"w{i} "),
+         DECODE_EVERY + 20, "r" * (DECODE_EVERY + 20)),
     ],
-)
-def test_a_long_answer_pauses_while_its_text_is_decoded(
-    name: str, make: Callable[[str], bytes], first: str, pauses: int
+)  # fmt: skip
+def test_a_long_answer_is_decoded_while_it_streams(
+    name: str, make: Callable[[int], bytes], answer_from: int, reasoning: str
 ) -> None:
-    n = 3 * PAUSE_EVERY - 10
-    pieces = [(1.0, make(first))] + [(1.0 + i / 10_000, make(f"w{i} ")) for i in range(1, n)] + [(9.0, DONE)]
-    called: list[int] = []
-    acc = StreamAccumulator(keep_text=True, pause=lambda: called.append(1))
-    recv, clock = scripted(pieces)
+    n = 3 * DECODE_EVERY + 10
+    pieces = [(1.0 + i / 10_000, make(i)) for i in range(n)] + [(9.0, DONE)]
+    acc = StreamAccumulator(keep_text=True)
+    recv, clock = scripted(pieces[:-1])
     consume_stream(recv, clock, acc)
+    assert acc.text is not None and acc.text.undecoded < DECODE_EVERY, name  # little is left for the end
+    acc.add(9.0, [DONE[6:-2]])
     facts = acc.finish()
-    assert len(called) == pauses, name
-    assert facts.answer_text == "".join(f"w{i} " for i in range(1, n))
-    assert facts.answer_text == run(pieces).finish().answer_text  # the same text as without pauses
-    assert facts.first_answer_s == 1.0001
+    assert facts.answer_text == "".join(f"w{i} " for i in range(answer_from, n)), name
+    assert facts.reasoning_text == reasoning, name
+    assert facts.first_answer_s == 1.0 + answer_from / 10_000, name
 
 
 def test_after_done_the_body_is_read_to_its_end_and_a_stall_there_is_not_a_failure() -> None:

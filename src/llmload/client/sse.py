@@ -2,15 +2,16 @@
 
 `SseSplitter` turns arbitrary byte pieces (as they come off the socket) into complete `data:` payloads.
 `StreamAccumulator` turns timestamped payloads into the raw facts of a record. The hot path never decodes
-JSON: content-bearing chunks are recognised with one byte regex; only the usage trailer (and, when the
-answer text is needed, all chunks after the stream ended, in one decode call: client.answer_text) are decoded.
+JSON per chunk: content-bearing chunks are recognised with one byte regex; only the usage trailer (and, when
+the answer text is needed, the chunks in batches of answer_text.DECODE_EVERY, one regex pass each:
+client.answer_text) are decoded.
 """
 
 from __future__ import annotations
 
 import re
 
-from llmload.client.answer_text import Pause, decode_object, split_reasoning
+from llmload.client.answer_text import AnswerText, decode_object
 from llmload.client.stream_facts import MalformedStream, StreamFacts, take_usage
 
 # a chat delta whose content / reasoning string is non-empty
@@ -77,13 +78,12 @@ class StreamAccumulator:
     """Feeds on (arrival time, payload) pairs; `finish()` returns the StreamFacts. `completions`: the chunks
     of /v1/completions (`choices[0].text`) instead of chat deltas."""
 
-    def __init__(self, keep_text: bool, completions: bool = False, pause: Pause | None = None) -> None:
+    def __init__(self, keep_text: bool, completions: bool = False) -> None:
         self.keep_text = keep_text
         self.completions = completions
-        self.pause = pause  # lets other work run while a long answer's text is decoded (answer_text)
         self.facts = StreamFacts()
         self.events: list[bytes] | None = None  # a list: every payload is kept in it as it came
-        self._content: list[tuple[float, bytes]] = []
+        self.text = AnswerText(completions) if keep_text else None
         self._has_content = (_COMPLETION_TEXT if completions else _CONTENT).search
 
     def add(self, arrival_s: float, payloads: list[bytes]) -> None:
@@ -106,8 +106,8 @@ class StreamAccumulator:
                 facts.first_token_s = arrival_s
             facts.last_token_s = arrival_s
             facts.chunk_s.extend([arrival_s] * len(content))
-            if self.keep_text:
-                self._content.extend([(arrival_s, payload) for payload in content])
+            if self.text is not None:
+                self.text.add(arrival_s, content)
         if DONE in payloads:
             facts.done = True
         if facts.finish_reason is None and finish_possible:
@@ -121,8 +121,8 @@ class StreamAccumulator:
 
     def finish(self) -> StreamFacts:
         facts = self.facts
-        if self.keep_text:
-            split_reasoning(facts, self._content, self.completions, self.pause)
+        if self.text is not None:
+            self.text.finish(facts)
         if facts.output_tokens is None:
             facts.output_tokens = len(facts.chunk_s)
             facts.token_source = "chunks"

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import gevent
 from gevent import monkey
 from geventhttpclient import HTTPClient
 
@@ -153,7 +152,7 @@ class ChatStreamClient:
         """POSTs the encoded body to `path`: timed, read to the end, never raising (a failure is the
         outcome's error_kind). `completions`: the answer is /v1/completions' text. `keep_events`: the
         outcome keeps the response's payloads as they came (an SDK-shaped client rebuilds its objects)."""
-        accumulator = StreamAccumulator(keep_text=keep_text, completions=completions, pause=gevent.sleep)
+        accumulator = StreamAccumulator(keep_text=keep_text, completions=completions)
         accumulator.events = [] if keep_events else None
         self._connected_s = None
         send_s = self.clock()

@@ -12,6 +12,7 @@ from typing import TextIO
 import numpy as np
 
 from llmload.load.level_measurement import Measurement
+from llmload.load.record_sink import RecordSink
 from llmload.records import Record, RecordWriter, StepMark
 from llmload.rundir import RECORDS, STEPS
 from llmload.steady import auto_warmup_s, empty_window_warning, steady_mask
@@ -37,7 +38,7 @@ class RunRecorder:
         self.run_dir = run_dir
         self.time_scale = time_scale
         self.out = out
-        self.records = RecordWriter(run_dir / RECORDS)
+        self.records = RecordSink(RecordWriter(run_dir / RECORDS))
         self.steps = RecordWriter(run_dir / STEPS)
         self._tally: _StepTally | None = None
         self._previous_users = 0  # closed loop: each was in a request when the next step began
