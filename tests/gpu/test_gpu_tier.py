@@ -38,9 +38,7 @@ import pytest
 from llmload.serve.serve_profile import load_profile
 
 REPO = Path(__file__).resolve().parents[2]
-BASE_PROFILE = load_profile(
-    "transformers-gpu"
-)  # the model lands in $LLMLOAD_MODEL_CACHE (~/.cache/llmload/models)
+BASE_PROFILE = load_profile("transformers-gpu")  # the model lands in $LLMLOAD_MODEL_CACHE (~/.cache/llmload/models)
 KV_BLOCKS = int(os.environ.get("LLMLOAD_GPU_KV_BLOCKS") or BASE_PROFILE.args["cb-num-blocks"])
 PROFILE = dataclasses.replace(BASE_PROFILE, args={**BASE_PROFILE.args, "cb-num-blocks": KV_BLOCKS})
 MODEL_DIR = Path(PROFILE.model)
@@ -113,12 +111,7 @@ def sweep_levels() -> str:
     return ",".join(str(u) for u in sorted({1, 2, 4, 8, *range(max(1, around - 4), around + 5)}))
 
 
-GPU_KEYS = (
-    "util_mean_percent",
-    "power_mean_w",
-    "sm_clock_mean_mhz",
-    "mem_used_max_bytes",
-)  # summary steps[].gpu[]
+GPU_KEYS = ("util_mean_percent", "power_mean_w", "sm_clock_mean_mhz", "mem_used_max_bytes")  # summary steps[].gpu[]
 
 
 def print_steps(summary: dict[str, Any]) -> None:

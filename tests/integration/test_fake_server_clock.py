@@ -6,37 +6,21 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from simulator import REPO
-
-from llmload.processes import free_port
+from known_server import fake_server, server_stats
 
 TTFT_S = 0.300
 UPLOAD_PAUSE_S = 0.150  # the body's second half is sent this long after its first bytes
 
 
 def test_the_clock_starts_at_the_first_bytes_of_a_slow_upload(tmp_path: Path) -> None:
-    port = free_port()
-    argv = [sys.executable, str(REPO / "benchmarks" / "fake_server.py"), "--port", str(port),
-            "--ttft-ms", str(TTFT_S * 1000), "--itl-ms", "10", "--tokens", "2"]  # fmt: skip
-    with (tmp_path / "fake.log").open("w") as log:
-        server = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/health", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.05)
-        body = json.dumps({"model": "m", "stream": True, "max_tokens": 2, "prompt": "x" * 200_000}).encode()
-        head = (f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    body = json.dumps({"model": "m", "stream": True, "max_tokens": 2, "prompt": "x" * 200_000}).encode()
+    head = (f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    with fake_server(tmp_path, ttft_ms=TTFT_S * 1000, itl_ms=10, tokens=2) as url:
+        port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sent_s = time.monotonic()
             sock.sendall(head + body[: len(body) // 2])
@@ -46,10 +30,7 @@ def test_the_clock_starts_at_the_first_bytes_of_a_slow_upload(tmp_path: Path) ->
             while b"data: " not in reply:
                 reply += sock.recv(65536)
             first_token_s = time.monotonic() - sent_s
-        stats = json.load(urllib.request.urlopen(url + "/stats", timeout=5))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stats = server_stats(url)
     # from the first bytes: TTFT (the reply can be read late on a busy machine, never early); from the last
     # bytes it would be TTFT + the pause (450 ms): the bound is halfway
     assert TTFT_S - 0.005 <= first_token_s < TTFT_S + UPLOAD_PAUSE_S / 2

@@ -14,24 +14,19 @@ is known; the generator runs on another (`--cpus`).
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
+from known_server import fake_server, server_stats
 from simulator import REPO, summary
 
-from llmload.cpus import colocated_split, format_cpu_list, pin_process
-from llmload.processes import free_port
+from llmload.cpus import colocated_split, format_cpu_list
 from llmload.validity_rule import LATENCY_ERROR_LIMIT, LOOP_LAG_SYMPTOM_S
 
 SPLIT = colocated_split()
@@ -44,37 +39,6 @@ TTFT_S = 0.100
 # waits only when its last bytes land in a pause: about 4 x 0.12/1.4 users x 60 ms per 4 s of 4 users = 0.1%
 # idle, ten times under the 1% bound, so other load on the machine cannot push an accurate step over it
 PAUSE_S, PAUSE_EVERY_S = 0.120, 4.0
-
-
-@contextmanager
-def fake_server(tmp: Path, ttft_ms: float, itl_ms: float, tokens: int) -> Iterator[str]:
-    assert SPLIT is not None
-    port = free_port()
-    argv = [
-        sys.executable, str(REPO / "benchmarks" / "fake_server.py"), "--port", str(port),
-        "--ttft-ms", str(ttft_ms), "--itl-ms", str(itl_ms), "--tokens", str(tokens),
-    ]  # fmt: skip
-    cores = SPLIT[1]
-    with (tmp / "fake.log").open("w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: pin_process(cores))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/health", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def server_stats(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url + "/stats", timeout=5) as resp:
-        data: dict[str, Any] = json.loads(resp.read())
-        return data
 
 
 def start_run(url: str, run_dir: Path, users: int, tokens: int) -> subprocess.Popen[str]:
@@ -107,7 +71,8 @@ def finish(run: subprocess.Popen[str]) -> str:
 
 
 def test_a_contended_but_accurate_step_is_kept(tmp_path: Path) -> None:
-    with fake_server(tmp_path, ttft_ms=TTFT_S * 1000, itl_ms=20, tokens=64) as url:
+    assert SPLIT is not None
+    with fake_server(tmp_path, ttft_ms=TTFT_S * 1000, itl_ms=20, tokens=64, cores=SPLIT[1]) as url:
         run = start_run(url, tmp_path / "run", users=4, tokens=64)
         stop = threading.Event()
         pauser = threading.Thread(target=pause_locust, args=(run, stop), daemon=True)
@@ -132,7 +97,8 @@ def test_a_contended_but_accurate_step_is_kept(tmp_path: Path) -> None:
 
 
 def test_a_saturated_generator_is_excluded_and_named(tmp_path: Path) -> None:
-    with fake_server(tmp_path, ttft_ms=5, itl_ms=0, tokens=8) as url:
+    assert SPLIT is not None
+    with fake_server(tmp_path, ttft_ms=5, itl_ms=0, tokens=8, cores=SPLIT[1]) as url:
         finish(start_run(url, tmp_path / "run", users=300, tokens=8))
     data = summary(tmp_path / "run")
     (step,) = data["steps"]

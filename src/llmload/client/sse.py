@@ -79,8 +79,6 @@ class StreamAccumulator:
     of /v1/completions (`choices[0].text`) instead of chat deltas."""
 
     def __init__(self, keep_text: bool, completions: bool = False) -> None:
-        self.keep_text = keep_text
-        self.completions = completions
         self.facts = StreamFacts()
         self.events: list[bytes] | None = None  # a list: every payload is kept in it as it came
         self.text = AnswerText(completions) if keep_text else None
