@@ -44,11 +44,12 @@ class AnswerText:
     sockets unread (a 32k-token answer: 30-50 ms), and their chunks, kept until then, were walked by every full
     garbage collection while they streamed (16 such answers: 11 ms a collection)."""
 
-    def __init__(self, completions: bool = False) -> None:
+    def __init__(self, chunk_s: list[float], completions: bool = False) -> None:
         self.completions = completions
         self.first_answer_s: float | None = None  # the first chunk of the answer proper (after any reasoning)
+        self._chunk_s = chunk_s  # every content chunk's arrival, as the stream's facts grow it (the payloads' in step)
+        self._decoded = 0  # chunks decoded so far
         self._payloads: list[bytes] = []  # chunks not decoded yet (fewer than DECODE_EVERY)
-        self._arrivals_s: list[float] = []
         self._answer: list[str] = []  # one string per batch of chunks
         self._reasoning: list[str] = []  # likewise
         self._in_think = False
@@ -58,9 +59,9 @@ class AnswerText:
         """Chunks received and not decoded yet."""
         return len(self._payloads)
 
-    def add(self, arrival_s: float, payloads: list[bytes]) -> None:
+    def add(self, payloads: list[bytes]) -> None:
+        """Content chunks, once their arrivals are in chunk_s."""
         self._payloads += payloads
-        self._arrivals_s += [arrival_s] * len(payloads)
         if len(self._payloads) >= DECODE_EVERY:
             self._decode()
 
@@ -72,10 +73,12 @@ class AnswerText:
         facts.first_answer_s = self.first_answer_s
 
     def _decode(self) -> None:
-        payloads, arrivals_s = self._payloads, self._arrivals_s
+        payloads = self._payloads
         if not payloads:
             return
-        self._payloads, self._arrivals_s = [], []
+        arrivals_s = self._chunk_s[self._decoded : self._decoded + len(payloads)]
+        self._payloads = []
+        self._decoded += len(payloads)
         deltas = (_completion_deltas if self.completions else _simple_deltas)(payloads)
         if deltas is not None and not self.completions and self._answer_only(arrivals_s, deltas):
             return

@@ -81,7 +81,7 @@ class StreamAccumulator:
     def __init__(self, keep_text: bool, completions: bool = False) -> None:
         self.facts = StreamFacts()
         self.events: list[bytes] | None = None  # a list: every payload is kept in it as it came
-        self.text = AnswerText(completions) if keep_text else None
+        self.text = AnswerText(self.facts.chunk_s, completions) if keep_text else None
         self._has_content = (_COMPLETION_TEXT if completions else _CONTENT).search
 
     def add(self, arrival_s: float, payloads: list[bytes]) -> None:
@@ -105,7 +105,7 @@ class StreamAccumulator:
             facts.last_token_s = arrival_s
             facts.chunk_s.extend([arrival_s] * len(content))
             if self.text is not None:
-                self.text.add(arrival_s, content)
+                self.text.add(content)
         if DONE in payloads:
             facts.done = True
         if facts.finish_reason is None and finish_possible:
