@@ -7,7 +7,8 @@
                 and its encoding as llmload sends it (json.dumps(ensure_ascii=False).encode(), client/stream.py)
     stream      an answer of N tokens through the client's read loop (client/stream.consume_stream: SSE split,
                 shape check, accumulate), read one event at a time (paced) and in 64 KiB pieces (a burst),
-                then StreamAccumulator.finish (the answer text) and Record.to_json
+                then StreamAccumulator.finish (the answer text) and Record.to_json; `score`: the plate
+                scenario scoring that text (done once, at the answer's end)
     master      json.loads + Record.from_dict of that record (what the master does per record received)
     collection  a full garbage collection with 16 answers of N tokens streaming (what each chunk kept costs)
 
@@ -16,7 +17,8 @@ token that grows with N.
 
 The default runs `llmload run` end to end against the fake server (`--streams` streams, TTFT 100 ms):
 a 1k-token prompt with 64 tokens out, a 128k-token prompt with 64 out, a 1k prompt with 32k out (ITL
---long-itl-ms), and reports client CPU per request and per token, the TTFT error, and the upload time.
+--long-itl-ms), and reports client CPU per request and per token (with `--workers`, the workers' CPU; the master's
+apart), the TTFT error, and the upload time.
 
     .venv/bin/python benchmarks/long_context.py --micro
     .venv/bin/python benchmarks/long_context.py --streams 64
@@ -97,33 +99,37 @@ def sse_events(tokens: int) -> list[bytes]:
     return [b"data: " + p + b"\n\n" for p in payloads]
 
 
-def read_answer(pieces: list[bytes], tokens: int) -> Record:
-    """The client's work for one answer arriving in `pieces`, up to its record."""
+def read_answer(pieces: list[bytes], tokens: int) -> tuple[Record, str]:
+    """The client's work for one answer arriving in `pieces`, up to its record; and the answer's text."""
     it = iter(pieces)
     accumulator = StreamAccumulator(keep_text=True)
     ticks = iter(range(10**9)).__next__
     consume_stream(lambda: next(it, b""), lambda: 1.7964e9 + 0.02 * ticks(), accumulator)  # epoch-like stamps
     facts = accumulator.finish()
     assert facts.output_tokens == tokens and facts.done
-    return Record(request_id="r", user_id=0, send_s=0.0, end_s=1.0, ok=True, first_token_s=facts.first_token_s,
-                  last_token_s=facts.last_token_s, chunk_s=facts.chunk_s, output_tokens=facts.output_tokens)
+    record = Record(request_id="r", user_id=0, send_s=0.0, end_s=1.0, ok=True, first_token_s=facts.first_token_s,
+                    last_token_s=facts.last_token_s, chunk_s=facts.chunk_s, output_tokens=facts.output_tokens)
+    return record, facts.answer_text
 
 
 def stream_costs(answer_tokens: list[int]) -> list[str]:
     rows = ["| answer tokens | paced: us/token | burst (64 KiB reads): us/token | record KiB | to_json us/token "
-            "| master loads us/token |", "|---:|---:|---:|---:|---:|---:|"]
+            "| master loads us/token | score ms |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    scenario = PlateScenario.from_path(ROOT / DEFAULT_DATASET, 10)
     for tokens in answer_tokens:
         events = sse_events(tokens)
         whole = b"".join(events)
         burst = [whole[i : i + PIECE_BYTES] for i in range(0, len(whole), PIECE_BYTES)]
         paced_s = timed(lambda e=events, n=tokens: read_answer(e, n))
         burst_s = timed(lambda b=burst, n=tokens: read_answer(b, n))
-        record = read_answer(burst, tokens)
+        record, answer = read_answer(burst, tokens)
         line = record.to_json()
         dump_s = timed(record.to_json)
         load_s = timed(lambda text=line: Record.from_dict(json.loads(text)))
+        score_s = timed(lambda text=answer: scenario.score(scenario.request(0, 0), text))  # once, at the answer's end
         rows.append(f"| {tokens:,} | {paced_s / tokens * 1e6:.2f} | {burst_s / tokens * 1e6:.2f} "
-                    f"| {len(line) / 1024:,.0f} | {dump_s / tokens * 1e6:.3f} | {load_s / tokens * 1e6:.3f} |")
+                    f"| {len(line) / 1024:,.0f} | {dump_s / tokens * 1e6:.3f} | {load_s / tokens * 1e6:.3f} "
+                    f"| {score_s * 1e3:.3f} |")
     return rows
 
 
@@ -177,7 +183,8 @@ def run_shape(args: argparse.Namespace, shape: Shape, work: Path) -> str:
     argv = [*taskset(args.client_cpus), sys.executable, "-m", "llmload.cli", "run", "--host", server.url,
             "--users", str(args.streams), "--step-duration", f"{step_s:.0f}s", "--batch-size", str(batch),
             "--max-tokens", str(shape.answer_tokens), "--ignore-eos", "--warmup", "1", "--cpus", args.client_cpus,
-            "--out", str(out / "run"), *(["--no-score"] if args.no_score else [])]
+            "--out", str(out / "run"), *(["--no-score"] if args.no_score else []),
+            *(["--workers", str(args.workers)] if args.workers else [])]
     try:
         with (out / "llmload.log").open("w") as log:
             proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -217,7 +224,7 @@ def end_to_end(args: argparse.Namespace) -> None:
               Shape("1k prompt, 32k out", 1000, 32_768, args.long_itl_ms / 1000)]
     work = Path(args.out or tempfile.mkdtemp(prefix="llmload-long-"))
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load before: {os.getloadavg()[0]:.2f}  {args.streams} streams  "
-          f"server cores {args.server_cpus}, client {args.client_cpus}  work: {work}")
+          f"{args.workers or 'no'} workers  server cores {args.server_cpus}, client {args.client_cpus}  work: {work}")
     print("| shape | client CPU % | requests in window | CPU ms/request | CPU us/token out | TTFT err mean / p99 ms "
           "| headers after send ms | srv99 ms |\n|---|---:|---:|---:|---:|---|---:|---:|", flush=True)
     for shape in shapes:
@@ -236,6 +243,8 @@ def main() -> None:
     p.add_argument("--server-cpus", default="0")
     p.add_argument("--client-cpus", default="1")
     p.add_argument("--no-score", action="store_true", help="llmload --no-score: answers are not decoded")
+    p.add_argument("--workers", type=int, default=0,
+                   help="llmload --workers N: the streams spread over N worker processes (default: one process)")
     p.add_argument("--only", type=lambda s: s.split(";"), default=[], help="shape labels to run (;-separated)")
     p.add_argument("--out", default="")
     args = p.parse_args()

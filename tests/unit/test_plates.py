@@ -23,6 +23,8 @@ from llmload.scenarios.plates.plate_scoring import PlateScore, plates_in_reply, 
         ("渝C·D1234F", []),  # 6-char serial fits no rule
         ("京A12345", ["京A12345"]),  # whole text
         ("(京A12345)", ["京A12345"]),
+        ("第一行\n京A12345", ["京A12345"]),  # a line break before it
+        ("9京A12345 京B12345", ["京B12345"]),  # the first sits after a digit
     ],
 )
 def test_extract_plates_positive(text: str, plates: list[str]) -> None:
@@ -40,6 +42,7 @@ def test_extract_plates_positive(text: str, plates: list[str]) -> None:
         "京A1234",  # 6 characters
         "AB京A12345C9",  # inside a longer code
         "x京A12345",  # ASCII letter before
+        "9京A12345",  # ASCII digit before
         "京A123456",  # 8 chars, not new-energy
         "京A12345X",  # 8 chars, wrong suffix
         "京ABCD12",  # 3 letters in an ordinary serial

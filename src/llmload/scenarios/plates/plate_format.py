@@ -34,8 +34,12 @@ _SERIAL = (
     rf"|(?P<large>[0-9]{{5}}[DF])"  # large new-energy
     rf"|(?P<ordinary>[{_L}0-9]{{5}})"  # ordinary
 )
+# the province first and the "not inside an ASCII run" test just after it, as a look back over two
+# characters: a pattern that opens with a character set lets `re` skip to the next province character in C,
+# 3-4x faster over text with few plates (a 32k-token answer: 1.1 -> 0.36 ms) than trying a look-behind at
+# every position
 _PLATE_RE = re.compile(
-    rf"(?<![A-Za-z0-9])(?P<prov>[{PROVINCES}])(?P<office>[{_L}])[{SEPARATORS}]?(?:{_SERIAL})(?![A-Za-z0-9])"
+    rf"(?P<prov>[{PROVINCES}])(?<![A-Za-z0-9].)(?P<office>[{_L}])[{SEPARATORS}]?(?:{_SERIAL})(?![A-Za-z0-9])"
 )
 _BARE_RE = re.compile(rf"[{PROVINCES}][{_L}](?:{_SERIAL})")
 
