@@ -30,6 +30,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -108,20 +109,26 @@ def get_json(url: str) -> dict[str, Any]:
 
 class FakeServer:
     def __init__(self, case: Case, port: int, log: Path, workers: int = 1, cores: str | None = None) -> None:
+        # one worker answers /stats on the shared port; several each answer on a port of their own, found
+        # free here (port + 1 + i was once taken by a connection of the run before, and that worker died)
+        stats_ports = free_ports(workers) if workers > 1 else []
         argv = [*taskset(cores or CORES["server"]), sys.executable, str(ROOT / "benchmarks" / "fake_server.py"), "--port",
                 str(port), "--ttft-ms", str(case.ttft_s * 1000), "--itl-ms", str(case.itl_s * 1000),
-                "--tokens", str(case.tokens), "--workers", str(workers)]
+                "--tokens", str(case.tokens), "--workers", str(workers),
+                *(["--stats-ports", ",".join(map(str, stats_ports))] if stats_ports else [])]
         self.url = f"http://127.0.0.1:{port}"
-        # one worker answers /stats on the shared port; several each answer on port + 1 + i
-        self.stats_urls = [self.url] if workers == 1 else [f"http://127.0.0.1:{port + 1 + i}" for i in range(workers)]
+        self.stats_urls = [f"http://127.0.0.1:{p}" for p in stats_ports] or [self.url]
         self.proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT)
-        for _ in range(100):
-            try:
-                get_json(self.url + "/health")
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"fake server did not start (log {log})")
+        for url in self.stats_urls:  # every worker up (its stats port bound), not just one of them
+            for _ in range(100):
+                try:
+                    get_json(url + "/health")
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            else:
+                self.stop()
+                raise RuntimeError(f"fake server did not start: {url} (log {log})")
 
     def stats(self, reset: bool = False, lateness: bool = False) -> dict[str, Any]:
         """Counters (cheap for the server); with ``lateness`` also its lateness percentiles."""
@@ -134,6 +141,16 @@ class FakeServer:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct TCP ports free right now (the OS picks them)."""
+    ports: set[int] = set()
+    while len(ports) < n:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.add(sock.getsockname()[1])
+    return sorted(ports)
 
 
 def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -393,14 +393,14 @@ def run_loop(cfg: Config, host: str, port: int, stats_port: int | None = None) -
         loop.close()
 
 
-def run_workers(cfg: Config, host: str, port: int, workers: int) -> None:
-    """Fork `workers` servers on one SO_REUSEPORT port; ends them all on SIGTERM/SIGINT."""
+def run_workers(cfg: Config, host: str, port: int, stats_ports: list[int]) -> None:
+    """Fork a server per stats port, all on one SO_REUSEPORT port; ends them all on SIGTERM/SIGINT."""
     children = []
-    for i in range(workers):
+    for stats_port in stats_ports:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-            run_loop(cfg, host, port, stats_port=port + 1 + i)
+            run_loop(cfg, host, port, stats_port=stats_port)
             os._exit(0)
         children.append(pid)
 
@@ -424,10 +424,15 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=64, help="tokens per stream when the request sets no max_tokens")
     p.add_argument("--model", default="fake")
     p.add_argument("--workers", type=int, default=1, help="processes sharing the port (stats on port+1+i)")
+    p.add_argument("--stats-ports", type=lambda s: [int(x) for x in s.split(",")], default=None,
+                   help="each worker's stats port, comma-separated (instead of port+1+i, which may be taken)")
     args = p.parse_args()
     cfg = Config(args.ttft_ms / 1000.0, args.itl_ms / 1000.0, args.tokens, args.model)
     if args.workers > 1:
-        run_workers(cfg, args.host, args.port, args.workers)
+        stats_ports = args.stats_ports or [args.port + 1 + i for i in range(args.workers)]
+        if len(stats_ports) != args.workers:
+            p.error(f"--stats-ports names {len(stats_ports)} ports for {args.workers} workers")
+        run_workers(cfg, args.host, args.port, stats_ports)
     else:
         run_loop(cfg, args.host, args.port)
 
