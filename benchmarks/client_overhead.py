@@ -30,7 +30,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,8 @@ from typing import Any
 
 import numpy as np
 import psutil
+
+from llmload.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("LLMLOAD_CACHE", Path.home() / ".cache" / "llmload"))
@@ -147,9 +148,7 @@ def free_ports(n: int) -> list[int]:
     """n distinct TCP ports free right now (the OS picks them)."""
     ports: set[int] = set()
     while len(ports) < n:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports.add(sock.getsockname()[1])
+        ports.add(free_port())
     return sorted(ports)
 
 
